@@ -1,0 +1,10 @@
+/**
+ * `ringkv`: the command-line entry, importable for tests and embedding.
+ *
+ * @example
+ * import { main } from 'ringkv';
+ * process.exitCode = await main(['--help']);
+ */
+export { main, usage, COMMANDS, defaultIO } from './main.js';
+export type { Command, CommandIO } from './command.js';
+export { UsageError } from './command.js';

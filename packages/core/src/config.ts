@@ -1,0 +1,256 @@
+/**
+ * Configuration in the spirit of the guide's application environment, layered:
+ * built-in defaults < `<dir>/default.json` < `<dir>/<NODE_ENV>.json` < the node's own file <
+ * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`). The result is validated at load; an invalid
+ * value fails with a {@link ConfigError} naming the field and what is wrong.
+ *
+ * @example
+ * const config = loadConfig({ file: 'config/foo.json' });
+ * config.routingTable; // [{ from: 97, to: 109, node: 'foo@computer-name' }, ...]
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  DEFAULT_HOP_TIMEOUT_MS,
+  DEFAULT_HOST,
+  DEFAULT_MAX_HOPS,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_NATS_URL,
+  DEFAULT_PORT,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_REDIS_URL,
+  DEFAULT_RING_N,
+  DEFAULT_RING_VNODES,
+} from './defaults.js';
+import { ConfigError } from './errors.js';
+import { boundToByte, type RangeTable } from './range-table.js';
+
+/** `name@host`: printable ASCII without spaces, exactly one `@`, both sides non-empty. */
+export const NODE_NAME_PATTERN = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
+
+const nodeName = z
+  .string()
+  .regex(NODE_NAME_PATTERN, 'must look like name@host (printable ASCII, no spaces, one @)');
+
+const bound = z.union([z.string(), z.number()]);
+
+const rangeEntry = z
+  .object({ from: bound, to: bound, node: nodeName })
+  .strict()
+  .transform((e, ctx) => {
+    try {
+      const from = boundToByte(e.from, 'from');
+      const to = boundToByte(e.to, 'to');
+      if (from > to) {
+        ctx.addIssue({ code: 'custom', message: `range is empty: from (${from}) is greater than to (${to})` });
+        return z.NEVER;
+      }
+      return { from, to, node: e.node };
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+
+export const configSchema = z
+  .object({
+    /** This node's name, e.g. `foo@computer-name`. */
+    node: nodeName.optional(),
+    /** Placement strategy. @default "range" */
+    strategy: z.enum(['range', 'ring']).default('range'),
+    /** The range table (strategy "range"). @default [] */
+    routingTable: z.array(rangeEntry).default([]),
+    /** @default 5000 */
+    hopTimeoutMs: positiveInt.max(3_600_000).default(DEFAULT_HOP_TIMEOUT_MS),
+    /** @default 16 */
+    maxHops: positiveInt.max(255).default(DEFAULT_MAX_HOPS),
+    /** How nodes reach each other. @default "nats" */
+    transport: z.enum(['nats', 'in-process']).default('nats'),
+    nats: z
+      .object({
+        /** @default "nats://127.0.0.1:4222" */
+        url: z.string().min(1).default(DEFAULT_NATS_URL),
+      })
+      .strict()
+      .default({ url: DEFAULT_NATS_URL }),
+    /** What this node does: serve the text protocol, store buckets, or both. @default ["server","storage"] */
+    roles: z
+      .array(z.enum(['server', 'storage']))
+      .min(1, 'a node needs at least one role')
+      .default(['server', 'storage']),
+    server: z
+      .object({
+        port: port.default(DEFAULT_PORT),
+        host: z.string().min(1).default(DEFAULT_HOST),
+        maxLineLength: positiveInt.default(DEFAULT_MAX_LINE_LENGTH),
+      })
+      .strict()
+      .default({ port: DEFAULT_PORT, host: DEFAULT_HOST, maxLineLength: DEFAULT_MAX_LINE_LENGTH }),
+    storage: z
+      .object({
+        backend: z.enum(['memory', 'redis']).default('memory'),
+        redis: z
+          .object({
+            url: z.string().min(1).default(DEFAULT_REDIS_URL),
+            keyPrefix: z.string().default(DEFAULT_REDIS_KEY_PREFIX),
+          })
+          .strict()
+          .default({ url: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_REDIS_KEY_PREFIX }),
+      })
+      .strict()
+      .default({ backend: 'memory', redis: { url: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_REDIS_KEY_PREFIX } }),
+    ring: z
+      .object({
+        /** Ring members (strategy "ring"). */
+        members: z.array(nodeName).default([]),
+        /** Replicas per bucket. @default 3 */
+        n: positiveInt.default(DEFAULT_RING_N),
+        /** Read quorum. @default floor(n/2)+1 */
+        r: positiveInt.optional(),
+        /** Write quorum. @default floor(n/2)+1 */
+        w: positiveInt.optional(),
+        /** Virtual nodes per member. @default 160 */
+        vnodes: positiveInt.max(100_000).default(DEFAULT_RING_VNODES),
+        /** Relative weight per member. @default 1 each */
+        weights: z.record(nodeName, z.number().positive()).default({}),
+      })
+      .strict()
+      .default({ members: [], n: DEFAULT_RING_N, vnodes: DEFAULT_RING_VNODES, weights: {} }),
+    /** ES modules registering extra functions (`export function register(registry)`). @default [] */
+    modules: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.strategy !== 'ring') return;
+    const members = c.ring.members;
+    if (members.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['ring', 'members'], message: 'strategy "ring" needs at least one member' });
+      return;
+    }
+    if (new Set(members).size !== members.length) {
+      ctx.addIssue({ code: 'custom', path: ['ring', 'members'], message: 'members must be distinct' });
+    }
+    if (c.ring.n > members.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ring', 'n'],
+        message: `n (${c.ring.n}) is larger than the number of members (${members.length})`,
+      });
+    }
+    for (const q of ['r', 'w'] as const) {
+      const v = c.ring[q];
+      if (v !== undefined && v > c.ring.n) {
+        ctx.addIssue({ code: 'custom', path: ['ring', q], message: `${q} (${v}) is larger than n (${c.ring.n})` });
+      }
+    }
+    for (const name of Object.keys(c.ring.weights)) {
+      if (!members.includes(name)) {
+        ctx.addIssue({ code: 'custom', path: ['ring', 'weights', name], message: 'weight given for a node that is not a member' });
+      }
+    }
+  });
+
+export type RingkvConfigInput = z.input<typeof configSchema>;
+export type RingkvConfig = z.output<typeof configSchema> & { routingTable: RangeTable };
+
+/** Validates a raw config value. `source` names the file (or "config") in error messages. */
+export function parseConfig(raw: unknown, source = 'config'): RingkvConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+    throw new ConfigError(`invalid configuration in ${source}:\n${lines.join('\n')}`);
+  }
+  return result.data as RingkvConfig;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+export interface LoadConfigOptions {
+  /** The node's own config file. */
+  file?: string;
+  /** Where `default.json` and `<NODE_ENV>.json` live. Default: `RINGKV_CONFIG_DIR`, else the file's folder, else `./config`. */
+  configDir?: string;
+  /** Environment to read overrides from. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Applied last, above the environment. */
+  overrides?: Record<string, unknown>;
+}
+
+/** Loads, layers and validates configuration. */
+export function loadConfig(options: LoadConfigOptions = {}): RingkvConfig {
+  const env = options.env ?? process.env;
+  const dir =
+    options.configDir ?? env.RINGKV_CONFIG_DIR ?? (options.file ? dirname(resolve(options.file)) : resolve('config'));
+  let merged: Record<string, unknown> = {};
+  const layers: string[] = [join(dir, 'default.json')];
+  if (env.NODE_ENV) layers.push(join(dir, `${env.NODE_ENV}.json`));
+  for (const path of layers) {
+    if (existsSync(path) && resolve(path) !== (options.file && resolve(options.file))) {
+      merged = deepMerge(merged, readJson(path));
+    }
+  }
+  const sources = layers.filter((p) => existsSync(p));
+  if (options.file) {
+    if (!existsSync(options.file)) throw new ConfigError(`config file ${options.file} does not exist`);
+    merged = deepMerge(merged, readJson(options.file));
+    sources.push(options.file);
+  }
+  merged = deepMerge(merged, envOverrides(env));
+  if (options.overrides) merged = deepMerge(merged, options.overrides);
+  return parseConfig(merged, sources.length ? sources.join(' + ') : 'config');
+}
+
+function envOverrides(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (env.RINGKV_NODE) out.node = env.RINGKV_NODE;
+  if (env.NATS_URL) out.nats = { url: env.NATS_URL };
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const p = Number(env.PORT);
+    if (!/^\d+$/.test(env.PORT) || p > 65535) {
+      throw new ConfigError(`environment variable PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
+    }
+    out.server = { port: p };
+  }
+  return out;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`config file ${path}: (top level): must be a JSON object`);
+  }
+  const { $schema: _ignored, ...rest } = value as Record<string, unknown>;
+  return rest;
+}
+
+/** Objects merge key by key; arrays and scalars replace. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prev = out[k];
+    out[k] = isPlainObject(prev) && isPlainObject(v) ? deepMerge(prev, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

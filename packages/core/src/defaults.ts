@@ -1,0 +1,20 @@
+/** Every default of ringkv, in one place. Config files and options override these. */
+
+/** Per-hop wait, as the guide's `Task.await` default. */
+export const DEFAULT_HOP_TIMEOUT_MS = 5000;
+/** Forwarding hops before a call is declared a routing loop. */
+export const DEFAULT_MAX_HOPS = 16;
+/** The guide's port. */
+export const DEFAULT_PORT = 4040;
+export const DEFAULT_HOST = '127.0.0.1';
+/** Longest request line the text server accepts, in bytes (the LF excluded). */
+export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_REDIS_KEY_PREFIX = 'ringkv:';
+/** Replicas per bucket on the ring. */
+export const DEFAULT_RING_N = 3;
+/** Virtual nodes per ring member (see docs/benchmarks.md for the measurement behind it). */
+export const DEFAULT_RING_VNODES = 160;
+/** Read/write quorum for a replication factor: a majority. */
+export const defaultQuorum = (n: number): number => Math.floor(n / 2) + 1;

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { errorFromWire, errorToWire, NoEntryError, RemoteError, TimeoutError } from '../src/index.js';
+
+describe('errors on the wire', () => {
+  it('keep class, name and message for ringkv errors', () => {
+    const back = errorFromWire(errorToWire(new TimeoutError('node x did not answer within 5 ms'), 'x@h'));
+    expect(back).toBeInstanceOf(TimeoutError);
+    expect(back.name).toBe('TimeoutError');
+    expect(back.message).toBe('node x did not answer within 5 ms');
+    expect((back as TimeoutError).origin).toBe('x@h');
+  });
+
+  it('keep the name of unknown classes on a RemoteError, and the cause', () => {
+    class WeirdError extends Error {
+      override name = 'WeirdError';
+    }
+    const back = errorFromWire(errorToWire(new WeirdError('odd', { cause: new NoEntryError('inner') })));
+    expect(back).toBeInstanceOf(RemoteError);
+    expect(back.name).toBe('WeirdError');
+    expect(back.cause).toBeInstanceOf(NoEntryError);
+  });
+
+  it('survive thrown non-errors and garbage wire values', () => {
+    expect(errorFromWire(errorToWire('boom')).message).toContain('boom');
+    expect(errorFromWire({} as never).name).toBe('Error');
+  });
+});

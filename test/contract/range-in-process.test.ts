@@ -1,0 +1,4 @@
+import { contractSuite } from './suite.js';
+import { rangeInProcess } from './in-process.js';
+
+contractSuite(rangeInProcess);
