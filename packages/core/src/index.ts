@@ -19,3 +19,5 @@ export * from './local-cluster.js';
 export * from './config.js';
 export * from './defaults.js';
 export * from './logger.js';
+export * from './version-vector.js';
+export * from './replication.js';

@@ -76,6 +76,7 @@ export function createNode(options: NodeOptions): RingkvNode {
   const maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
   const handlers = new Map<string, MessageBodyHandler>();
   let listener: Listener | undefined;
+  let detach: (() => void | Promise<void>) | void = undefined;
 
   const node: RingkvNode = {
     name: self,
@@ -84,7 +85,11 @@ export function createNode(options: NodeOptions): RingkvNode {
     logger,
     strategy: () => strategy,
     setStrategy(next) {
+      const undo = detach;
+      detach = undefined;
+      void Promise.resolve(undo?.()).catch((err: unknown) => logger.warn(`detaching strategy failed: ${(err as Error).message}`));
       strategy = next;
+      detach = next.attach?.(node) ?? (() => {});
     },
     hopTimeoutMs: () => hopTimeoutMs,
     setHopTimeoutMs(ms) {
@@ -103,6 +108,7 @@ export function createNode(options: NodeOptions): RingkvNode {
       return transport.request(to, { type, body }, { timeoutMs: timeoutMs ?? hopTimeoutMs });
     },
     async start() {
+      if (detach === undefined) detach = strategy.attach?.(node) ?? (() => {});
       if (listener) return;
       listener = await transport.listen(self, onMessage);
     },
@@ -110,8 +116,12 @@ export function createNode(options: NodeOptions): RingkvNode {
       const l = listener;
       listener = undefined;
       await l?.close();
+      const undo = detach;
+      detach = undefined;
+      await undo?.();
     },
   };
+  detach = strategy.attach?.(node) ?? (() => {});
 
   function timeoutFor(call: RouteCall): number {
     return call.options?.timeoutMs ?? hopTimeoutMs;

@@ -4,6 +4,7 @@
  */
 import type { BucketName } from './bucket-name.js';
 import type { FunctionKind } from './module-registry.js';
+import type { RingkvNode } from './node.js';
 
 export type ReplicaRole = 'primary' | 'fallback';
 
@@ -74,4 +75,10 @@ export interface Strategy {
   execute?(call: RouteCall, placement: Placement, ctx: RouteContext): Promise<unknown>;
   /** One line for logs and errors. */
   describe(): string;
+  /**
+   * Optional: called when the strategy is installed on a node (at creation or `setStrategy`),
+   * to register message handlers (`node.handle`) or start background work (handoff). Returns
+   * a function that undoes it, called when the strategy is replaced or the node stops.
+   */
+  attach?(node: RingkvNode): (() => void | Promise<void>) | void;
 }

@@ -1,0 +1,68 @@
+/**
+ * The contract between a replicating strategy (the ring) and versioning storage (the store).
+ * The range table never sets `ctx.meta.replica`, so storage behaves plainly under it.
+ *
+ * Under the ring, registered functions are called with `ctx.meta.replica` set:
+ *
+ * - a `write` function gets `{ mode: 'write', version, hintFor? }`: it must store its effect as a
+ *   sibling stamped `version`, merged (`mergeSiblings`) with what it holds; a delete stores a
+ *   tombstone. With `hintFor`, the data is held for that (down) primary until handoff.
+ * - a `read` function gets `{ mode: 'read' }`: it must answer a {@link VersionedReply} for what
+ *   it read instead of the plain value.
+ * - the coordinator then merges the replies and calls the same `read` function once more, on
+ *   itself, with `{ mode: 'resolve', objects }` (the merged objects, siblings already resolved
+ *   to one by the coordinator's policy unless the caller asked for siblings): the function
+ *   answers the plain result it would give for that state, without touching its storage.
+ *
+ * Storage that supports this also registers the `Replica` module (see {@link REPLICA_MODULE}),
+ * which the ring uses for read repair and hinted handoff.
+ */
+import type { Sibling, VersionStamp } from './version-vector.js';
+import type { BucketName } from './bucket-name.js';
+
+export interface ReplicaWriteMeta {
+  readonly mode: 'write';
+  readonly version: VersionStamp;
+  /** Set on a fallback: the primary this write is held for. */
+  readonly hintFor?: string;
+}
+
+export interface ReplicaReadMeta {
+  readonly mode: 'read';
+}
+
+export interface ReplicaResolveMeta {
+  readonly mode: 'resolve';
+  readonly objects: readonly VersionedObject[];
+}
+
+export type ReplicaMeta = ReplicaWriteMeta | ReplicaReadMeta | ReplicaResolveMeta;
+
+/** One stored object: a key inside a bucket (`key` is empty for the bucket itself). */
+export interface VersionedObject {
+  readonly bucket: BucketName;
+  readonly key: Uint8Array;
+  readonly siblings: readonly Sibling[];
+}
+
+/** What a `read` function answers under `mode: 'read'`: the objects it consulted. */
+export interface VersionedReply {
+  readonly objects: readonly VersionedObject[];
+}
+
+/**
+ * Functions of the `Replica` module versioning storage registers (all take plain arguments):
+ *
+ * - `Replica.merge(objects: VersionedObject[], hintFor?: string | null)` (write): merge siblings in.
+ * - `Replica.hinted(owner: string, limit: number)` (read): up to `limit` objects held for `owner`.
+ * - `Replica.dropHinted(owner: string, objects: VersionedObject[])` (write): forget hinted copies
+ *   that `objects` cover (only if nothing newer arrived meanwhile).
+ * - `Replica.reap(olderThanTs: number)` (write): remove tombstones older than the timestamp.
+ * - `Replica.buckets()` (read): `[{ bucket, keys, bytes }]` of what this node stores.
+ */
+export const REPLICA_MODULE = 'Replica';
+
+export function replicaMeta(meta: Readonly<Record<string, unknown>>): ReplicaMeta | undefined {
+  const r = meta.replica as ReplicaMeta | undefined;
+  return r && (r.mode === 'write' || r.mode === 'read' || r.mode === 'resolve') ? r : undefined;
+}

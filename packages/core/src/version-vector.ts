@@ -1,0 +1,112 @@
+/**
+ * Version vectors and sibling sets, as pure values. Shared by the ring (which assigns versions
+ * and merges replica answers) and by storage that keeps versioned records.
+ *
+ * @example
+ * const a = increment({}, 'foo#1');           // { 'foo#1': 1 }
+ * compareVectors(a, increment(a, 'bar#1'));    // 'before'
+ */
+
+/** Actor -> counter. Actors name a node *incarnation*, so a node that lost its data never reuses counters. */
+export type VersionVector = Readonly<Record<string, number>>;
+
+export type Ordering = 'equal' | 'before' | 'after' | 'concurrent';
+
+export function compareVectors(a: VersionVector, b: VersionVector): Ordering {
+  let aBigger = false;
+  let bBigger = false;
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[k] ?? 0;
+    const y = b[k] ?? 0;
+    if (x > y) aBigger = true;
+    else if (y > x) bBigger = true;
+  }
+  if (aBigger && bBigger) return 'concurrent';
+  if (aBigger) return 'after';
+  if (bBigger) return 'before';
+  return 'equal';
+}
+
+/** True when `a` has seen everything `b` has (a >= b pointwise). */
+export function descends(a: VersionVector, b: VersionVector): boolean {
+  const o = compareVectors(a, b);
+  return o === 'after' || o === 'equal';
+}
+
+/** Pointwise maximum. */
+export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);
+  return sortKeys(out);
+}
+
+export function increment(vv: VersionVector, actor: string): VersionVector {
+  return sortKeys({ ...vv, [actor]: (vv[actor] ?? 0) + 1 });
+}
+
+/** A version stamp: the vector, plus a hybrid timestamp and the writing actor for last-writer-wins. */
+export interface VersionStamp {
+  readonly vv: VersionVector;
+  /** Hybrid logical timestamp of the write. */
+  readonly ts: number;
+  /** The actor (node incarnation) that coordinated the write. */
+  readonly actor: string;
+}
+
+/** One version of a value. A tombstone records a delete. */
+export interface Sibling<T = unknown> {
+  readonly value: T;
+  readonly tombstone?: boolean;
+  readonly version: VersionStamp;
+}
+
+/**
+ * Union of two sibling sets, dropping every sibling whose vector is strictly dominated by
+ * another's and keeping one of equal vectors (the later stamp). Commutative, associative and
+ * idempotent; the result is in a canonical order.
+ */
+export function mergeSiblings<T>(a: readonly Sibling<T>[], b: readonly Sibling<T>[]): Sibling<T>[] {
+  const all = [...a, ...b];
+  const kept: Sibling<T>[] = [];
+  for (const s of all) {
+    let drop = false;
+    for (const t of all) {
+      if (t === s) continue;
+      const o = compareVectors(s.version.vv, t.version.vv);
+      if (o === 'before') {
+        drop = true;
+        break;
+      }
+      if (o === 'equal' && stampOrder(t.version, s.version) > 0) {
+        drop = true;
+        break;
+      }
+    }
+    if (!drop && !kept.some((k) => compareVectors(k.version.vv, s.version.vv) === 'equal' && stampOrder(k.version, s.version) === 0)) {
+      kept.push(s);
+    }
+  }
+  return kept.sort((x, y) => stampOrder(x.version, y.version));
+}
+
+/** Orders stamps by timestamp, then actor name. */
+export function stampOrder(a: VersionStamp, b: VersionStamp): number {
+  if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
+  return a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : 0;
+}
+
+/** Last writer wins: the sibling with the greatest (ts, actor); undefined for none. */
+export function lastWriterWins<T>(siblings: readonly Sibling<T>[]): Sibling<T> | undefined {
+  let best: Sibling<T> | undefined;
+  for (const s of siblings) if (!best || stampOrder(s.version, best.version) > 0) best = s;
+  return best;
+}
+
+/** The vector that descends from every sibling: what a writer that saw them all must build on. */
+export function joinedVector(siblings: readonly Sibling[]): VersionVector {
+  return siblings.reduce<VersionVector>((acc, s) => mergeVectors(acc, s.version.vv), {});
+}
+
+function sortKeys(v: Record<string, number>): VersionVector {
+  return Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
