@@ -1,0 +1,253 @@
+/**
+ * Test harness for distributed tests: starts real `nats-server` processes on free loopback
+ * ports (never the default 4222), and tags suites that need a server binary so they skip with
+ * a visible message locally but FAIL in CI (`RINGKV_REQUIRE_DISTRIBUTED=1`).
+ *
+ * @example
+ * describeDistributed('over NATS', () => {
+ *   let nats: NatsServer;
+ *   beforeAll(async () => { nats = await startNatsServer(); });
+ *   afterAll(() => nats?.stop());
+ *   it('connects', async () => { ... nats.url ... });
+ * });
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe } from 'vitest';
+
+export type ServerBinary = 'nats-server' | 'redis-server';
+
+const INSTALL_HINT: Record<ServerBinary, string> = {
+  'nats-server': 'apt-get install -y nats-server',
+  'redis-server': 'apt-get install -y redis-server',
+};
+
+const found = new Map<ServerBinary, boolean>();
+
+/** Whether `binary` runs from PATH (checked once per process). */
+export function hasBinary(binary: ServerBinary): boolean {
+  let ok = found.get(binary);
+  if (ok === undefined) {
+    const r = spawnSync(binary, ['--version'], { stdio: 'ignore', timeout: 10_000 });
+    ok = r.error === undefined && r.status === 0;
+    found.set(binary, ok);
+  }
+  return ok;
+}
+
+export const hasNatsServer = (): boolean => hasBinary('nats-server');
+export const hasRedisServer = (): boolean => hasBinary('redis-server');
+
+/** CI sets this: distributed tests must run, a missing binary is a failure. */
+export const requireDistributed = (): boolean => process.env.RINGKV_REQUIRE_DISTRIBUTED === '1';
+
+export function missingBinaryMessage(binary: ServerBinary): string {
+  return `${binary} is not installed (not found on PATH); install it with: ${INSTALL_HINT[binary]}`;
+}
+
+export interface DistributedOptions {
+  /** Binaries the suite needs. @default ['nats-server'] */
+  needs?: readonly ServerBinary[];
+}
+
+/**
+ * `describe` for tests that need real servers. When a needed binary is missing: skipped with a
+ * console message, unless RINGKV_REQUIRE_DISTRIBUTED=1, where every test of the suite fails
+ * with the install hint.
+ */
+export function describeDistributed(name: string, fn: () => void, options: DistributedOptions = {}): void {
+  const needs = options.needs ?? ['nats-server'];
+  const missing = needs.filter((b) => !hasBinary(b));
+  if (missing.length === 0) {
+    describe(name, fn);
+    return;
+  }
+  const why = missing.map(missingBinaryMessage).join('; ');
+  if (requireDistributed()) {
+    describe(name, () => {
+      beforeAll(() => {
+        throw new Error(`distributed test cannot run (RINGKV_REQUIRE_DISTRIBUTED=1): ${why}`);
+      });
+      fn();
+    });
+    return;
+  }
+  console.warn(`[ringkv] SKIPPING distributed suite "${name}": ${why}`);
+  describe.skip(name, fn);
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServerOptions {
+  /** Client port. @default a free port */
+  port?: number;
+  /** Largest message payload the server accepts, in bytes. @default the server's (1 MiB) */
+  maxPayload?: number;
+  /** Cluster settings (used by {@link startNatsCluster}). */
+  cluster?: { name: string; port: number; routes: readonly number[] };
+  /** Server name, shown in logs. */
+  name?: string;
+  /** How long to wait for the server to accept connections. @default 10000 */
+  readyTimeoutMs?: number;
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** The server's output so far (for failure messages). */
+  output(): string;
+  /** Stops the server (SIGTERM, SIGKILL after 3 s). Idempotent. */
+  stop(): Promise<void>;
+  /** Stops and starts it again on the same port. */
+  restart(): Promise<void>;
+  /** Whether the process is running. */
+  running(): boolean;
+}
+
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Starts `nats-server` on 127.0.0.1; throws with an install hint when the binary is missing. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  if (!hasNatsServer()) throw new Error(missingBinaryMessage('nats-server'));
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-nats-'));
+  const confPath = join(dir, 'nats.conf');
+  const lines = [`listen: "127.0.0.1:${port}"`];
+  if (options.name) lines.push(`server_name: "${options.name}"`);
+  if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
+  if (options.cluster) {
+    const routes = options.cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ');
+    lines.push(`cluster {`, `  name: "${options.cluster.name}"`, `  listen: "127.0.0.1:${options.cluster.port}"`, `  routes: [${routes}]`, `}`);
+  }
+  writeFileSync(confPath, `${lines.join('\n')}\n`);
+
+  let child: ChildProcess | undefined;
+  let out = '';
+
+  async function launch(): Promise<void> {
+    const proc = spawn('nats-server', ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    live.add(proc);
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.once('exit', () => live.delete(proc));
+    await waitAccepting(proc, port, options.readyTimeoutMs ?? 10_000, () => out);
+  }
+
+  async function stop(): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 3000);
+      proc.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      proc.kill('SIGTERM');
+    });
+  }
+
+  await launch();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    output: () => out,
+    async stop() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await stop();
+      await launch();
+    },
+    running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+  };
+}
+
+async function waitAccepting(proc: ChildProcess, port: number, timeoutMs: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`nats-server exited (${proc.exitCode ?? proc.signalCode}) before accepting connections:\n${output()}`);
+    }
+    if (/Server is ready/.test(output()) && (await canConnect(port))) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`nats-server did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms:\n${output()}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+export interface NatsCluster {
+  readonly servers: readonly NatsServer[];
+  /** Every server's client URL (give clients all of them). */
+  readonly urls: readonly string[];
+  /** Waits until every server sees routes to all the others. */
+  stop(): Promise<void>;
+}
+
+/** Three (or `size`) nats-servers on loopback, fully routed to each other. */
+export async function startNatsCluster(size = 3, options: Omit<NatsServerOptions, 'port' | 'cluster' | 'name'> = {}): Promise<NatsCluster> {
+  const clusterPorts: number[] = [];
+  const clientPorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    clusterPorts.push(await freePort());
+    clientPorts.push(await freePort());
+  }
+  const name = `ringkv-test-${process.pid}`;
+  const servers = await Promise.all(
+    clientPorts.map((port, i) =>
+      startNatsServer({
+        ...options,
+        port,
+        name: `s${i}`,
+        cluster: { name, port: clusterPorts[i]!, routes: clusterPorts.filter((_, j) => j !== i) },
+      }),
+    ),
+  );
+  // Routes connect in the background; wait until each server logged all its routes.
+  const deadline = Date.now() + 15_000;
+  while (servers.some((s) => (s.output().match(/Route connection created/g) ?? []).length < size - 1)) {
+    if (Date.now() > deadline) {
+      await Promise.all(servers.map((s) => s.stop()));
+      throw new Error(`nats cluster routes did not form:\n${servers.map((s) => s.output()).join('\n----\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    async stop() {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
