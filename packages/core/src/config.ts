@@ -113,7 +113,7 @@ export const configSchema = z
         r: positiveInt.optional(),
         /** Write quorum. @default floor(n/2)+1 */
         w: positiveInt.optional(),
-        /** Virtual nodes per member. @default 160 */
+        /** Virtual nodes per member. @default 1024 (DEFAULT_RING_VNODES) */
         vnodes: positiveInt.max(100_000).default(DEFAULT_RING_VNODES),
         /** Relative weight per member. @default 1 each */
         weights: z.record(nodeName, z.number().positive()).default({}),

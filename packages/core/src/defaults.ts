@@ -15,6 +15,6 @@ export const DEFAULT_REDIS_KEY_PREFIX = 'ringkv:';
 /** Replicas per bucket on the ring. */
 export const DEFAULT_RING_N = 3;
 /** Virtual nodes per ring member (see docs/benchmarks.md for the measurement behind it). */
-export const DEFAULT_RING_VNODES = 160;
+export const DEFAULT_RING_VNODES = 1024;
 /** Read/write quorum for a replication factor: a majority. */
 export const defaultQuorum = (n: number): number => Math.floor(n / 2) + 1;
