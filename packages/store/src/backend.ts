@@ -1,0 +1,46 @@
+/**
+ * What storage looks like to the store: named hashes of bytes to bytes, grouped in spaces.
+ * A backend knows nothing about versions or the KV protocol; it is bytes in, bytes out, so a
+ * new backend only has to pass test/backend-contract.ts.
+ *
+ * Spaces keep data of different meaning apart under the same bucket name:
+ * - `plain`: the guide's buckets (range table). A table exists once created, even when empty.
+ * - `versioned`: msgpack-encoded sibling sets under the ring (the field `''` is the bucket object).
+ * - `hinted`: data a fallback holds for a down primary; the table name is the owner's node
+ *   name, the field encodes bucket and key (see hinted-field.ts).
+ */
+
+export type Space = 'plain' | 'versioned' | 'hinted';
+export const SPACES: readonly Space[] = ['plain', 'versioned', 'hinted'];
+
+export type BackendKind = 'memory' | 'redis';
+
+export interface TableStats {
+  /** Number of fields. */
+  keys: number;
+  /** Sum of field and value lengths, in bytes. */
+  bytes: number;
+}
+
+export interface Backend {
+  readonly kind: BackendKind;
+  /** Creates table `name` in `space` (idempotent; existing fields kept). True if it was new. */
+  createTable(space: Space, name: Uint8Array): Promise<boolean>;
+  hasTable(space: Space, name: Uint8Array): Promise<boolean>;
+  /** Names of the tables of `space`, in byte order. */
+  tables(space: Space): Promise<Uint8Array[]>;
+  /** Removes a table and its fields. */
+  dropTable(space: Space, name: Uint8Array): Promise<void>;
+  /** The value of `field`, or undefined. Does not care whether the table was created. */
+  get(space: Space, name: Uint8Array, field: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Stores `field`; creates the table when missing. */
+  set(space: Space, name: Uint8Array, field: Uint8Array, value: Uint8Array): Promise<void>;
+  /** True if the field existed. The table stays (an empty table still exists). */
+  delete(space: Space, name: Uint8Array, field: Uint8Array): Promise<boolean>;
+  /** Every field and value of a table, in field byte order. */
+  entries(space: Space, name: Uint8Array): Promise<Array<[field: Uint8Array, value: Uint8Array]>>;
+  stats(space: Space, name: Uint8Array): Promise<TableStats>;
+  /** Empties every space. */
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
