@@ -1,0 +1,61 @@
+/**
+ * Runs one parsed command through `route` and turns the answer into reply bytes. Every bucket
+ * operation, CREATE included, is routed by the bucket's bytes, so it runs on the node the
+ * strategy names: a server-only node stores nothing itself.
+ *
+ * The storage functions it calls (`@ringkv/store`, bucket always first):
+ * `KV.Registry.create(bucket)` -> 'ok'; `KV.Bucket.put(bucket, key, value)` -> 'ok' | 'not_found';
+ * `KV.Bucket.get(bucket, key)` -> { value: bytes | null } | 'not_found';
+ * `KV.Bucket.delete(bucket, key)` -> 'ok' | 'not_found'.
+ */
+import type { RingkvNode } from '@ringkv/core';
+import type { Command } from './command.js';
+import { UnexpectedReplyError } from './errors.js';
+import { EMPTY_VALUE, NOT_FOUND, OK, valueReply } from './replies.js';
+
+export const REGISTRY_MODULE = 'KV.Registry';
+export const BUCKET_MODULE = 'KV.Bucket';
+
+/** The one method of a node the server needs, so tests can hand in a stub. */
+export type Router = Pick<RingkvNode, 'route'>;
+
+/** Resolves to the reply bytes; rejects with the routing or storage error. */
+export async function runCommand(router: Router, cmd: Command): Promise<Uint8Array> {
+  switch (cmd.op) {
+    case 'CREATE': {
+      const r = await router.route(cmd.bucket, REGISTRY_MODULE, 'create', [cmd.bucket]);
+      if (r === 'ok') return OK;
+      throw unexpected('KV.Registry.create', r);
+    }
+    case 'PUT':
+      return okOrNotFound('KV.Bucket.put', await router.route(cmd.bucket, BUCKET_MODULE, 'put', [cmd.bucket, cmd.key, cmd.value]));
+    case 'DELETE':
+      return okOrNotFound('KV.Bucket.delete', await router.route(cmd.bucket, BUCKET_MODULE, 'delete', [cmd.bucket, cmd.key]));
+    case 'GET': {
+      const r = await router.route(cmd.bucket, BUCKET_MODULE, 'get', [cmd.bucket, cmd.key]);
+      if (r === 'not_found') return NOT_FOUND;
+      if (r !== null && typeof r === 'object' && 'value' in r) {
+        const value = (r as { value: unknown }).value;
+        if (value === null || value === undefined) return EMPTY_VALUE;
+        if (value instanceof Uint8Array) return valueReply(value);
+      }
+      throw unexpected('KV.Bucket.get', r);
+    }
+  }
+}
+
+function okOrNotFound(fun: string, r: unknown): Uint8Array {
+  if (r === 'ok') return OK;
+  if (r === 'not_found') return NOT_FOUND;
+  throw unexpected(fun, r);
+}
+
+function unexpected(fun: string, r: unknown): UnexpectedReplyError {
+  let shown: string;
+  try {
+    shown = JSON.stringify(r)?.slice(0, 100) ?? String(r);
+  } catch {
+    shown = typeof r;
+  }
+  return new UnexpectedReplyError(`${fun} answered ${shown}, which the text protocol has no reply for`);
+}

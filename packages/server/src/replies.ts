@@ -1,0 +1,46 @@
+/**
+ * The exact reply bytes of the text protocol (PROTOCOL.md section 2). Every reply line ends
+ * CRLF. `ERROR <reason>` is ringkv's deviation where the guide closes the connection silently;
+ * the reason is always one line, whatever the error message held.
+ */
+
+const encoder = new TextEncoder();
+
+export const OK = encoder.encode('OK\r\n');
+export const NOT_FOUND = encoder.encode('NOT FOUND\r\n');
+export const UNKNOWN_COMMAND = encoder.encode('UNKNOWN COMMAND\r\n');
+/** GET of a missing key in an existing bucket: an empty line, then OK. */
+export const EMPTY_VALUE = encoder.encode('\r\nOK\r\n');
+export const LINE_TOO_LONG = encoder.encode('ERROR line too long\r\n');
+
+const VALUE_TRAILER = EMPTY_VALUE;
+
+/** `v\r\nOK\r\n` for a GET that found `value`. */
+export function valueReply(value: Uint8Array): Uint8Array {
+  if (value.length === 0) return EMPTY_VALUE;
+  const out = new Uint8Array(value.length + VALUE_TRAILER.length);
+  out.set(value, 0);
+  out.set(VALUE_TRAILER, value.length);
+  return out;
+}
+
+/** Longest reason sent, in characters; longer ones are cut with an ellipsis. */
+export const MAX_REASON_LENGTH = 1000;
+
+/**
+ * `ERROR <reason>\r\n` for a failed call: the error's class name and message, with every line
+ * break and other control character replaced by a space so the reply stays one line.
+ */
+export function errorReply(err: unknown): Uint8Array {
+  return encoder.encode(`ERROR ${errorReason(err)}\r\n`);
+}
+
+export function errorReason(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  const name = typeof e?.name === 'string' && e.name !== '' ? e.name : 'Error';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  // C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
+  let reason = `${name}: ${message}`.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  if (reason.length > MAX_REASON_LENGTH) reason = `${reason.slice(0, MAX_REASON_LENGTH - 3)}...`;
+  return reason;
+}

@@ -1,0 +1,232 @@
+/**
+ * The TCP shell around the pure framer, parser and command runner. Per connection, lines are
+ * run one after another and answered in order, so pipelined commands see each other's effects
+ * and replies never overtake each other, however long each command takes.
+ *
+ * @example
+ * const server = await startServer({ node, port: 4040 });
+ * // ... nc localhost 4040
+ * await server.close(); // stops accepting, finishes commands in flight, closes connections
+ */
+import { createServer, type Socket } from 'node:net';
+import { ArgumentError, DEFAULT_HOST, DEFAULT_MAX_LINE_LENGTH, silentLogger, type Logger } from '@ringkv/core';
+import { parseLine } from './command.js';
+import { runCommand, type Router } from './command-runner.js';
+import { createLineFramer, type FramerEvent } from './line-framer.js';
+import { errorReason, errorReply, LINE_TOO_LONG, UNKNOWN_COMMAND } from './replies.js';
+
+export interface ServerOptions {
+  /** The node whose `route` runs every command. */
+  node: Router;
+  /** TCP port; 0 picks a free one (see {@link RunningServer.port}). */
+  port: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+  /** Longest request line in bytes, the LF excluded. @default 65536 */
+  maxLineLength?: number;
+  /**
+   * Complete lines a connection may have waiting before the server stops reading from it
+   * (pipelining clients are slowed down instead of growing memory). @default 1024
+   */
+  maxQueuedLines?: number;
+  /** After close() has answered a connection's last command, how long to wait for the client to hang up. @default 2000 */
+  closeGraceMs?: number;
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  /** The port actually listened on. */
+  readonly port: number;
+  /** Connections open now. */
+  connections(): number;
+  /** Stops accepting, finishes the commands already received, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MAX_QUEUED_LINES = 1024;
+export const DEFAULT_CLOSE_GRACE_MS = 2000;
+
+interface Connection {
+  /** Server is closing: answer what was received, then end. */
+  shutdown(): void;
+  readonly closed: Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const router = options.node;
+  if (!router || typeof router.route !== 'function') throw new ArgumentError('startServer: node must be a ringkv node (with route)');
+  const maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+  const maxQueuedLines = options.maxQueuedLines ?? DEFAULT_MAX_QUEUED_LINES;
+  const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+  const host = options.host ?? DEFAULT_HOST;
+  const logger = options.logger ?? silentLogger;
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new ArgumentError(`startServer: port must be an integer from 0 to 65535, got ${String(options.port)}`);
+  }
+  if (!Number.isInteger(maxQueuedLines) || maxQueuedLines <= 0) {
+    throw new ArgumentError(`startServer: maxQueuedLines must be a positive integer, got ${String(maxQueuedLines)}`);
+  }
+  // Validates maxLineLength once, with a clear error, before anything listens.
+  createLineFramer({ maxLineLength });
+
+  const open = new Set<Connection>();
+  let closing = false;
+
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = serveConnection(socket, { router, maxLineLength, maxQueuedLines, closeGraceMs, logger });
+    open.add(conn);
+    void conn.closed.then(() => open.delete(conn));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ port: options.port, host }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  // Past listen, an error (a failed accept: too many open files, ...) must not end the acceptor.
+  server.on('error', (err) => logger.error(`text server: ${err.message}`));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  logger.info(`Accepting connections on port ${port}`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    connections: () => open.size,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const conn of open) conn.shutdown();
+        await Promise.all([...open].map((c) => c.closed));
+        await stopped;
+        logger.info(`Stopped accepting connections on port ${port}`);
+      })();
+      return closed;
+    },
+  };
+}
+
+interface ConnectionDeps {
+  router: Router;
+  maxLineLength: number;
+  maxQueuedLines: number;
+  closeGraceMs: number;
+  logger: Logger;
+}
+
+function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
+  const { router, logger } = deps;
+  const framer = createLineFramer({ maxLineLength: deps.maxLineLength });
+  let queue: FramerEvent[] = [];
+  let head = 0;
+  let running = false; // a routed command is in flight
+  let clientEnded = false; // the client half-closed: answer what is queued, then end
+  let shuttingDown = false; // the server is closing
+  let writeBlocked = false;
+  let ending = false;
+
+  let markClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (markClosed = resolve));
+  socket.on('close', () => markClosed());
+  socket.on('error', (err) => logger.debug(`text server: connection error: ${err.message}`));
+
+  socket.on('data', (chunk: Buffer) => {
+    if (shuttingDown) return; // read only to see the client hang up
+    const events = framer.push(chunk);
+    for (const e of events) queue.push(e);
+    if (queue.length - head >= deps.maxQueuedLines) socket.pause();
+    drain();
+  });
+  socket.on('end', () => {
+    // A partial line followed by the client closing is never executed.
+    framer.reset();
+    clientEnded = true;
+    drain();
+  });
+  socket.on('drain', () => {
+    writeBlocked = false;
+    drain();
+  });
+
+  function write(bytes: Uint8Array): void {
+    if (socket.destroyed || socket.writableEnded) return;
+    if (!socket.write(bytes)) writeBlocked = true;
+  }
+
+  function drain(): void {
+    if (running) return;
+    socket.cork();
+    try {
+      while (head < queue.length && !writeBlocked) {
+        const event = queue[head++]!;
+        if (event.type === 'too-long') {
+          write(LINE_TOO_LONG);
+          continue;
+        }
+        const parsed = parseLine(event.line);
+        if ('error' in parsed) {
+          write(UNKNOWN_COMMAND);
+          continue;
+        }
+        running = true;
+        runCommand(router, parsed).then(
+          (reply) => finish(reply),
+          (err: unknown) => {
+            logger.debug(`text server: ${parsed.op} failed: ${errorReason(err)}`);
+            finish(errorReply(err));
+          },
+        );
+        return;
+      }
+    } finally {
+      socket.uncork();
+    }
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    }
+    const idle = head === queue.length;
+    if (idle && (clientEnded || shuttingDown)) {
+      endConnection();
+      return;
+    }
+    // Resume reading once the queue has room and replies are flowing again.
+    if (!writeBlocked && !shuttingDown && socket.isPaused() && queue.length - head < deps.maxQueuedLines) socket.resume();
+    else if (writeBlocked && !socket.isPaused()) socket.pause();
+  }
+
+  function finish(reply: Uint8Array): void {
+    running = false;
+    write(reply);
+    drain();
+  }
+
+  function endConnection(): void {
+    if (ending) return;
+    ending = true;
+    socket.end();
+    if (shuttingDown) {
+      // Keep reading (and dropping) so the client sees every reply, then its hang-up closes
+      // the socket; a client that never hangs up is cut after the grace period.
+      socket.resume();
+      setTimeout(() => socket.destroy(), deps.closeGraceMs).unref();
+    }
+  }
+
+  return {
+    closed,
+    shutdown() {
+      shuttingDown = true;
+      framer.reset();
+      drain();
+    },
+  };
+}
