@@ -19,6 +19,7 @@
 export * from './backend.js';
 export * from './errors.js';
 export * from './memory-backend.js';
+export * from './redis-backend.js';
 export * from './store.js';
 export { BUCKET_MODULE, REGISTRY_MODULE } from './kv-module.js';
 export type { GetReply, PutReply } from './plain-kv.js';

@@ -2,12 +2,13 @@
  * A node's storage: a backend, the bucket functions registered for `route`, and the
  * `kv.buckets` message that lists what the node holds (the migration simulation reads it).
  */
-import { ArgumentError, describeType, type ModuleRegistry, type RingkvNode } from '@ringkv/core';
+import { ArgumentError, DEFAULT_REDIS_KEY_PREFIX, describeType, type ModuleRegistry, type RingkvNode } from '@ringkv/core';
 import type { Backend, BackendKind } from './backend.js';
 import { createBucketQueue } from './bucket-queue.js';
 import { registerKvModules } from './kv-module.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { createPlainKv } from './plain-kv.js';
+import { createRedisBackend } from './redis-backend.js';
 
 /** Message type answered by {@link Store.attach}: what this node stores. */
 export const BUCKETS_MESSAGE = 'kv.buckets';
@@ -81,5 +82,19 @@ export function createStoreOn(backend: Backend): Store {
 async function openBackend(options: StoreOptions): Promise<Backend> {
   const kind = options.backend ?? 'memory';
   if (kind === 'memory') return createMemoryBackend();
+  if (kind === 'redis') {
+    const redis = options.redis;
+    if (redis !== undefined && (redis === null || typeof redis !== 'object')) {
+      throw new ArgumentError(`redis options must be an object, got ${describeType(redis)}`);
+    }
+    if (options.client === undefined && !redis?.url) {
+      throw new ArgumentError("backend 'redis' needs redis.url (or an ioredis-compatible client)");
+    }
+    return createRedisBackend({
+      keyPrefix: redis?.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX,
+      ...(redis?.url ? { url: redis.url } : {}),
+      ...(options.client !== undefined ? { client: options.client } : {}),
+    });
+  }
   throw new ArgumentError(`backend must be 'memory' or 'redis', got ${JSON.stringify(kind)}`);
 }

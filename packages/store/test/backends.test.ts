@@ -1,0 +1,11 @@
+import RedisMock from 'ioredis-mock';
+import { createMemoryBackend, createRedisBackend } from '../src/index.js';
+import { backendContract } from './backend-contract.js';
+import { uniquePrefix } from './helpers.js';
+
+backendContract('memory', { open: async () => createMemoryBackend() });
+
+backendContract('redis (ioredis-mock)', {
+  open: () => createRedisBackend({ keyPrefix: uniquePrefix('mock'), client: new RedisMock() }),
+  propertyRuns: 40,
+});
