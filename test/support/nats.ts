@@ -12,7 +12,7 @@
  * });
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,12 +137,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const routes = options.cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ');
     lines.push(`cluster {`, `  name: "${options.cluster.name}"`, `  listen: "127.0.0.1:${options.cluster.port}"`, `  routes: [${routes}]`, `}`);
   }
-  writeFileSync(confPath, `${lines.join('\n')}\n`);
+  const conf = `${lines.join('\n')}\n`;
 
   let child: ChildProcess | undefined;
   let out = '';
 
   async function launch(): Promise<void> {
+    // Written at every start: stop() removes the folder, restart() may follow it.
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(confPath, conf);
     const proc = spawn('nats-server', ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     live.add(proc);

@@ -1,0 +1,121 @@
+/**
+ * The calls waiting for a reply on one connection: a Map keyed by call id and ONE coarse
+ * timer that sweeps expired calls, instead of a timer (and an Error object) per call, which is
+ * where the nats client's own `request()` spends its time under load.
+ *
+ * @example
+ * const pending = createPendingCalls({ sweepIntervalMs: 20 });
+ * const { id, promise } = pending.add('bar@host', 5000);
+ * pending.settle(id, { ok: true, value: 42 }); // promise resolves to 42
+ */
+import { TimeoutError } from '@ringkv/core';
+
+export interface PendingCallsOptions {
+  /** How often expired calls are swept; a timeout fires up to this much late. @default 20 */
+  sweepIntervalMs?: number;
+  /** Clock, for tests. @default performance.now */
+  now?: () => number;
+}
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
+interface Pending {
+  readonly node: string;
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+export interface PendingCalls {
+  /** Registers a call to `node` that expires after `timeoutMs`. */
+  add(node: string, timeoutMs: number): { id: number; promise: Promise<unknown> };
+  /** Settles call `id`; false when it is unknown (already timed out or settled). */
+  settle(id: number, outcome: Outcome): boolean;
+  /** The node call `id` went to; undefined when the call is no longer pending. */
+  nodeOf(id: number): string | undefined;
+  /** Rejects call `id` with the error `errorFor` builds from its node; false when unknown. */
+  fail(id: number, errorFor: (node: string) => Error): boolean;
+  /** Rejects every pending call with the error `errorFor` builds. */
+  rejectAll(errorFor: (node: string) => Error): void;
+  /** Rejects calls past their deadline with TimeoutError (the timer calls this). */
+  sweep(): void;
+  size(): number;
+  /** Stops the timer. */
+  stop(): void;
+}
+
+export const DEFAULT_SWEEP_INTERVAL_MS = 20;
+
+export function createPendingCalls(options: PendingCallsOptions = {}): PendingCalls {
+  const sweepEvery = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+  const now = options.now ?? (() => performance.now());
+  const calls = new Map<number, Pending>();
+  let nextId = 1;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  function ensureTimer(): void {
+    if (timer !== undefined) return;
+    timer = setInterval(sweep, sweepEvery);
+    // A pending call must not keep a process alive on its own.
+    timer.unref?.();
+  }
+
+  function stopTimer(): void {
+    if (timer !== undefined) clearInterval(timer);
+    timer = undefined;
+  }
+
+  function sweep(): void {
+    const t = now();
+    for (const [id, call] of calls) {
+      if (call.deadline <= t) {
+        calls.delete(id);
+        call.reject(new TimeoutError(`node ${call.node} did not answer within ${call.timeoutMs} ms`));
+      }
+    }
+    if (calls.size === 0) stopTimer();
+  }
+
+  return {
+    add(node, timeoutMs) {
+      const id = nextId;
+      // Ids are only compared for equality; wrap long before precision is lost.
+      nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1;
+      let resolve!: (v: unknown) => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<unknown>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      calls.set(id, { node, timeoutMs, deadline: now() + timeoutMs, resolve, reject });
+      ensureTimer();
+      return { id, promise };
+    },
+    settle(id, outcome) {
+      const call = calls.get(id);
+      if (!call) return false;
+      calls.delete(id);
+      if (outcome.ok) call.resolve(outcome.value);
+      else call.reject(outcome.error);
+      return true;
+    },
+    nodeOf: (id) => calls.get(id)?.node,
+    fail(id, errorFor) {
+      const call = calls.get(id);
+      if (!call) return false;
+      calls.delete(id);
+      call.reject(errorFor(call.node));
+      return true;
+    },
+    rejectAll(errorFor) {
+      const all = [...calls.values()];
+      calls.clear();
+      stopTimer();
+      for (const call of all) call.reject(errorFor(call.node));
+    },
+    sweep,
+    size: () => calls.size,
+    stop: stopTimer,
+  };
+}

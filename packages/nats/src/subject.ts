@@ -1,0 +1,69 @@
+/**
+ * Node names to NATS subjects. A node `foo@host.example.com` serves requests on
+ * `ringkv.node.foo~40host~2Eexample~2Ecom`: the prefix, then the name's UTF-8 bytes with every
+ * byte outside `[A-Za-z0-9_-]` written as `~` and two upper-case hex digits.
+ *
+ * Why this shape: `.` separates subject tokens and `*`, `>` and whitespace are not allowed in
+ * a literal subject, so escaping everything outside a small safe set yields one valid token for
+ * any name. `~` is itself escaped, so decoding is unambiguous and the mapping is injective.
+ *
+ * @example
+ * subjectForNode('foo@computer-name'); // 'ringkv.node.foo~40computer-name'
+ */
+import { ArgumentError } from '@ringkv/core';
+
+/** Every node subject starts with this. */
+export const NODE_SUBJECT_PREFIX = 'ringkv.node.';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const HEX = '0123456789ABCDEF';
+
+function isSafe(b: number): boolean {
+  return (
+    (b >= 0x30 && b <= 0x39) || // 0-9
+    (b >= 0x41 && b <= 0x5a) || // A-Z
+    (b >= 0x61 && b <= 0x7a) || // a-z
+    b === 0x5f || // _
+    b === 0x2d // -
+  );
+}
+
+/** The subject node `name` serves requests on. Throws ArgumentError for an empty name. */
+export function subjectForNode(name: string): string {
+  if (typeof name !== 'string' || name === '') throw new ArgumentError('node name must be a non-empty string');
+  let out = NODE_SUBJECT_PREFIX;
+  for (const b of encoder.encode(name)) {
+    out += isSafe(b) ? String.fromCharCode(b) : `~${HEX[b >> 4]}${HEX[b & 15]}`;
+  }
+  return out;
+}
+
+/** The node name a subject made by {@link subjectForNode} stands for; undefined for any other string. */
+export function nodeForSubject(subject: string): string | undefined {
+  if (!subject.startsWith(NODE_SUBJECT_PREFIX)) return undefined;
+  const token = subject.slice(NODE_SUBJECT_PREFIX.length);
+  if (token === '') return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (c === 0x7e) {
+      const hex = token.slice(i + 1, i + 3);
+      if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
+      const b = parseInt(hex, 16);
+      // A safe byte written escaped is not something subjectForNode produces.
+      if (isSafe(b)) return undefined;
+      bytes.push(b);
+      i += 2;
+    } else if (isSafe(c)) {
+      bytes.push(c);
+    } else {
+      return undefined;
+    }
+  }
+  try {
+    return decoder.decode(new Uint8Array(bytes));
+  } catch {
+    return undefined;
+  }
+}
