@@ -1,0 +1,99 @@
+/**
+ * The ring's replica-level messages (sent with `node.send`, served by handlers the strategy
+ * registers in `attach`), and the checks every incoming body passes before anything runs: a
+ * malformed message gets a BadRequestError, never a crash.
+ */
+import {
+  BadRequestError,
+  bucketBytes,
+  describeType,
+  REPLICA_MODULE,
+  type BucketName,
+  type ReplicaMeta,
+  type RingkvNode,
+  type VersionedObject,
+} from '@ringkv/core';
+
+/** Apply a read or write on this replica: `{ bucket, mod, fun, args, meta: { replica } }`. */
+export const APPLY_MESSAGE = 'ring.apply';
+/** Liveness probe: `{ from, actor }` -> `{ actor }`. */
+export const PING_MESSAGE = 'ring.ping';
+/** Read repair: `{ objects, hintFor }` -> merged into this replica with `Replica.merge`. */
+export const MERGE_MESSAGE = 'ring.merge';
+/** Hinted handoff: `{ objects }` held for this node elsewhere -> merged here, acknowledged. */
+export const HANDOFF_MESSAGE = 'ring.handoff';
+/** Whether this node holds hinted data for anyone: `{}` -> boolean. */
+export const HINTS_MESSAGE = 'ring.hints';
+
+export interface ReplicaCall {
+  readonly bucket: BucketName;
+  readonly mod: string;
+  readonly fun: string;
+  readonly args: readonly unknown[];
+}
+
+export function parseApply(body: unknown): { call: ReplicaCall; meta: ReplicaMeta } {
+  const b = objectBody(body, APPLY_MESSAGE);
+  try {
+    bucketBytes(b.bucket as BucketName);
+  } catch (err) {
+    throw new BadRequestError(`${APPLY_MESSAGE}: ${(err as Error).message}`);
+  }
+  if (typeof b.mod !== 'string' || b.mod === '') throw new BadRequestError(`${APPLY_MESSAGE}: mod must be a non-empty string, got ${describeType(b.mod)}`);
+  if (typeof b.fun !== 'string' || b.fun === '') throw new BadRequestError(`${APPLY_MESSAGE}: fun must be a non-empty string, got ${describeType(b.fun)}`);
+  if (!Array.isArray(b.args)) throw new BadRequestError(`${APPLY_MESSAGE}: args must be an array, got ${describeType(b.args)}`);
+  const meta = b.meta as ReplicaMeta | undefined;
+  if (meta === null || typeof meta !== 'object' || (meta.mode !== 'read' && meta.mode !== 'write')) {
+    throw new BadRequestError(`${APPLY_MESSAGE}: meta.mode must be "read" or "write"`);
+  }
+  if (meta.mode === 'write') {
+    const v = meta.version as unknown as Record<string, unknown> | undefined;
+    if (!v || typeof v !== 'object' || typeof v.ts !== 'number' || typeof v.actor !== 'string' || !v.vv || typeof v.vv !== 'object') {
+      throw new BadRequestError(`${APPLY_MESSAGE}: a write needs meta.version {vv, ts, actor}`);
+    }
+    if (meta.hintFor !== undefined && typeof meta.hintFor !== 'string') throw new BadRequestError(`${APPLY_MESSAGE}: meta.hintFor must be a string`);
+  }
+  return { call: { bucket: b.bucket as BucketName, mod: b.mod, fun: b.fun, args: b.args }, meta };
+}
+
+export function parseObjects(body: unknown, type: string): { objects: VersionedObject[]; hintFor: string | null } {
+  const b = objectBody(body, type);
+  if (!Array.isArray(b.objects)) throw new BadRequestError(`${type}: objects must be an array`);
+  for (const o of b.objects as unknown[]) {
+    if (!isVersionedObject(o)) throw new BadRequestError(`${type}: every object needs bucket, key (bytes) and siblings`);
+  }
+  const hintFor = b.hintFor ?? null;
+  if (hintFor !== null && typeof hintFor !== 'string') throw new BadRequestError(`${type}: hintFor must be a node name or null`);
+  return { objects: b.objects as VersionedObject[], hintFor };
+}
+
+export function isVersionedObject(o: unknown): o is VersionedObject {
+  if (o === null || typeof o !== 'object') return false;
+  const v = o as Record<string, unknown>;
+  return (typeof v.bucket === 'string' || v.bucket instanceof Uint8Array) && v.key instanceof Uint8Array && Array.isArray(v.siblings);
+}
+
+/** Runs a registered function on this node with replica meta, checking its kind matches the mode. */
+export async function applyOnReplica(node: RingkvNode, call: ReplicaCall, meta: ReplicaMeta): Promise<unknown> {
+  const def = node.modules.resolve(call.mod, call.fun, call.args.length, node.name);
+  if (meta.mode !== 'resolve' && def.kind !== meta.mode) {
+    throw new BadRequestError(`${call.mod}.${call.fun}/${call.args.length} is a ${def.kind} function, not a ${meta.mode} on node ${node.name}`);
+  }
+  return def.fn({ node: node.name, bucket: call.bucket, meta: { replica: meta } }, ...call.args);
+}
+
+/** Runs `Replica.<fun>` on this node (storage's side of read repair and handoff). */
+export async function replicaFn(node: RingkvNode, fun: string, args: readonly unknown[]): Promise<unknown> {
+  const def = node.modules.resolve(REPLICA_MODULE, fun, args.length, node.name);
+  return def.fn({ node: node.name, bucket: new Uint8Array(0), meta: {} }, ...args);
+}
+
+/** Whether this node's storage speaks the replication contract (registers `Replica`). */
+export function hasReplicaModule(node: RingkvNode): boolean {
+  return node.modules.lookup(REPLICA_MODULE, 'merge', 2) !== undefined;
+}
+
+function objectBody(body: unknown, type: string): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError(`${type}: body must be an object`);
+  return body as Record<string, unknown>;
+}

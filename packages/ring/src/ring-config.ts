@@ -1,0 +1,109 @@
+/**
+ * The ring's settings, checked beyond what core's config schema checks (which validates the
+ * file): here the strategy validates what it is actually given, including from code, and says
+ * which field is wrong with a ConfigError.
+ *
+ * @example
+ * const settings = resolveRingConfig({ members: ['a@h', 'b@h', 'c@h'] }); // n 3, r 2, w 2
+ */
+import { ConfigError, DEFAULT_RING_N, DEFAULT_RING_VNODES, defaultQuorum, NODE_NAME_PATTERN } from '@ringkv/core';
+
+/** Time between failure-detector ping rounds. */
+export const DEFAULT_PING_INTERVAL_MS = 1000;
+/** How long a ping may take before the member is suspected down. */
+export const DEFAULT_PING_TIMEOUT_MS = 1000;
+/** Time between hinted-handoff rounds (a member coming back also starts one at once). */
+export const DEFAULT_HANDOFF_INTERVAL_MS = 2000;
+/** Objects per handoff batch; one batch in flight per owner. */
+export const DEFAULT_HANDOFF_BATCH_SIZE = 100;
+/** Time between tombstone-reaping rounds. */
+export const DEFAULT_REAP_INTERVAL_MS = 60_000;
+/** A tombstone is kept at least this long after its delete (see docs/ring.md, "Tombstones"). */
+export const DEFAULT_TOMBSTONE_GRACE_MS = 3_600_000;
+
+export interface RingStrategyConfig {
+  /** Ring members (node names). */
+  members: readonly string[];
+  /** Replicas per bucket. @default 3 */
+  n?: number;
+  /** Read quorum. @default floor(n/2)+1 */
+  r?: number;
+  /** Write quorum. @default floor(n/2)+1 */
+  w?: number;
+  /** Virtual nodes per member of weight 1. @default DEFAULT_RING_VNODES */
+  vnodes?: number;
+  /** Relative weight per member. @default 1 each */
+  weights?: Readonly<Record<string, number>>;
+  /** @default 1000 */
+  pingIntervalMs?: number;
+  /** @default 1000 */
+  pingTimeoutMs?: number;
+  /** @default 2000 */
+  handoffIntervalMs?: number;
+  /** @default 100 */
+  handoffBatchSize?: number;
+  /** @default 60000 */
+  reapIntervalMs?: number;
+  /** @default 3600000 */
+  tombstoneGraceMs?: number;
+}
+
+export type ResolvedRingConfig = Required<Omit<RingStrategyConfig, 'weights'>> & { weights: Readonly<Record<string, number>> };
+
+export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfig {
+  if (config === null || typeof config !== 'object') throw new ConfigError('ring: configuration must be an object');
+  const problems: string[] = [];
+  const members = config.members;
+  if (!Array.isArray(members) || members.length === 0) {
+    problems.push('ring.members: strategy "ring" needs at least one member');
+  } else {
+    members.forEach((m, i) => {
+      if (typeof m !== 'string' || !NODE_NAME_PATTERN.test(m)) problems.push(`ring.members[${i}]: must look like name@host, got ${JSON.stringify(m)}`);
+    });
+    if (new Set(members).size !== members.length) problems.push('ring.members: members must be distinct');
+  }
+  const count = Array.isArray(members) ? members.length : 0;
+  const int = (field: keyof RingStrategyConfig, value: unknown, fallback: number, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      problems.push(`ring.${field}: must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    return value;
+  };
+  const n = int('n', config.n, Math.min(DEFAULT_RING_N, Math.max(count, 1)), 1, Number.MAX_SAFE_INTEGER);
+  if (count > 0 && n > count) problems.push(`ring.n: n (${n}) is larger than the number of members (${count})`);
+  const r = int('r', config.r, defaultQuorum(n), 1, Number.MAX_SAFE_INTEGER);
+  const w = int('w', config.w, defaultQuorum(n), 1, Number.MAX_SAFE_INTEGER);
+  if (r > n) problems.push(`ring.r: r (${r}) is larger than n (${n})`);
+  if (w > n) problems.push(`ring.w: w (${w}) is larger than n (${n})`);
+  const vnodes = int('vnodes', config.vnodes, DEFAULT_RING_VNODES, 1, 100_000);
+  const weights = config.weights ?? {};
+  if (weights === null || typeof weights !== 'object' || Array.isArray(weights)) {
+    problems.push('ring.weights: must be an object of member -> positive number');
+  } else {
+    for (const [name, weight] of Object.entries(weights)) {
+      if (!Array.isArray(members) || !members.includes(name)) problems.push(`ring.weights.${name}: weight given for a node that is not a member`);
+      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+        problems.push(`ring.weights.${name}: must be a positive number, got ${JSON.stringify(weight)}`);
+      }
+    }
+  }
+  const ms = (field: keyof RingStrategyConfig, fallback: number) => int(field, config[field], fallback, 1, 86_400_000 * 365);
+  const resolved: ResolvedRingConfig = {
+    members: Array.isArray(members) ? [...members] : [],
+    n,
+    r,
+    w,
+    vnodes,
+    weights: { ...weights },
+    pingIntervalMs: ms('pingIntervalMs', DEFAULT_PING_INTERVAL_MS),
+    pingTimeoutMs: ms('pingTimeoutMs', DEFAULT_PING_TIMEOUT_MS),
+    handoffIntervalMs: ms('handoffIntervalMs', DEFAULT_HANDOFF_INTERVAL_MS),
+    handoffBatchSize: int('handoffBatchSize', config.handoffBatchSize, DEFAULT_HANDOFF_BATCH_SIZE, 1, 100_000),
+    reapIntervalMs: ms('reapIntervalMs', DEFAULT_REAP_INTERVAL_MS),
+    tombstoneGraceMs: ms('tombstoneGraceMs', DEFAULT_TOMBSTONE_GRACE_MS),
+  };
+  if (problems.length) throw new ConfigError(`invalid ring configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return resolved;
+}
