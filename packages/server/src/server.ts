@@ -29,7 +29,11 @@ export interface ServerOptions {
    * (pipelining clients are slowed down instead of growing memory). @default 1024
    */
   maxQueuedLines?: number;
-  /** After close() has answered a connection's last command, how long to wait for the client to hang up. @default 2000 */
+  /**
+   * How long close() lets a connection finish the commands it received and hang up before it
+   * is cut (a client that never reads its replies would otherwise hold close() forever).
+   * @default 10000
+   */
   closeGraceMs?: number;
   logger?: Logger;
 }
@@ -44,7 +48,7 @@ export interface RunningServer {
 }
 
 export const DEFAULT_MAX_QUEUED_LINES = 1024;
-export const DEFAULT_CLOSE_GRACE_MS = 2000;
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
 interface Connection {
   /** Server is closing: answer what was received, then end. */
@@ -214,10 +218,10 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     ending = true;
     socket.end();
     if (shuttingDown) {
-      // Keep reading (and dropping) so the client sees every reply, then its hang-up closes
-      // the socket; a client that never hangs up is cut after the grace period.
+      // Keep reading (and dropping) until the replies are flushed: closing a socket with unread
+      // input resets the connection, and a reset can lose the last replies on the client side.
       socket.resume();
-      setTimeout(() => socket.destroy(), deps.closeGraceMs).unref();
+      socket.once('finish', () => socket.destroy());
     }
   }
 
@@ -225,6 +229,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     closed,
     shutdown() {
       shuttingDown = true;
+      setTimeout(() => socket.destroy(), deps.closeGraceMs).unref();
       framer.reset();
       drain();
     },
