@@ -5,9 +5,15 @@
  * await main(['route', 'hello', 'Kernel', 'node', '--via', 'foo@computer-name'], defaultIO());
  */
 import { devCommand } from './commands/dev.js';
+import { planCommand } from './commands/plan.js';
+import { simulateCommand } from './commands/simulate.js';
 import { type Command, type CommandIO, UsageError } from './command.js';
 
-export const COMMANDS: readonly Command[] = [devCommand];
+export const COMMANDS: readonly Command[] = [
+  devCommand,
+  simulateCommand,
+  planCommand,
+];
 
 export function defaultIO(): CommandIO {
   return {
