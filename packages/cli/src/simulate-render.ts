@@ -144,7 +144,15 @@ export function renderPlan(report: SimulationReport, r: StrategyResult, moved: r
 
 /** JSON for machines: bucket names (plan samples) as strings when UTF-8, else byte arrays. */
 export function toJson(value: unknown): string {
-  return `${JSON.stringify(value, (_k, v) => (v instanceof Uint8Array ? jsonBucket(v) : v), 2)}\n`;
+  // Look at the holder's own value: a Buffer has already been through its toJSON by now.
+  return `${JSON.stringify(
+    value,
+    function (this: Record<string, unknown>, k: string, v: unknown) {
+      const original = this[k];
+      return original instanceof Uint8Array ? jsonBucket(original) : v;
+    },
+    2,
+  )}\n`;
 }
 
 const strict = new TextDecoder('utf-8', { fatal: true });
