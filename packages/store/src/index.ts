@@ -23,3 +23,5 @@ export * from './redis-backend.js';
 export * from './store.js';
 export { BUCKET_MODULE, REGISTRY_MODULE } from './kv-module.js';
 export type { GetReply, PutReply } from './plain-kv.js';
+export { BUCKET_EXISTS } from './versioned-kv.js';
+export type { ReplicaFunctions } from './replica-module.js';

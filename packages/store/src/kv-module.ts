@@ -16,14 +16,12 @@
 import { ArgumentError, bucketBytes, renderBucket, replicaMeta, type CallContext, type ModuleRegistry } from '@ringkv/core';
 import { argBytes, bytesEqual, nonEmptyArgBytes } from './bytes.js';
 import type { PlainKv } from './plain-kv.js';
-import { StorageError } from './errors.js';
 import type { VersionedKv } from './versioned-kv.js';
 
 export const REGISTRY_MODULE = 'KV.Registry';
 export const BUCKET_MODULE = 'KV.Bucket';
 
-export function registerKvModules(modules: ModuleRegistry, plain: PlainKv, versionedKv?: VersionedKv): void {
-  const versioned: VersionedKv = versionedKv ?? unversioned;
+export function registerKvModules(modules: ModuleRegistry, plain: PlainKv, versioned: VersionedKv): void {
   modules.registerModule(REGISTRY_MODULE, {
     create: {
       kind: 'write',
@@ -93,11 +91,3 @@ function bucketArg(ctx: CallContext, bucket: unknown): Uint8Array {
   return bytes;
 }
 
-/** Stand-in until versioned mode exists: a clear error instead of plain data under the ring. */
-const unversioned: VersionedKv = {
-  create: () => Promise.reject(new StorageError('versioned mode is not supported by this store')),
-  lookup: () => Promise.reject(new StorageError('versioned mode is not supported by this store')),
-  put: () => Promise.reject(new StorageError('versioned mode is not supported by this store')),
-  get: () => Promise.reject(new StorageError('versioned mode is not supported by this store')),
-  delete: () => Promise.reject(new StorageError('versioned mode is not supported by this store')),
-};

@@ -9,6 +9,10 @@ import { registerKvModules } from './kv-module.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { createPlainKv } from './plain-kv.js';
 import { createRedisBackend } from './redis-backend.js';
+import { createReplicaFunctions, registerReplicaModule, type ReplicaFunctions } from './replica-module.js';
+import { compareBytes, keyString } from './bytes.js';
+import { createVersionedKv } from './versioned-kv.js';
+import { createVersionedStore } from './versioned-store.js';
 
 /** Message type answered by {@link Store.attach}: what this node stores. */
 export const BUCKETS_MESSAGE = 'kv.buckets';
@@ -32,6 +36,8 @@ export interface StoreOptions {
 
 export interface Store {
   readonly backend: Backend;
+  /** The `Replica` functions, callable directly (the ring calls them through the registry). */
+  readonly replica: ReplicaFunctions;
   /** Registers `KV.Registry`, `KV.Bucket` (and `Replica`) in `modules`. */
   register(modules: ModuleRegistry): void;
   /** Serves `kv.buckets` on `node`. */
@@ -55,20 +61,41 @@ export async function createStore(options: StoreOptions = {}): Promise<Store> {
 export function createStoreOn(backend: Backend): Store {
   const queue = createBucketQueue();
   const plain = createPlainKv(backend, queue);
+  const versionedStore = createVersionedStore(backend, queue);
+  const versioned = createVersionedKv(versionedStore);
 
   async function buckets(): Promise<BucketSummary[]> {
-    const out: BucketSummary[] = [];
+    const found = new Map<string, BucketSummary>();
+    const entry = (bucket: Uint8Array) => {
+      const id = keyString(bucket);
+      let e = found.get(id);
+      if (!e) found.set(id, (e = { bucket, keys: 0, bytes: 0 }));
+      return e;
+    };
     for (const bucket of await backend.tables('plain')) {
       const s = await backend.stats('plain', bucket);
-      out.push({ bucket, keys: s.keys, bytes: s.bytes });
+      const e = entry(bucket);
+      e.keys += s.keys;
+      e.bytes += s.bytes;
     }
-    return out;
+    // Under the ring: objects in the primary area, the bucket object (empty key) not counted as a key.
+    for (const bucket of await backend.tables('versioned')) {
+      const e = entry(bucket);
+      for (const [key, value] of await backend.entries('versioned', bucket)) {
+        if (key.length > 0) e.keys++;
+        e.bytes += key.length + value.length;
+      }
+    }
+    return [...found.values()].sort((a, b) => compareBytes(a.bucket, b.bucket));
   }
+  const replica = createReplicaFunctions(backend, versionedStore, buckets);
 
   return {
     backend,
+    replica,
     register(modules) {
-      registerKvModules(modules, plain);
+      registerKvModules(modules, plain, versioned);
+      registerReplicaModule(modules, replica);
     },
     attach(node) {
       node.handle(BUCKETS_MESSAGE, () => buckets());

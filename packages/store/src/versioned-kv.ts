@@ -1,14 +1,114 @@
 /**
- * The bucket functions under the ring (packages/core/src/replication.ts): writes store
- * siblings stamped with the coordinator's version, reads answer the objects they consulted,
- * and `resolve` turns merged objects into the plain reply.
+ * The bucket functions under the ring (packages/core/src/replication.ts):
+ *
+ * - `write` (create, put, delete): the effect becomes a sibling stamped with the coordinator's
+ *   version, merged into the object (`mergeSiblings`: dominated siblings go, concurrent ones
+ *   stay). CREATE writes the bucket object (key `''`), DELETE a tombstone. With `hintFor` the
+ *   sibling goes to the hinted area held for that owner.
+ * - `read` (lookup, get): the objects consulted, as this node sees them (primary and hinted
+ *   areas merged), with empty siblings when absent.
+ * - `resolve`: the plain reply for the objects the coordinator merged; storage is not touched.
+ *
+ * A put or delete on a primary whose bucket object is missing answers `'not_found'` and stores
+ * nothing, as in plain mode. A fallback (`hintFor`) cannot know: the bucket's create went to
+ * the primaries, so it stores the write and answers `'ok'`; existence is the primaries' call.
  */
-import type { ReplicaMeta } from '@ringkv/core';
+import {
+  ArgumentError,
+  lastWriterWins,
+  type BucketName,
+  type ReplicaMeta,
+  type Sibling,
+  type VersionedObject,
+  type VersionedReply,
+} from '@ringkv/core';
+import { bucketBytes } from '@ringkv/core';
+import { bytesEqual } from './bytes.js';
+import type { GetReply, PutReply } from './plain-kv.js';
+import { checkObjects, checkStamp } from './versioned-record.js';
+import type { BucketObjects, VersionedStore } from './versioned-store.js';
 
 export interface VersionedKv {
-  create(bucket: Uint8Array, meta: ReplicaMeta): Promise<unknown>;
-  lookup(bucket: Uint8Array, meta: ReplicaMeta): Promise<unknown>;
-  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array, meta: ReplicaMeta): Promise<unknown>;
-  get(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<unknown>;
-  delete(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<unknown>;
+  create(bucket: Uint8Array, meta: ReplicaMeta): Promise<'ok' | VersionedReply>;
+  lookup(bucket: Uint8Array, meta: ReplicaMeta): Promise<boolean | VersionedReply>;
+  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
+  get(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<GetReply | VersionedReply>;
+  delete(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
+}
+
+const BUCKET_KEY = new Uint8Array(0);
+
+/** The value a bucket object's sibling carries: the bucket exists. */
+export const BUCKET_EXISTS = true;
+
+export function createVersionedKv(store: VersionedStore): VersionedKv {
+  /** A write's sibling, checked; throws for read/resolve modes given to a write function. */
+  function writeMeta(meta: ReplicaMeta, fn: string): { version: Sibling['version']; owner: string | undefined } {
+    if (meta.mode !== 'write') throw new ArgumentError(`${fn} is a write function: replica mode must be 'write', got '${meta.mode}'`);
+    const version = checkStamp(meta.version, 'replica.version');
+    if (meta.hintFor !== undefined && (typeof meta.hintFor !== 'string' || meta.hintFor === '')) {
+      throw new ArgumentError('replica.hintFor must be a non-empty node name');
+    }
+    return { version, owner: meta.hintFor };
+  }
+
+  /** Writes a key sibling, unless this primary holds no live bucket object. */
+  async function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined): Promise<PutReply> {
+    return store.withBucket(bucket, async (objects) => {
+      if (owner === undefined && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
+      await objects.merge(key, [sibling], owner);
+      return 'ok';
+    });
+  }
+
+  async function readReply(bucket: Uint8Array, keys: readonly Uint8Array[]): Promise<VersionedReply> {
+    return store.withBucket(bucket, async (objects: BucketObjects) => {
+      const out: VersionedObject[] = [];
+      for (const key of keys) out.push({ bucket, key, siblings: await objects.visible(key) });
+      return { objects: out };
+    });
+  }
+
+  return {
+    async create(bucket, meta) {
+      const { version, owner } = writeMeta(meta, 'KV.Registry.create');
+      await store.withBucket(bucket, (objects) => objects.merge(BUCKET_KEY, [{ value: BUCKET_EXISTS, version }], owner));
+      return 'ok';
+    },
+    async lookup(bucket, meta) {
+      if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY]);
+      if (meta.mode === 'resolve') return live(find(meta.objects, bucket, BUCKET_KEY));
+      throw new ArgumentError("KV.Registry.lookup is a read function: replica mode must be 'read' or 'resolve', got 'write'");
+    },
+    async put(bucket, key, value, meta) {
+      const { version, owner } = writeMeta(meta, 'KV.Bucket.put');
+      return writeKey(bucket, key, { value, version }, owner);
+    },
+    async get(bucket, key, meta) {
+      if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
+      if (meta.mode === 'resolve') {
+        if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
+        const winner = lastWriterWins(find(meta.objects, bucket, key));
+        return { value: winner && !winner.tombstone ? (winner.value as Uint8Array) : null };
+      }
+      throw new ArgumentError("KV.Bucket.get is a read function: replica mode must be 'read' or 'resolve', got 'write'");
+    },
+    async delete(bucket, key, meta) {
+      const { version, owner } = writeMeta(meta, 'KV.Bucket.delete');
+      return writeKey(bucket, key, { value: null, tombstone: true, version }, owner);
+    },
+  };
+}
+
+/** Present and, by last writer wins among its siblings, not deleted. */
+function live(siblings: readonly Sibling[]): boolean {
+  const winner = lastWriterWins(siblings);
+  return winner !== undefined && !winner.tombstone;
+}
+
+/** The siblings of `(bucket, key)` among objects the coordinator merged ([] when absent). */
+function find(objects: unknown, bucket: Uint8Array, key: Uint8Array): Sibling[] {
+  const checked = checkObjects(objects, 'replica.objects');
+  const found = checked.find((o) => bytesEqual(key, o.key) && bytesEqual(bucket, bucketBytes(o.bucket as BucketName)));
+  return found ? [...found.siblings] : [];
 }

@@ -1,0 +1,134 @@
+/**
+ * The `Replica` module (packages/core/src/replication.ts) the ring uses for read repair,
+ * hinted handoff and tombstone reaping. All functions take plain arguments.
+ *
+ * Reaping rule (no resurrection on this node): an object is removed only when every sibling
+ * it holds is a tombstone older than the cutoff, and every sibling any hinted area on this
+ * node holds for the same object is dominated by one of those tombstones. Since stored
+ * siblings are already merged (dominated ones dropped), "all tombstones" means the delete
+ * dominates every value this node ever kept for the key; a concurrent or newer value keeps
+ * the tombstone alive. Hinted tombstones are never reaped: they must reach their owner first.
+ * Across nodes, the cutoff is the ring's grace period: it must exceed the time a replica can
+ * stay stale (handoff and read repair), or a stale replica's old value could come back.
+ */
+import {
+  ArgumentError,
+  REPLICA_MODULE,
+  bucketBytes,
+  describeType,
+  descends,
+  compareVectors,
+  stampOrder,
+  type BucketName,
+  type ModuleRegistry,
+  type Sibling,
+  type VersionedObject,
+} from '@ringkv/core';
+import type { Backend } from './backend.js';
+import { parseHintedField } from './hinted-field.js';
+import { checkObjects, decodeSiblings } from './versioned-record.js';
+import { ownerBytes, type VersionedStore } from './versioned-store.js';
+import type { BucketSummary } from './store.js';
+
+export interface ReplicaFunctions {
+  merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;
+  hinted(owner: unknown, limit: unknown): Promise<VersionedObject[]>;
+  dropHinted(owner: unknown, objects: unknown): Promise<'ok'>;
+  reap(olderThanTs: unknown): Promise<number>;
+  buckets(): Promise<BucketSummary[]>;
+}
+
+export function createReplicaFunctions(backend: Backend, store: VersionedStore, buckets: () => Promise<BucketSummary[]>): ReplicaFunctions {
+  return {
+    async merge(objects, hintFor) {
+      const checked = checkObjects(objects, 'objects');
+      const owner = optionalOwner(hintFor);
+      for (const o of checked) {
+        await store.withBucket(bucketBytes(o.bucket), (objs) => objs.merge(o.key, o.siblings, owner));
+      }
+      return 'ok';
+    },
+
+    async hinted(owner, limit) {
+      const name = ownerName(owner);
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+        throw new ArgumentError(`limit must be a positive integer, got ${describeType(limit)} ${String(limit)}`);
+      }
+      const out: VersionedObject[] = [];
+      for (const [field, value] of await backend.entries('hinted', ownerBytes(name))) {
+        if (out.length >= limit) break;
+        const { bucket, key } = parseHintedField(field);
+        out.push({ bucket, key, siblings: decodeSiblings(value, `hinted object for ${name}`) });
+      }
+      return out;
+    },
+
+    async dropHinted(owner, objects) {
+      const name = ownerName(owner);
+      const checked = checkObjects(objects, 'objects');
+      for (const o of checked) {
+        await store.withBucket(bucketBytes(o.bucket as BucketName), async (objs) => {
+          const held = await objs.area(o.key, name);
+          // Keep what the handed-off copy does not cover: writes that arrived after it was read.
+          const remaining = held.filter((s) => !o.siblings.some((t) => covers(t, s)));
+          if (remaining.length !== held.length) await objs.replace(o.key, remaining, name);
+        });
+      }
+      if ((await backend.stats('hinted', ownerBytes(name))).keys === 0) await backend.dropTable('hinted', ownerBytes(name));
+      return 'ok';
+    },
+
+    async reap(olderThanTs) {
+      if (typeof olderThanTs !== 'number' || Number.isNaN(olderThanTs)) {
+        throw new ArgumentError(`olderThanTs must be a number, got ${describeType(olderThanTs)}`);
+      }
+      let reaped = 0;
+      for (const bucket of await backend.tables('versioned')) {
+        await store.withBucket(bucket, async (objs) => {
+          const owners = await store.owners();
+          for (const [key, raw] of await backend.entries('versioned', bucket)) {
+            const siblings = decodeSiblings(raw, 'reap');
+            if (!siblings.every((s) => s.tombstone && s.version.ts < olderThanTs)) continue;
+            let hintedCovered = true;
+            for (const owner of owners) {
+              const held = await objs.area(key, owner);
+              if (!held.every((h) => siblings.some((t) => covers(t, h)))) hintedCovered = false;
+            }
+            if (!hintedCovered) continue;
+            await objs.replace(key, [], undefined);
+            reaped++;
+          }
+        });
+      }
+      return reaped;
+    },
+
+    buckets,
+  };
+}
+
+export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunctions): void {
+  modules.registerModule(REPLICA_MODULE, {
+    merge: { kind: 'write', fn: (_ctx, objects: unknown, hintFor?: unknown) => fns.merge(objects, hintFor) },
+    hinted: { kind: 'read', arity: 2, fn: (_ctx, owner: unknown, limit: unknown) => fns.hinted(owner, limit) },
+    dropHinted: { kind: 'write', arity: 2, fn: (_ctx, owner: unknown, objects: unknown) => fns.dropHinted(owner, objects) },
+    reap: { kind: 'write', arity: 1, fn: (_ctx, olderThanTs: unknown) => fns.reap(olderThanTs) },
+    buckets: { kind: 'read', arity: 0, fn: () => fns.buckets() },
+  });
+}
+
+/** `t` makes `s` redundant: its vector descends from `s`'s (an equal vector must be the same or a later write). */
+function covers(t: Sibling, s: Sibling): boolean {
+  if (!descends(t.version.vv, s.version.vv)) return false;
+  return compareVectors(t.version.vv, s.version.vv) !== 'equal' || stampOrder(t.version, s.version) >= 0;
+}
+
+function ownerName(owner: unknown): string {
+  if (typeof owner !== 'string' || owner === '') throw new ArgumentError(`owner must be a non-empty node name, got ${describeType(owner)}`);
+  return owner;
+}
+
+function optionalOwner(hintFor: unknown): string | undefined {
+  if (hintFor === undefined || hintFor === null) return undefined;
+  return ownerName(hintFor);
+}

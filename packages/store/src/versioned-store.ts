@@ -1,0 +1,83 @@
+/**
+ * Versioned objects over a backend: the sibling set of `(bucket, key)` in the primary area
+ * (space `versioned`, table = bucket, field = key, `''` for the bucket object) or in the hinted
+ * area of an owner (space `hinted`, table = owner, field = {@link hintedField}).
+ *
+ * Every read-merge-write runs inside {@link VersionedStore.withBucket}, i.e. in the bucket's
+ * queue, so two writes to one object never interleave between their read and their write.
+ */
+import { mergeSiblings, renderBucket, type Sibling } from '@ringkv/core';
+import type { Backend } from './backend.js';
+import type { BucketQueue } from './bucket-queue.js';
+import { keyString } from './bytes.js';
+import { hintedField } from './hinted-field.js';
+import { decodeSiblings, encodeSiblings } from './versioned-record.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Where an object lives on this node: the primary area, or the area held for a down owner. */
+export type Owner = string | undefined;
+
+/** Operations on one bucket's objects, valid only inside {@link VersionedStore.withBucket}. */
+export interface BucketObjects {
+  /** Siblings of the object in one area ([] when absent). */
+  area(key: Uint8Array, owner: Owner): Promise<Sibling[]>;
+  /** Siblings of the object as this node sees it: the primary area merged with every hinted area. */
+  visible(key: Uint8Array): Promise<Sibling[]>;
+  /** Merges `siblings` into the object in one area and stores the result. */
+  merge(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Promise<Sibling[]>;
+  /** Replaces the object in one area (removes it when `siblings` is empty). */
+  replace(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Promise<void>;
+}
+
+export interface VersionedStore {
+  withBucket<T>(bucket: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
+  /** Owners that have a hinted area on this node. */
+  owners(): Promise<string[]>;
+}
+
+export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
+
+export function createVersionedStore(backend: Backend, queue: BucketQueue): VersionedStore {
+  async function owners(): Promise<string[]> {
+    return (await backend.tables('hinted')).map((b) => decoder.decode(b));
+  }
+
+  function objectsOf(bucket: Uint8Array): BucketObjects {
+    const where = (key: Uint8Array) => `${renderBucket(bucket)} key ${renderBucket(key)}`;
+    const locate = (key: Uint8Array, owner: Owner) =>
+      owner === undefined
+        ? ({ space: 'versioned', table: bucket, field: key } as const)
+        : ({ space: 'hinted', table: ownerBytes(owner), field: hintedField(bucket, key) } as const);
+
+    const objects: BucketObjects = {
+      async area(key, owner) {
+        const at = locate(key, owner);
+        const raw = await backend.get(at.space, at.table, at.field);
+        return raw === undefined ? [] : decodeSiblings(raw, where(key));
+      },
+      async visible(key) {
+        let merged = await objects.area(key, undefined);
+        for (const owner of await owners()) merged = mergeSiblings(merged, await objects.area(key, owner));
+        return merged;
+      },
+      async merge(key, siblings, owner) {
+        const merged = mergeSiblings(await objects.area(key, owner), siblings);
+        await objects.replace(key, merged, owner);
+        return merged;
+      },
+      async replace(key, siblings, owner) {
+        const at = locate(key, owner);
+        if (siblings.length > 0) await backend.set(at.space, at.table, at.field, encodeSiblings(siblings));
+        else await backend.delete(at.space, at.table, at.field);
+      },
+    };
+    return objects;
+  }
+
+  return {
+    withBucket: (bucket, fn) => queue.run(keyString(bucket), () => fn(objectsOf(bucket))),
+    owners,
+  };
+}
