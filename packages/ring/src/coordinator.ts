@@ -138,7 +138,7 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
       enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1,
       onUnreachable: suspect,
     });
-    if (result.answers.length < w) throw quorumFailure('write', call, w, result.answers.length, result.failures);
+    if (result.answers.length < w) throw quorumFailure('write', call, w, result.answers.length, result.failures, unplaced(call, placement));
     return majorityAnswer(result.answers, placement.replicas);
   }
 
@@ -184,7 +184,7 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
       replace: spares(call.bucket, placement.replicas),
       onUnreachable: suspect,
     });
-    if (result.answers.length < r) throw quorumFailure('read', call, r, result.answers.length, result.failures);
+    if (result.answers.length < r) throw quorumFailure('read', call, r, result.answers.length, result.failures, unplaced(call, placement));
     const merged = mergeReplies(result.answers);
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
     // Repair everyone who answered, late answers included, without holding up the caller.
@@ -217,6 +217,12 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
         }
       }),
     );
+  }
+
+  /** Primaries left out of the placement (down, and no live node left to stand in). */
+  function unplaced(call: RouteCall, placement: Placement): string[] {
+    const covered = new Set(placement.replicas.flatMap((r) => [r.node, ...(r.hintFor ? [r.hintFor] : [])]));
+    return deps.ring.preferenceList(call.bucket, deps.n).map((r) => r.node).filter((p) => !covered.has(p));
   }
 
   return { execute };
@@ -307,13 +313,23 @@ function majorityAnswer(answers: readonly Answer<unknown>[], order: readonly Rep
   return [...counts.values()].sort((x, y) => y.n - x.n || x.rank - y.rank)[0]!.value;
 }
 
-function quorumFailure(kind: 'read' | 'write', call: RouteCall, needed: number, answered: number, failures: readonly Failure[]): Error {
+function quorumFailure(
+  kind: 'read' | 'write',
+  call: RouteCall,
+  needed: number,
+  answered: number,
+  failures: readonly Failure[],
+  unplaced: readonly string[],
+): Error {
   // A function that throws for its input (bad arguments) throws on every replica: that error
   // is the answer, not a quorum problem.
   const own = failures.find((f) => !isTransportFailure(f.error));
   if (own) return own.error as Error;
-  const failed = failures.map((f) => ({ node: f.replica.node, error: { name: (f.error as Error).name, message: (f.error as Error).message } }));
-  const list = failed.length ? failed.map((f) => `${f.node} (${f.error.name}: ${f.error.message})`).join(', ') : 'none (not enough live replicas)';
+  const failed = [
+    ...unplaced.map((node) => ({ node, error: { name: 'NodeDown', message: 'suspected down, no live node left to stand in' } })),
+    ...failures.map((f) => ({ node: f.replica.node, error: { name: (f.error as Error).name, message: (f.error as Error).message } })),
+  ];
+  const list = failed.map((f) => `${f.node} (${f.error.name}: ${f.error.message})`).join(', ');
   return new QuorumError(
     `${kind} quorum not met for ${call.mod}.${call.fun} on ${renderBucket(call.bucket)}: needed ${needed}, ${answered} answered; failed: ${list}`,
     { needed, answered, failures: failed },

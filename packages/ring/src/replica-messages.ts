@@ -34,11 +34,13 @@ export interface ReplicaCall {
 
 export function parseApply(body: unknown): { call: ReplicaCall; meta: ReplicaMeta } {
   const b = objectBody(body, APPLY_MESSAGE);
+  let bytes: Uint8Array;
   try {
-    bucketBytes(b.bucket as BucketName);
+    bytes = bucketBytes(b.bucket as BucketName);
   } catch (err) {
     throw new BadRequestError(`${APPLY_MESSAGE}: ${(err as Error).message}`);
   }
+  if (bytes.length === 0) throw new BadRequestError(`${APPLY_MESSAGE}: bucket name is empty`);
   if (typeof b.mod !== 'string' || b.mod === '') throw new BadRequestError(`${APPLY_MESSAGE}: mod must be a non-empty string, got ${describeType(b.mod)}`);
   if (typeof b.fun !== 'string' || b.fun === '') throw new BadRequestError(`${APPLY_MESSAGE}: fun must be a non-empty string, got ${describeType(b.fun)}`);
   if (!Array.isArray(b.args)) throw new BadRequestError(`${APPLY_MESSAGE}: args must be an array, got ${describeType(b.args)}`);
