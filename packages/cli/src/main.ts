@@ -5,12 +5,16 @@
  * await main(['route', 'hello', 'Kernel', 'node', '--via', 'foo@computer-name'], defaultIO());
  */
 import { devCommand } from './commands/dev.js';
+import { nodeStartCommand } from './commands/node-start.js';
+import { routeCommand } from './commands/route.js';
 import { planCommand } from './commands/plan.js';
 import { simulateCommand } from './commands/simulate.js';
 import { type Command, type CommandIO, UsageError } from './command.js';
 
 export const COMMANDS: readonly Command[] = [
   devCommand,
+  nodeStartCommand,
+  routeCommand,
   simulateCommand,
   planCommand,
 ];

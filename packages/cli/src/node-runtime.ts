@@ -1,0 +1,153 @@
+/**
+ * Builds a running ringkv node from a validated configuration: the transport, the strategy,
+ * the module registry (built-ins + config `modules` files), and the roles (storage, server).
+ * `ringkv node start` is a thin shell around {@link startNodeFromConfig}.
+ *
+ * @example
+ * const config = loadConfig({ file: 'config/foo.json' });
+ * const running = await startNodeFromConfig(config, { configFile: 'config/foo.json' });
+ * await running.node.route('hello', 'Kernel', 'node', []); // 'foo@computer-name'
+ * await running.stop();
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import {
+  ConfigError,
+  createInProcessNetwork,
+  createModuleRegistry,
+  createNode,
+  createRangeStrategy,
+  silentLogger,
+  type InProcessNetwork,
+  type Logger,
+  type ModuleRegistry,
+  type RingkvConfig,
+  type RingkvNode,
+  type Strategy,
+  type Transport,
+} from '@ringkv/core';
+import { connectNatsTransport } from '@ringkv/nats';
+
+export interface StartNodeOptions {
+  /** The config file the config came from: `modules` paths resolve relative to its folder. */
+  configFile?: string;
+  /** Where relative `modules` paths resolve when there is no config file. @default process.cwd() */
+  baseDir?: string;
+  logger?: Logger;
+  /** Use this transport instead of the one the config names (embedding, tests). */
+  transport?: Transport;
+  /** The network for `transport: "in-process"`. @default a new network (this node alone) */
+  network?: InProcessNetwork;
+}
+
+export interface RunningNode {
+  readonly node: RingkvNode;
+  readonly config: RingkvConfig;
+  readonly transport: Transport;
+  /** The TCP port the text server listens on (role "server"), once it is wired. */
+  readonly serverPort?: number;
+  /** Stops serving, drains in-flight calls, closes storage and the connection. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Starts the node `config` describes. On failure everything already opened is closed again. */
+export async function startNodeFromConfig(config: RingkvConfig, options: StartNodeOptions = {}): Promise<RunningNode> {
+  const name = config.node;
+  if (!name) {
+    throw new ConfigError('config has no node name: set "node" in the config file or the RINGKV_NODE environment variable');
+  }
+  const logger = options.logger ?? silentLogger;
+  // Undone in reverse order by stop(), or when starting fails half way.
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    while (closers.length) {
+      const close = closers.pop()!;
+      await close().catch((err: unknown) => logger.warn(`while stopping ${name}: ${(err as Error).message}`));
+    }
+  };
+
+  try {
+    const transport = options.transport ?? (await transportFor(config, name, logger, options.network));
+    if (!options.transport) closers.push(() => transport.close());
+
+    const modules = createModuleRegistry();
+    await loadModuleFiles(config.modules, modules, options.configFile ? dirname(resolve(options.configFile)) : (options.baseDir ?? process.cwd()));
+
+    // --- role "storage" (store engineer): createStore from config.storage, store.register(modules),
+    //     closers.push(() => store.close()); store.attach(node) once the node exists (below).
+
+    const node = createNode({
+      name,
+      transport,
+      strategy: strategyFor(config),
+      modules,
+      hopTimeoutMs: config.hopTimeoutMs,
+      maxHops: config.maxHops,
+      logger,
+    });
+    await node.start();
+    closers.push(() => node.stop());
+
+    let serverPort: number | undefined;
+    // --- role "server" (server engineer): when config.roles includes 'server', startServer({ node,
+    //     port: config.server.port, host: config.server.host, maxLineLength: config.server.maxLineLength,
+    //     logger }); serverPort = server.port; closers.push(() => server.close()).
+
+    let stopped: Promise<void> | undefined;
+    return {
+      node,
+      config,
+      transport,
+      ...(serverPort !== undefined ? { serverPort } : {}),
+      stop: () => (stopped ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** The one place strategies are chosen by name. */
+function strategyFor(config: RingkvConfig): Strategy {
+  switch (config.strategy) {
+    case 'range':
+      return createRangeStrategy(config.routingTable);
+    case 'ring':
+      // --- strategy "ring" (ring engineer): return createRingStrategy(config.ring, ...).
+      throw new ConfigError('strategy "ring" is not wired into `ringkv node start` yet');
+    default:
+      throw new ConfigError(`strategy: unknown strategy ${JSON.stringify(config.strategy)}`);
+  }
+}
+
+async function transportFor(config: RingkvConfig, name: string, logger: Logger, network?: InProcessNetwork): Promise<Transport> {
+  if (config.transport === 'in-process') {
+    if (!network) logger.warn('transport "in-process": this node can only reach nodes started in this same process');
+    return (network ?? createInProcessNetwork()).transport();
+  }
+  return connectNatsTransport({ url: config.nats.url, name, logger });
+}
+
+/**
+ * Loads each `modules` file (an ES module exporting `register(registry)`) into `registry`.
+ * Relative paths resolve against `baseDir`.
+ */
+export async function loadModuleFiles(paths: readonly string[], registry: ModuleRegistry, baseDir: string): Promise<void> {
+  for (const path of paths) {
+    const abs = isAbsolute(path) ? path : resolve(baseDir, path);
+    let mod: { register?: unknown };
+    try {
+      mod = (await import(pathToFileURL(abs).href)) as { register?: unknown };
+    } catch (err) {
+      throw new ConfigError(`modules: cannot load ${abs}: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof mod.register !== 'function') {
+      throw new ConfigError(`modules: ${abs} does not export a function register(registry)`);
+    }
+    try {
+      await (mod.register as (r: ModuleRegistry) => unknown)(registry);
+    } catch (err) {
+      throw new ConfigError(`modules: register() of ${abs} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
