@@ -1,0 +1,5 @@
+import { describeDistributed } from '../support/nats.js';
+import { contractSuite } from './suite.js';
+import { rangeNats } from './nats.js';
+
+describeDistributed('range x NATS (real node processes)', () => contractSuite(rangeNats));
