@@ -36,9 +36,12 @@ export function fromKeyString(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }
 
-/** A copy that owns its memory (a caller's buffer may be a view into a larger, reused one). */
+/**
+ * A copy that owns its memory (a caller's buffer may be a view into a larger, reused one).
+ * Not `bytes.slice()`: on a Node Buffer (what msgpack and sockets hand out) that is a view.
+ */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.slice();
+  return new Uint8Array(bytes);
 }
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

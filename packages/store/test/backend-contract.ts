@@ -93,6 +93,12 @@ export function backendContract(name: string, fixture: BackendFixture): void {
       await backend.set('plain', utf8('t'), utf8('k'), value);
       value[0] = 0x7a;
       expect(await backend.get('plain', utf8('t'), utf8('k'))).toEqual(utf8('abc'));
+      // Node Buffers too (their slice() is a view, not a copy).
+      const chunk = Buffer.from('xxdefxx');
+      const view = chunk.subarray(2, 5);
+      await backend.set('plain', utf8('t'), view, view);
+      chunk.fill(0x21);
+      expect(await backend.get('plain', utf8('t'), utf8('def'))).toEqual(utf8('def'));
     });
 
     it('lists entries in field order and accounts sizes', async () => {
