@@ -27,6 +27,7 @@ import {
   type Transport,
 } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
+import { createRingStrategy } from '@ringkv/ring';
 
 export interface StartNodeOptions {
   /** The config file the config came from: `modules` paths resolve relative to its folder. */
@@ -113,8 +114,7 @@ function strategyFor(config: RingkvConfig): Strategy {
     case 'range':
       return createRangeStrategy(config.routingTable);
     case 'ring':
-      // --- strategy "ring" (ring engineer): return createRingStrategy(config.ring, ...).
-      throw new ConfigError('strategy "ring" is not wired into `ringkv node start` yet');
+      return createRingStrategy(config.ring);
     default:
       throw new ConfigError(`strategy: unknown strategy ${JSON.stringify(config.strategy)}`);
   }
