@@ -8,7 +8,7 @@
  * dependencies (zod, nats, msgpackr, hashring, ioredis, @types/node; from the cache when there).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -52,6 +52,11 @@ function run(command: string, args: readonly string[], cwd: string, timeout = 18
   return r;
 }
 
+/** The ```ts blocks of a README. */
+function readmeExamples(markdown: string): string[] {
+  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+}
+
 const transcript = (r: SpawnSyncReturns<string>) => `exit ${r.status ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 beforeAll(() => {
@@ -90,6 +95,8 @@ describe('the packed tarballs', () => {
 
 describe('a fresh project installing the tarballs', () => {
   let project = '';
+  /** Library packages whose README has no ```ts example. */
+  const withoutExample: string[] = [];
 
   beforeAll(() => {
     project = join(work, 'project');
@@ -105,6 +112,16 @@ describe('a fresh project installing the tarballs', () => {
     copyFileSync(join(here, 'project', 'tsconfig.json'), join(project, 'tsconfig.json'));
     const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], project, 240_000);
     if (install.status !== 0) throw new Error(`npm install in the consumer project failed:\n${transcript(install)}`);
+    // The README each package ships (what npm shows) must hold examples that compile: its ts blocks join the type-check.
+    mkdirSync(join(project, 'readme'));
+    for (const p of packed) {
+      const readme = readFileSync(join(project, 'node_modules', p.manifest.name, 'README.md'), 'utf8');
+      const examples = readmeExamples(readme);
+      if (examples.length === 0 && p.manifest.bin === undefined) withoutExample.push(p.manifest.name);
+      examples.forEach((code, i) => {
+        writeFileSync(join(project, 'readme', `${p.manifest.name.replace(/[@/]/g, '-').replace(/^-/, '')}-${i + 1}.ts`), code);
+      });
+    }
   }, 250_000);
 
   it('gets every ringkv package from its tarball, one copy each, none from the registry or the repo', () => {
@@ -127,7 +144,9 @@ describe('a fresh project installing the tarballs', () => {
     expect(problems).toEqual([]);
   });
 
-  it('type-checks a program importing every package with tsc --noEmit under strict', () => {
+  it('type-checks a program importing every package, and the README examples, with tsc --noEmit under strict', () => {
+    expect(withoutExample, 'library READMEs need a ```ts example').toEqual([]);
+    expect(readdirSync(join(project, 'readme')).length).toBeGreaterThanOrEqual(packed.length - 1);
     const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
     const r = run(process.execPath, [tsc, '--noEmit', '-p', join(project, 'tsconfig.json')], project);
     expect(r.status, transcript(r)).toBe(0);
@@ -152,6 +171,9 @@ describe('a fresh project installing the tarballs', () => {
     expect(out.noEntry).toMatch(/^could not find entry for "\\u0000" in table \[/);
     expect(['foo@computer-name', 'bar@computer-name']).toContain(out.ringOwner);
     expect(out.natsSubject).toEqual(expect.any(String));
+    const simulated = out.simulated as [string, number][];
+    expect(simulated.map(([kind]) => kind)).toEqual(['range', 'ring']);
+    for (const [, fraction] of simulated) expect(fraction).toBeGreaterThan(0);
   }, 90_000);
 
   it('runs the installed command: npx ringkv --help and --version', () => {

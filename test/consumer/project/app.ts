@@ -16,7 +16,7 @@ import {
 import { connectNatsTransport, subjectForNode, type NatsTransportOptions } from '@ringkv/nats';
 import { createRing, type Ring } from '@ringkv/ring';
 import { startServer, type RunningServer } from '@ringkv/server';
-import * as sim from '@ringkv/sim';
+import { randomBucketNames, simulate, type SimulationReport } from '@ringkv/sim';
 import { createStore, type Store } from '@ringkv/store';
 import { usage } from 'ringkv';
 
@@ -73,6 +73,12 @@ async function main(): Promise<void> {
   // Type-checked, never called: the consumer test runs without a nats-server.
   const connectLater: typeof connectNatsTransport = connectNatsTransport;
 
+  const report: SimulationReport = simulate({
+    change: { members: [FOO, BAR], add: ['baz@computer-name'] },
+    strategies: [{ kind: 'range', policy: { name: 'even' } }, { kind: 'ring' }],
+    buckets: randomBucketNames({ count: 1000, seed: 1 }),
+  });
+
   await cluster.stop();
   await store.close();
 
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
       natsSubject: subjectForNode(FOO),
       natsUrl: natsOptions.url,
       natsConnect: typeof connectLater,
-      simExports: Object.keys(sim).sort(),
+      simulated: report.results.map((r) => [r.kind, r.owner.fraction]),
       cliUsage: usage().split('\n')[0],
     }),
   );
