@@ -152,6 +152,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       const runner = handoffRunner!;
       const offUp = det.onUp((m) => void runner.handOff(m));
       const timers: ReturnType<typeof setInterval>[] = [];
+      let detached = false;
       if (deps.background !== false) {
         det.start();
         timers.push(setInterval(() => void runner.runOnce(), config.handoffIntervalMs));
@@ -161,10 +162,12 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
           }, config.reapIntervalMs),
         );
         for (const t of timers) t.unref?.();
-        // Say hello at once: peers learn this incarnation and start handing off to it.
-        void det.hello();
+        // Say hello once this node answers its own ping (attach runs before the node listens):
+        // peers learn it is up, and its new incarnation, and start handing off to it.
+        void untilListening(attached, () => detached).then((ok) => (ok ? det.hello() : undefined));
       }
       return () => {
+        detached = true;
         offUp();
         det.stop();
         for (const t of timers) clearInterval(t);
@@ -172,4 +175,18 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     },
   };
   return strategy;
+}
+
+/** Resolves true once `node` answers a ping sent to itself (its listener is up), false if stopped first. */
+async function untilListening(node: RingkvNode, stopped: () => boolean, maxWaitMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + maxWaitMs;
+  while (!stopped() && Date.now() < deadline) {
+    try {
+      await node.send(node.name, PING_MESSAGE, {}, 500);
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return false;
 }
