@@ -110,16 +110,33 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
     return ctx.send(replica.node, APPLY_MESSAGE, { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, meta });
   }
 
-  /** The next live non-primary nodes clockwise, for replicas that fail mid-call. */
-  function spares(bucket: RouteCall['bucket'], used: readonly Replica[]): (failed: Replica) => Replica | undefined {
+  /**
+   * Stand-ins for replicas that fail mid-call: the next live non-primary nodes clockwise. With
+   * `doubling`, when none is left (a 3-node ring with N = 3) a live replica of the list keeps
+   * an extra hinted copy for the failed node, which does not count toward the quorum but lets
+   * hinted handoff bring the failed node up to date when it returns.
+   */
+  function spares(
+    bucket: RouteCall['bucket'],
+    used: readonly Replica[],
+    doubling?: { holders: readonly Replica[]; doubled: Set<Replica> },
+  ): (failed: Replica) => Replica | undefined {
     let order: string[] | undefined;
     const taken = new Set(used.map((r) => r.node));
     return (failed) => {
       order ??= deps.ring.preferenceList(bucket, deps.ring.members.length).map((r) => r.node).slice(deps.n);
+      const hintFor = failed.hintFor ?? failed.node;
       const next = order.find((m) => !taken.has(m) && isUp(m));
-      if (next === undefined) return undefined;
-      taken.add(next);
-      return { node: next, role: 'fallback', hintFor: failed.hintFor ?? failed.node };
+      if (next !== undefined) {
+        taken.add(next);
+        return { node: next, role: 'fallback', hintFor };
+      }
+      if (!doubling) return undefined;
+      const holder = doubling.holders.find((h) => h.node !== failed.node && h.node !== hintFor && isUp(h.node) && ![...doubling.doubled].some((d) => d.node === h.node && d.hintFor === hintFor));
+      if (!holder) return undefined;
+      const copy: Replica = { node: holder.node, role: 'fallback', hintFor };
+      doubling.doubled.add(copy);
+      return copy;
     };
   }
 
@@ -127,12 +144,17 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
     const context = await versionContext(call, placement, ctx);
     deps.clock.observe(context.maxTs);
     const version: VersionStamp = { vv: increment(context.vv, deps.actor()), ts: deps.clock.now(), actor: deps.actor() };
+    const doubling = { holders: placement.replicas, doubled: new Set<Replica>() };
+    const replace = spares(call.bucket, placement.replicas, doubling);
+    // Primaries already known down with nobody to stand in get a hinted copy on a live replica.
+    const extra = unplaced(call, placement).flatMap((down) => replace({ node: down, role: 'primary' }) ?? []);
     const result = await quorumCall<unknown>({
-      targets: placement.replicas,
+      targets: [...placement.replicas, ...extra],
       need: w,
+      counts: (replica) => !doubling.doubled.has(replica),
       send: (replica) =>
         applyOn(replica, call, { mode: 'write', version, ...(replica.hintFor ? { hintFor: replica.hintFor } : {}) }, ctx),
-      replace: spares(call.bucket, placement.replicas),
+      replace,
       replaceLate: true,
       // Replicas can answer differently (one that lost its data says 'not_found'): wait for agreement or for all.
       enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1,

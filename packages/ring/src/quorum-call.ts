@@ -17,6 +17,7 @@ export interface Failure {
 }
 
 export interface QuorumCallResult<T> {
+  /** Answers that count (see {@link QuorumCallOptions.counts}) received before settling. */
   readonly answers: Answer<T>[];
   readonly failures: Failure[];
   /** Resolves once every request settled, with every answer (late ones included). */
@@ -30,6 +31,8 @@ export interface QuorumCallOptions<T> {
   send(replica: Replica): Promise<T>;
   /** A stand-in for a replica that failed at the transport level, if any is left. */
   replace?(failed: Replica): Replica | undefined;
+  /** Whether an answer from `replica` counts toward `need` (hint copies on a node that already holds the data do not). @default all count */
+  counts?(replica: Replica): boolean;
   /** Keep replacing failed replicas after the call settled. @default false */
   replaceLate?: boolean;
   /** Extra condition to settle once `need` answers are in (writes wait for agreeing answers). */
@@ -56,10 +59,11 @@ export function quorumCall<T>(options: QuorumCallOptions<T>): Promise<QuorumCall
     const check = () => {
       if (pending === 0) resolveAll(answers);
       if (settled) return;
-      const met = answers.length >= options.need && (options.enough?.(answers) ?? true);
+      const counted = options.counts ? answers.filter((a) => options.counts!(a.replica)) : answers;
+      const met = counted.length >= options.need && (options.enough?.(counted) ?? true);
       if (met || pending === 0) {
         settled = true;
-        resolve({ answers: [...answers], failures: [...failures], all });
+        resolve({ answers: options.counts ? answers.filter((a) => options.counts!(a.replica)) : [...answers], failures: [...failures], all });
       }
     };
     const start = (replica: Replica) => {

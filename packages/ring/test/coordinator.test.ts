@@ -173,6 +173,23 @@ describe('ring coordinator: sloppy quorum and hinted handoff', () => {
     expect(await ring.strategies.get(fallback)!.handoffNow()).toBe(0);
   });
 
+  it('on a ring with no spare node (3 members, n 3), a live replica keeps a hinted copy that does not count toward W', async () => {
+    ring = await startTestRing([A, B, C]);
+    const primaries = ring.strategies.get(A)!.ring.preferenceList('three', 3).map((r) => r.node);
+    const [first, second, last] = primaries as [string, string, string];
+    await ring.node(last).stop();
+    expect(await ring.node(first).route('three', 'T', 'put', ['three', 'k', 'v'])).toBe('ok');
+    await eventually(() => expect(ring!.stores.get(first)!.hinted(last, 'three', 'k').map((s) => s.value)).toEqual(['v']));
+    // Known down now: the next write is hinted from the start; W = 3 still fails (the copy does not count).
+    await expect(ring.node(first).route('three', 'T', 'put', ['three', 'k', 'v2'], { w: 3 })).rejects.toThrow(/needed 3, 2 answered/);
+    expect(ring.stores.get(second)!.hintCount(last)).toBe(0);
+    await ring.node(last).start();
+    // Hearing from it again starts the handoff at once.
+    ring.strategies.get(first)!.detector()!.alive(last);
+    await eventually(() => expect(ring!.stores.get(last)!.primary('three', 'k').map((s) => s.value)).toEqual(['v2']));
+    expect(ring.stores.get(first)!.hintCount(last)).toBe(0);
+  });
+
   it('hands off in bounded batches until everything is home', async () => {
     ring = await startTestRing([A, B, C, D], { handoffBatchSize: 3 });
     const { bucket, primaries, fallback } = bucketWith(ring, D);
