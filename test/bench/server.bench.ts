@@ -1,0 +1,384 @@
+/**
+ * The text protocol under load (issue 4 point 7): PUT and GET throughput and p99 latency with 50
+ * connections, pipelining off, against
+ *
+ * - a single node in this process (in-process transport, memory store),
+ * - a server-only node in this process routing every bucket to a storage node in another
+ *   process, over a nats-server (one NATS hop each way),
+ * - beside a redis-server started in the same run, measured with `redis-benchmark -t set,get
+ *   -c 50` and with the same load generator as ringkv (Redis inline commands SET/GET).
+ *
+ * The load generator is server-load.c, compiled with `cc` into a temporary folder: C like
+ * redis-benchmark, so that the client is not what limits the numbers (a Node.js client tops
+ * out below Redis's speed on two cores). Without `cc` it falls back to a Node.js client in a
+ * child process (this file with RINGKV_BENCH_ROLE=client). The measurements are interleaved
+ * over several rounds and the median is reported, since the machine is shared.
+ * Bounded: RINGKV_BENCH_SERVER_MS per measurement (default 2000), RINGKV_BENCH_ROUNDS (3).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  createInProcessNetwork,
+  createModuleRegistry,
+  createNode,
+  createRangeStrategy,
+  type RingkvNode,
+  type Transport,
+} from '@ringkv/core';
+import { connectNatsTransport } from '@ringkv/nats';
+import { startServer } from '@ringkv/server';
+import { createStore } from '@ringkv/store';
+import type { BenchSection } from './run.js';
+import { fmt, percentile } from './stats.js';
+
+const CONNECTIONS = 50;
+const KEYS = 1000;
+const VALUE = 'xxx'; // redis-benchmark's default payload: 3 bytes
+const BUCKET = 'bench';
+const FOO = 'foo@bench';
+const BAR = 'bar@bench';
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+interface LoadResult {
+  ops: number;
+  seconds: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+// ---------------------------------------------------------------- load generator (child)
+
+interface ClientConfig {
+  port: number;
+  op: 'put' | 'get';
+  durationMs: number;
+  /** `redis-inline` speaks Redis's inline commands (SET/GET), to run the same client against redis-server. */
+  dialect?: 'ringkv' | 'redis-inline';
+}
+
+/** 50 connections, each sending one command and waiting for its whole reply before the next. */
+async function clientMain(cfg: ClientConfig): Promise<LoadResult> {
+  const redis = cfg.dialect === 'redis-inline';
+  const reply = redis ? (cfg.op === 'put' ? '+OK\r\n' : `$${VALUE.length}\r\n${VALUE}\r\n`) : cfg.op === 'put' ? 'OK\r\n' : `${VALUE}\r\nOK\r\n`;
+  const request = (key: string) =>
+    redis
+      ? cfg.op === 'put' ? `SET ${BUCKET}:${key} ${VALUE}\r\n` : `GET ${BUCKET}:${key}\r\n`
+      : cfg.op === 'put' ? `PUT ${BUCKET} ${key} ${VALUE}\n` : `GET ${BUCKET} ${key}\n`;
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError = '';
+  const t0 = performance.now();
+  const deadline = t0 + cfg.durationMs;
+  await Promise.all(
+    Array.from(
+      { length: CONNECTIONS },
+      (_, c) =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect({ port: cfg.port, host: '127.0.0.1', noDelay: true });
+          let i = c * 7919;
+          let got = '';
+          let sentAt = 0;
+          const send = () => {
+            i++;
+            const key = `k${i % KEYS}`;
+            sentAt = performance.now();
+            socket.write(request(key));
+          };
+          socket.setEncoding('latin1');
+          socket.on('connect', send);
+          socket.on('error', reject);
+          socket.on('data', (chunk: string) => {
+            got += chunk;
+            if (got !== reply && (reply.startsWith(got) || !got.endsWith('\n'))) return; // not complete yet
+            const now = performance.now();
+            if (got === reply) latencies.push(now - sentAt);
+            else {
+              errors++;
+              firstError ||= got;
+            }
+            got = '';
+            if (now < deadline && errors < 100) send();
+            else {
+              socket.end();
+              resolve();
+            }
+          });
+        }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  if (firstError) process.stderr.write(`bench client: unexpected reply ${JSON.stringify(firstError)}\n`);
+  return { ops: latencies.length, seconds, opsPerSec: latencies.length / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors };
+}
+
+/** The compiled C load generator, or undefined (then the Node.js client is used). */
+let cLoad: string | undefined;
+let cLoadDir: string | undefined;
+
+function compileLoadGenerator(): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-'));
+  const bin = join(dir, 'server-load');
+  const r = spawnSync('cc', ['-O2', '-o', bin, fileURLToPath(new URL('./server-load.c', import.meta.url))], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`bench server: cc failed (${r.error?.message ?? r.stderr.trim()}); using the Node.js client\n`);
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  cLoadDir = dir;
+  return bin;
+}
+
+function requestAndReply(cfg: ClientConfig): { format: string; reply: string } {
+  if (cfg.dialect === 'redis-inline') {
+    return cfg.op === 'put'
+      ? { format: `SET ${BUCKET}:k%lu ${VALUE}\r\n`, reply: '+OK\r\n' }
+      : { format: `GET ${BUCKET}:k%lu\r\n`, reply: `$${VALUE.length}\r\n${VALUE}\r\n` };
+  }
+  return cfg.op === 'put'
+    ? { format: `PUT ${BUCKET} k%lu ${VALUE}\n`, reply: 'OK\r\n' }
+    : { format: `GET ${BUCKET} k%lu\n`, reply: `${VALUE}\r\nOK\r\n` };
+}
+
+/** Runs the load generator in a child process and returns what it measured. */
+function runClient(cfg: ClientConfig): Promise<LoadResult> {
+  const { format, reply } = requestAndReply(cfg);
+  const [cmd, args, env] = cLoad
+    ? [cLoad, [String(cfg.port), String(CONNECTIONS), String(cfg.durationMs), format, reply, String(KEYS)], process.env]
+    : [process.execPath, ['--import', 'tsx', THIS_FILE], { ...process.env, RINGKV_BENCH_ROLE: 'client', RINGKV_BENCH_CONFIG: JSON.stringify(cfg) }];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const kill = setTimeout(() => child.kill('SIGKILL'), cfg.durationMs + 30_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(kill);
+      try {
+        if (code !== 0) throw new Error(`bench client exited with ${code}`);
+        resolve(JSON.parse(out) as LoadResult);
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------- nodes
+
+async function storageNode(name: string, transport: Transport, table: { from: number; to: number; node: string }[]): Promise<RingkvNode> {
+  const modules = createModuleRegistry();
+  const store = await createStore({ backend: 'memory' });
+  store.register(modules);
+  const node = createNode({ name, transport, modules, strategy: createRangeStrategy(table) });
+  await node.start();
+  store.attach(node);
+  return node;
+}
+
+/** The storage node of the NATS run (child process): serves until its stdin closes. */
+async function storageMain(url: string): Promise<void> {
+  const transport = await connectNatsTransport({ url, name: BAR });
+  await storageNode(BAR, transport, [{ from: 0, to: 255, node: BAR }]);
+  process.stdout.write('ready\n');
+  process.stdin.resume();
+  await new Promise((r) => process.stdin.once('end', r));
+  await transport.close();
+}
+
+interface PutGet {
+  put: LoadResult;
+  get: LoadResult;
+}
+
+async function measurePort(port: number, dialect: ClientConfig['dialect']): Promise<PutGet> {
+  const ms = durationMs();
+  const put = await runClient({ port, op: 'put', durationMs: ms, dialect });
+  const get = await runClient({ port, op: 'get', durationMs: ms, dialect });
+  return { put, get };
+}
+
+async function withServer<T>(node: RingkvNode, fn: (port: number) => Promise<T>): Promise<T> {
+  const server = await startServer({ node, port: 0, host: '127.0.0.1' });
+  try {
+    await node.route(BUCKET, 'KV.Registry', 'create', [BUCKET]);
+    return await fn(server.port);
+  } finally {
+    await server.close();
+  }
+}
+
+function envNumber(name: string, fallback: number): number {
+  const v = Number(process.env[name] ?? fallback);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+const durationMs = () => envNumber('RINGKV_BENCH_SERVER_MS', 2000);
+const rounds = () => Math.round(envNumber('RINGKV_BENCH_ROUNDS', 3));
+
+// ---------------------------------------------------------------- redis-benchmark
+
+interface RedisBenchmark {
+  set: { rps: number; p99Ms: number };
+  get: { rps: number; p99Ms: number };
+  requests: number;
+}
+
+function runRedisBenchmark(port: number): RedisBenchmark {
+  // About as long as one of our measurements at Redis's speed on this kind of machine.
+  const requests = Math.max(20_000, Math.round((durationMs() / 1000) * 150_000));
+  const r = spawnSync(
+    'redis-benchmark',
+    ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-c', String(CONNECTIONS), '-n', String(requests), '-r', String(KEYS), '--csv'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.status !== 0) throw new Error(`redis-benchmark failed: ${r.stderr || r.error?.message}`);
+  // "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+  const rows = new Map<string, string[]>();
+  for (const line of r.stdout.trim().split('\n').slice(1)) {
+    const cells = line.split(',').map((c) => c.replace(/"/g, ''));
+    rows.set(cells[0]!, cells);
+  }
+  const pick = (name: string) => {
+    const row = rows.get(name);
+    if (!row) throw new Error(`redis-benchmark printed no ${name} row:\n${r.stdout}`);
+    return { rps: Number(row[1]), p99Ms: Number(row[6]) };
+  };
+  return { set: pick('SET'), get: pick('GET'), requests };
+}
+
+// ---------------------------------------------------------------- NATS hop
+
+async function measureNatsHop(): Promise<PutGet | string> {
+  const { hasNatsServer, startNatsServer } = await import('../support/nats.js');
+  if (!hasNatsServer()) return 'nats-server is not installed';
+  const nats = await startNatsServer();
+  const storage = spawn(process.execPath, ['--import', 'tsx', THIS_FILE], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, RINGKV_BENCH_ROLE: 'storage', RINGKV_BENCH_NATS: nats.url },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => storage.once('exit', () => resolve()));
+  let transport: Transport | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      storage.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      void exited.then(() => reject(new Error('the storage node exited before it was ready')));
+    });
+    transport = await connectNatsTransport({ url: nats.url, name: FOO });
+    // Server-only: no store here; every bucket is routed to bar.
+    const foo = createNode({ name: FOO, transport, strategy: createRangeStrategy([{ from: 0, to: 255, node: BAR }]) });
+    await foo.start();
+    try {
+      return await withServer(foo, (port) => measurePort(port, 'ringkv'));
+    } finally {
+      await foo.stop();
+    }
+  } finally {
+    await transport?.close();
+    storage.stdin!.end();
+    const force = setTimeout(() => storage.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(force);
+    await nats.stop();
+  }
+}
+
+// ---------------------------------------------------------------- report
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+
+/** The median round by throughput, with the throughput range over the rounds. */
+function summarise(results: LoadResult[]): LoadResult & { min: number; max: number } {
+  const sorted = [...results].sort((a, b) => a.opsPerSec - b.opsPerSec);
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return { ...mid, errors: results.reduce((n, r) => n + r.errors, 0), min: sorted[0]!.opsPerSec, max: sorted.at(-1)!.opsPerSec };
+}
+
+export async function run(): Promise<BenchSection> {
+  cLoad = compileLoadGenerator();
+  const { hasRedisServer } = await import('../support/nats.js');
+  const haveRedis = hasRedisServer() && spawnSync('redis-benchmark', ['--version'], { stdio: 'ignore' }).status === 0;
+  const redis = haveRedis ? await (await import('../support/redis.js')).startRedisServer() : undefined;
+  const network = createInProcessNetwork();
+  const solo = await storageNode(FOO, network.transport(), [{ from: 0, to: 255, node: FOO }]);
+
+  const single: PutGet[] = [];
+  const sameClient: PutGet[] = [];
+  const official: RedisBenchmark[] = [];
+  let hop: PutGet | string;
+  try {
+    // Warm-up (not reported): lets the JIT compile the hot path before the first round.
+    await withServer(solo, (port) => runClient({ port, op: 'put', durationMs: 1000 }));
+    for (let round = 1; round <= rounds(); round++) {
+      process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
+      single.push(await withServer(solo, (port) => measurePort(port, 'ringkv')));
+      if (redis) {
+        sameClient.push(await measurePort(redis.port, 'redis-inline'));
+        official.push(runRedisBenchmark(redis.port));
+      }
+    }
+    process.stderr.write('bench server: NATS hop\n');
+    hop = await measureNatsHop();
+  } finally {
+    await solo.stop();
+    await redis?.stop();
+    if (cLoadDir) rmSync(cLoadDir, { recursive: true, force: true });
+  }
+
+  const put = summarise(single.map((r) => r.put));
+  const get = summarise(single.map((r) => r.get));
+  const rbSet = official.length ? median(official.map((r) => r.set.rps)) : undefined;
+  const rbGet = official.length ? median(official.map((r) => r.get.rps)) : undefined;
+  const scSet = sameClient.length ? summarise(sameClient.map((r) => r.put)) : undefined;
+  const scGet = sameClient.length ? summarise(sameClient.map((r) => r.get)) : undefined;
+  const ratio = (a: number, b: number | undefined) => (b ? fmt(a / b, 2) : 'n/a');
+  const range = (r: { min: number; max: number }) => `${fmt(r.min)}..${fmt(r.max)}`;
+  const row = (name: string, r: LoadResult & { min?: number; max?: number }, vsRb: number | undefined, vsSc: number | undefined) =>
+    `| ${name} | ${fmt(r.opsPerSec)} | ${r.min !== undefined ? range(r as { min: number; max: number }) : ''} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} | ${ratio(r.opsPerSec, vsRb)} | ${ratio(r.opsPerSec, vsSc)} |`;
+  const generator = cLoad ? 'server-load.c (C, epoll)' : 'a Node.js client in a child process (no C compiler found)';
+  const lines = [
+    `${CONNECTIONS} connections, pipelining off (each connection waits for its reply before sending the next command), ${KEYS} keys, 3-byte values (redis-benchmark's default). Load generator: ${generator}. ${rounds()} interleaved rounds of ${durationMs() / 1000} s per measurement; the median round is shown with the range of throughput over the rounds. Single node: one process with the TCP server and the memory store. NATS hop: a server-only node routing every bucket through a local nats-server to a storage node in another process (one round).`,
+    '',
+    '| setup and command | ops/s (median) | ops/s range | p50 ms | p99 ms | errors | vs redis-benchmark | vs Redis, same client |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    row('ringkv single node PUT', put, rbSet, scSet?.opsPerSec),
+    row('ringkv single node GET', get, rbGet, scGet?.opsPerSec),
+    ...(typeof hop === 'string'
+      ? [`| ringkv NATS hop | ${hop} | | | | | | |`]
+      : [row('ringkv NATS hop PUT', hop.put, rbSet, scSet?.opsPerSec), row('ringkv NATS hop GET', hop.get, rbGet, scGet?.opsPerSec)]),
+  ];
+  if (scSet && scGet) lines.push(row('redis-server SET, same client (inline command)', scSet, rbSet, scSet.opsPerSec), row('redis-server GET, same client (inline command)', scGet, rbGet, scGet.opsPerSec));
+  if (rbSet && rbGet) {
+    const p99 = (k: 'set' | 'get') => median(official.map((r) => r[k].p99Ms));
+    const range2 = (k: 'set' | 'get') => `${fmt(Math.min(...official.map((r) => r[k].rps)))}..${fmt(Math.max(...official.map((r) => r[k].rps)))}`;
+    lines.push(
+      `| redis-server SET, \`redis-benchmark -t set -c 50 -n ${official[0]!.requests}\` | ${fmt(rbSet)} | ${range2('set')} | | ${fmt(p99('set'), 2)} | | 1.00 | |`,
+      `| redis-server GET, \`redis-benchmark -t get -c 50 -n ${official[0]!.requests}\` | ${fmt(rbGet)} | ${range2('get')} | | ${fmt(p99('get'), 2)} | | 1.00 | |`,
+    );
+    const worst = Math.min(put.opsPerSec / rbSet, get.opsPerSec / rbGet);
+    lines.push(
+      '',
+      `Target (issue 4): single-node throughput at least half of Redis's. Against redis-benchmark: ${fmt(worst, 2)} at worst of PUT/GET (${worst >= 0.5 ? 'met' : 'not met'}).`,
+    );
+  } else {
+    lines.push('', 'redis-server or redis-benchmark is not installed: no Redis comparison in this run.');
+  }
+  return { title: 'Text protocol server', markdown: lines.join('\n') };
+}
+
+// ---------------------------------------------------------------- child entry points
+
+const role = process.env.RINGKV_BENCH_ROLE;
+if (role === 'client' && process.argv[1] === THIS_FILE) {
+  const result = await clientMain(JSON.parse(process.env.RINGKV_BENCH_CONFIG ?? '{}'));
+  process.stdout.write(JSON.stringify(result));
+} else if (role === 'storage' && process.argv[1] === THIS_FILE) {
+  await storageMain(process.env.RINGKV_BENCH_NATS ?? '');
+}
