@@ -15,15 +15,23 @@ const AFTER = '#2f6fdf';
 const IDEAL = '#d6336c';
 const REPLICA = '#8fb3f2';
 
-export function renderSvg(report: SimulationReport, title?: string): string {
+export interface SvgOptions {
+  /** @default "What moves: n -> m nodes, B buckets" */
+  title?: string;
+  /** Which strategies get a load panel (all by default); the moved-fraction panel shows every one. */
+  loadPanels?: (result: StrategyResult) => boolean;
+}
+
+export function renderSvg(report: SimulationReport, options: SvgOptions = {}): string {
   const m = report.members;
-  const heading = title ?? `What moves: ${m.before.length} -> ${m.after.length} nodes, ${report.buckets.toLocaleString('en-US')} buckets`;
-  const maxLoad = Math.max(1, ...report.results.flatMap((r) => [...r.load.before, ...r.load.after].map((l) => l.buckets)));
+  const heading = options.title ?? `What moves: ${m.before.length} -> ${m.after.length} nodes, ${report.buckets.toLocaleString('en-US')} buckets`;
+  const panels = report.results.filter(options.loadPanels ?? (() => true));
+  const maxLoad = Math.max(1, ...panels.flatMap((r) => [...r.load.before, ...r.load.after].map((l) => l.buckets)));
   const parts: string[] = [];
   let y = 40;
   parts.push(text(LEFT, 24, heading, { size: 15, weight: 'bold', cls: 'title' }));
   parts.push(legend(WIDTH - RIGHT - 230, 14));
-  for (const r of report.results) {
+  for (const r of panels) {
     parts.push(loadPanel(r, y, maxLoad));
     y += PANEL;
   }
@@ -95,7 +103,7 @@ function movedPanel(results: readonly StrategyResult[], top: number): { svg: str
     out.push(`<rect class="moved-bar ${row.kind}" data-strategy="${esc(row.label)}" data-value="${row.value}" x="${x0}" y="${y + 2}" width="${fx(Math.max(0.5, row.value * plotW))}" height="${rowH - 6}" fill="${row.color}"/>`);
     const ix = x0 + row.ideal * plotW;
     out.push(`<line class="ideal" data-value="${row.ideal}" x1="${fx(ix)}" y1="${y}" x2="${fx(ix)}" y2="${y + rowH - 2}" stroke="${IDEAL}" stroke-width="2"/>`);
-    out.push(text(x0 + row.value * plotW + 6, y + 13, `${(row.value * 100).toFixed(1)}%`, { size: 10, cls: 'moved-value' }));
+    out.push(text(x0 + Math.max(row.value, row.ideal) * plotW + 6, y + 13, `${(row.value * 100).toFixed(1)}%`, { size: 10, cls: 'moved-value' }));
   });
   out.push(`<line x1="${x0}" y1="${top + 26}" x2="${x0}" y2="${top + 28 + rows.length * rowH}" stroke="#555" stroke-width="1"/>`);
   out.push('</g>');
