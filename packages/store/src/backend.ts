@@ -22,8 +22,23 @@ export interface TableStats {
   bytes: number;
 }
 
+/**
+ * A synchronous face a backend may offer (memory does). Tables are named by their latin1 key
+ * string (`keyString` of the name), which the caller has computed already. Plain KV uses it
+ * when a bucket has nothing queued, so the common case costs Map lookups and no promise chain.
+ */
+export interface SyncBackend {
+  hasTable(space: Space, id: string): boolean;
+  createTable(space: Space, id: string, name: Uint8Array): boolean;
+  get(space: Space, id: string, field: Uint8Array): Uint8Array | undefined;
+  set(space: Space, id: string, name: Uint8Array, field: Uint8Array, value: Uint8Array): void;
+  delete(space: Space, id: string, field: Uint8Array): boolean;
+}
+
 export interface Backend {
   readonly kind: BackendKind;
+  /** Present when every operation completes synchronously inside. */
+  readonly sync?: SyncBackend;
   /** Creates table `name` in `space` (idempotent; existing fields kept). True if it was new. */
   createTable(space: Space, name: Uint8Array): Promise<boolean>;
   hasTable(space: Space, name: Uint8Array): Promise<boolean>;

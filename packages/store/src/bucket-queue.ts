@@ -9,6 +9,8 @@
 export interface BucketQueue {
   /** Runs `op` after every operation queued before it for `bucket` (a lossless key string). */
   run<T>(bucket: string, op: () => Promise<T>): Promise<T>;
+  /** True when nothing is queued or running for `bucket`: an operation may run at once, inline. */
+  idle(bucket: string): boolean;
   /** Buckets with operations pending (for tests and diagnostics). */
   pending(): number;
 }
@@ -38,6 +40,7 @@ export function createBucketQueue(): BucketQueue {
       });
       return result;
     },
+    idle: (bucket) => !tails.has(bucket),
     pending: () => tails.size,
   };
 }

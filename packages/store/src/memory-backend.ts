@@ -2,9 +2,9 @@
  * The default backend: tables in process memory. Map keys are the latin1 form of the bytes
  * (lossless); stored values are copies, so a caller reusing its buffer cannot change them.
  * Values handed out are the stored arrays themselves (no copy per read): callers must not
- * mutate them.
+ * mutate them. Every operation is synchronous inside, so it also offers a {@link SyncBackend}.
  */
-import type { Backend, Space, TableStats } from './backend.js';
+import type { Backend, Space, SyncBackend, TableStats } from './backend.js';
 import { compareBytes, fromKeyString, keyString, ownBytes } from './bytes.js';
 
 interface Table {
@@ -15,26 +15,30 @@ interface Table {
 export function createMemoryBackend(): Backend {
   const spaces: Record<Space, Map<string, Table>> = { plain: new Map(), versioned: new Map(), hinted: new Map() };
 
-  function ensure(space: Space, name: Uint8Array): Table {
-    const id = keyString(name);
-    let table = spaces[space].get(id);
-    if (!table) {
-      table = { name: ownBytes(name), fields: new Map() };
-      spaces[space].set(id, table);
-    }
-    return table;
-  }
-
-  return {
-    kind: 'memory',
-    async createTable(space, name) {
-      const id = keyString(name);
+  const sync: SyncBackend = {
+    hasTable: (space, id) => spaces[space].has(id),
+    createTable(space, id, name) {
       if (spaces[space].has(id)) return false;
       spaces[space].set(id, { name: ownBytes(name), fields: new Map() });
       return true;
     },
+    get: (space, id, field) => spaces[space].get(id)?.fields.get(keyString(field)),
+    set(space, id, name, field, value) {
+      let table = spaces[space].get(id);
+      if (!table) spaces[space].set(id, (table = { name: ownBytes(name), fields: new Map() }));
+      table.fields.set(keyString(field), ownBytes(value));
+    },
+    delete: (space, id, field) => spaces[space].get(id)?.fields.delete(keyString(field)) ?? false,
+  };
+
+  return {
+    kind: 'memory',
+    sync,
+    async createTable(space, name) {
+      return sync.createTable(space, keyString(name), name);
+    },
     async hasTable(space, name) {
-      return spaces[space].has(keyString(name));
+      return sync.hasTable(space, keyString(name));
     },
     async tables(space) {
       return [...spaces[space].values()].map((t) => t.name).sort(compareBytes);
@@ -43,13 +47,13 @@ export function createMemoryBackend(): Backend {
       spaces[space].delete(keyString(name));
     },
     async get(space, name, field) {
-      return spaces[space].get(keyString(name))?.fields.get(keyString(field));
+      return sync.get(space, keyString(name), field);
     },
     async set(space, name, field, value) {
-      ensure(space, name).fields.set(keyString(field), ownBytes(value));
+      sync.set(space, keyString(name), name, field, value);
     },
     async delete(space, name, field) {
-      return spaces[space].get(keyString(name))?.fields.delete(keyString(field)) ?? false;
+      return sync.delete(space, keyString(name), field);
     },
     async entries(space, name) {
       const table = spaces[space].get(keyString(name));

@@ -1,7 +1,11 @@
 /**
  * The guide's bucket semantics (PROTOCOL.md section 3) over a backend: CREATE is idempotent,
  * PUT overwrites and never creates a bucket, DELETE of a missing key succeeds, GET of a missing
- * key is "no value". Arguments are already bytes; every operation runs in its bucket's queue.
+ * key is "no value". Arguments are already bytes.
+ *
+ * Every operation runs in its bucket's queue. On a backend with a synchronous face (memory)
+ * and a bucket with nothing queued, it runs inline instead and answers a plain value: it cannot
+ * interleave with anything, and the hot path allocates no promise chain.
  */
 import type { Backend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
@@ -10,38 +14,71 @@ import { keyString } from './bytes.js';
 export type PutReply = 'ok' | 'not_found';
 export type GetReply = { value: Uint8Array | null } | 'not_found';
 
+type Answer<T> = T | Promise<T>;
+
 export interface PlainKv {
-  create(bucket: Uint8Array): Promise<'ok'>;
-  lookup(bucket: Uint8Array): Promise<boolean>;
-  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array): Promise<PutReply>;
-  get(bucket: Uint8Array, key: Uint8Array): Promise<GetReply>;
-  delete(bucket: Uint8Array, key: Uint8Array): Promise<PutReply>;
+  create(bucket: Uint8Array): Answer<'ok'>;
+  lookup(bucket: Uint8Array): Answer<boolean>;
+  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array): Answer<PutReply>;
+  get(bucket: Uint8Array, key: Uint8Array): Answer<GetReply>;
+  delete(bucket: Uint8Array, key: Uint8Array): Answer<PutReply>;
 }
 
 export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
+  const sync = backend.sync;
   return {
-    create: (bucket) =>
-      queue.run(keyString(bucket), async () => {
+    create(bucket) {
+      const id = keyString(bucket);
+      if (sync && queue.idle(id)) {
+        sync.createTable('plain', id, bucket);
+        return 'ok';
+      }
+      return queue.run(id, async () => {
         await backend.createTable('plain', bucket);
         return 'ok' as const;
-      }),
-    lookup: (bucket) => queue.run(keyString(bucket), () => backend.hasTable('plain', bucket)),
-    put: (bucket, key, value) =>
-      queue.run(keyString(bucket), async () => {
+      });
+    },
+    lookup(bucket) {
+      const id = keyString(bucket);
+      if (sync && queue.idle(id)) return sync.hasTable('plain', id);
+      return queue.run(id, () => backend.hasTable('plain', bucket));
+    },
+    put(bucket, key, value) {
+      const id = keyString(bucket);
+      if (sync && queue.idle(id)) {
+        if (!sync.hasTable('plain', id)) return 'not_found';
+        sync.set('plain', id, bucket, key, value);
+        return 'ok';
+      }
+      return queue.run(id, async () => {
         if (!(await backend.hasTable('plain', bucket))) return 'not_found' as const;
         await backend.set('plain', bucket, key, value);
         return 'ok' as const;
-      }),
-    get: (bucket, key) =>
-      queue.run(keyString(bucket), async (): Promise<GetReply> => {
+      });
+    },
+    get(bucket, key) {
+      const id = keyString(bucket);
+      if (sync && queue.idle(id)) {
+        if (!sync.hasTable('plain', id)) return 'not_found';
+        return { value: sync.get('plain', id, key) ?? null };
+      }
+      return queue.run(id, async (): Promise<GetReply> => {
         if (!(await backend.hasTable('plain', bucket))) return 'not_found';
         return { value: (await backend.get('plain', bucket, key)) ?? null };
-      }),
-    delete: (bucket, key) =>
-      queue.run(keyString(bucket), async () => {
+      });
+    },
+    delete(bucket, key) {
+      const id = keyString(bucket);
+      if (sync && queue.idle(id)) {
+        if (!sync.hasTable('plain', id)) return 'not_found';
+        sync.delete('plain', id, key);
+        return 'ok';
+      }
+      return queue.run(id, async () => {
         if (!(await backend.hasTable('plain', bucket))) return 'not_found' as const;
         await backend.delete('plain', bucket, key);
         return 'ok' as const;
-      }),
+      });
+    },
   };
 }

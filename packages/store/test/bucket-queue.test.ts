@@ -20,6 +20,19 @@ describe('bucket queue', () => {
     expect(q.pending()).toBe(0);
   });
 
+  it('says a bucket is idle only when nothing is queued or running for it', async () => {
+    const q = createBucketQueue();
+    expect(q.idle('b')).toBe(true);
+    let release!: () => void;
+    const running = q.run('b', () => new Promise<void>((r) => (release = r)));
+    expect(q.idle('b')).toBe(false);
+    expect(q.idle('other')).toBe(true);
+    release();
+    await running;
+    await tick();
+    expect(q.idle('b')).toBe(true);
+  });
+
   it('lets different buckets interleave', async () => {
     const q = createBucketQueue();
     const log: string[] = [];

@@ -87,3 +87,22 @@ describe('KV functions through route (memory backend)', () => {
     expect(await store.buckets()).toEqual([]);
   });
 });
+
+describe('plain operations behind a queued operation', () => {
+  it('wait for it instead of running inline', async () => {
+    const store = await createStore();
+    const modules = createModuleRegistry();
+    store.register(modules);
+    const call = (mod: string, fun: string, args: unknown[], meta: Record<string, unknown> = {}) =>
+      modules.resolve(mod, fun, args.length, 'n@h').fn({ node: 'n@h', bucket: args[0] as string, meta }, ...args) as Promise<unknown> | unknown;
+    await call('KV.Registry', 'create', ['b']);
+    // A versioned write queues work on bucket b; a plain put issued right after must come after it.
+    const order: string[] = [];
+    const versioned = Promise.resolve(
+      call('KV.Registry', 'create', ['b'], { replica: { mode: 'write', version: { vv: { a: 1 }, ts: 1, actor: 'a' } } }),
+    ).then(() => order.push('versioned'));
+    const plain = Promise.resolve(call('KV.Bucket', 'put', ['b', 'k', 'v'])).then(() => order.push('plain'));
+    await Promise.all([versioned, plain]);
+    expect(order).toEqual(['versioned', 'plain']);
+  });
+});
