@@ -28,6 +28,8 @@ import {
 } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { createRingStrategy } from '@ringkv/ring';
+import { startServer } from '@ringkv/server';
+import { createStore, type Store } from '@ringkv/store';
 
 export interface StartNodeOptions {
   /** The config file the config came from: `modules` paths resolve relative to its folder. */
@@ -74,8 +76,15 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     const modules = createModuleRegistry();
     await loadModuleFiles(config.modules, modules, options.configFile ? dirname(resolve(options.configFile)) : (options.baseDir ?? process.cwd()));
 
-    // --- role "storage" (store engineer): createStore from config.storage, store.register(modules),
-    //     closers.push(() => store.close()); store.attach(node) once the node exists (below).
+    // Role "storage": this node keeps buckets. Without it the node stores nothing and only
+    // routes (a server-only node); KV calls routed to it fail as undefined functions.
+    let store: Store | undefined;
+    if (config.roles.includes('storage')) {
+      const opened = await createStore({ backend: config.storage.backend, redis: config.storage.redis });
+      store = opened;
+      closers.push(() => opened.close());
+      store.register(modules);
+    }
 
     const node = createNode({
       name,
@@ -89,10 +98,22 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     await node.start();
     closers.push(() => node.stop());
 
+    store?.attach(node);
+
     let serverPort: number | undefined;
-    // --- role "server" (server engineer): when config.roles includes 'server', startServer({ node,
-    //     port: config.server.port, host: config.server.host, maxLineLength: config.server.maxLineLength,
-    //     logger }); serverPort = server.port; closers.push(() => server.close()).
+    // Role "server": the text protocol in front of this node. Closed first on stop(), so the
+    // commands in flight finish while the node and its storage are still up.
+    if (config.roles.includes('server')) {
+      const server = await startServer({
+        node,
+        port: config.server.port,
+        host: config.server.host,
+        maxLineLength: config.server.maxLineLength,
+        logger,
+      });
+      serverPort = server.port;
+      closers.push(() => server.close());
+    }
 
     let stopped: Promise<void> | undefined;
     return {
