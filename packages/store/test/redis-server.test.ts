@@ -5,6 +5,7 @@ import { startRedisServer, type RedisServer } from '../../../test/support/redis.
 import { createRedisBackend, createStore, StorageError } from '../src/index.js';
 import { backendContract } from './backend-contract.js';
 import { bytes, directCaller, uniquePrefix } from './helpers.js';
+import { versionedSuite } from './versioned-suite.js';
 
 describeDistributed(
   'redis backend on a real redis-server',
@@ -19,6 +20,7 @@ describeDistributed(
       open: () => createRedisBackend({ keyPrefix: uniquePrefix('real'), url: redis.url }),
       propertyRuns: 30,
     });
+    versionedSuite('redis-server', () => createRedisBackend({ keyPrefix: uniquePrefix('real-versioned'), url: redis.url }));
   },
   { needs: ['redis-server'] },
 );
