@@ -15,7 +15,7 @@ export const NODE = 'solo@test';
 
 /**
  * The node owns bytes 0x01..0xef; 0x00 and 0xf0..0xff have no entry, except 0xfe, which points
- * at a node nobody serves.
+ * at a node nobody serves, and 0xfd, which points at a node that never answers.
  */
 export async function startFixture(
   options: Partial<Omit<ServerOptions, 'node' | 'port'>> & { wrap?: (node: RingkvNode) => Router } = {},
@@ -23,14 +23,17 @@ export async function startFixture(
   const modules = createModuleRegistry();
   const store = await createStore({ backend: 'memory' });
   store.register(modules);
-  const transport = createInProcessNetwork().transport();
+  const network = createInProcessNetwork();
+  const transport = network.transport();
+  const hang = await network.transport().listen('hang@test', () => new Promise(() => {}));
   const node = createNode({
     name: NODE,
     transport,
     modules,
-    hopTimeoutMs: 1000,
+    hopTimeoutMs: 300,
     strategy: createRangeStrategy([
       { from: 1, to: 0xef, node: NODE },
+      { from: 0xfd, to: 0xfd, node: 'hang@test' },
       { from: 0xfe, to: 0xfe, node: 'gone@test' },
     ]),
   });
@@ -49,6 +52,7 @@ export async function startFixture(
       await server.close();
       await node.stop();
       await transport.close();
+      await hang.close();
       await store.close();
     },
   };

@@ -156,8 +156,8 @@ describe('text server: errors', () => {
     const c = await client();
     const reply = await c.ask(Buffer.from([0x43, 0x52, 0x45, 0x41, 0x54, 0x45, 0x20, 0xf5, 0x61, 0x0a]), 'ERROR NoEntryError: could not find entry for <<0xf5, 0x61>>');
     expect(reply).toBe('ERROR NoEntryError: could not find entry for <<0xf5, 0x61>>');
-    const rest = await c.read(' in table [0x01..0xef -> solo@test, 0xfe..0xfe -> gone@test]\r\n'.length);
-    expect(rest).toBe(' in table [0x01..0xef -> solo@test, 0xfe..0xfe -> gone@test]\r\n');
+    const table = ' in table [0x01..0xef -> solo@test, 0xfd..0xfd -> hang@test, 0xfe..0xfe -> gone@test]\r\n';
+    expect(await c.read(table.length)).toBe(table);
     expect(await c.ask('CREATE ok\n', 'OK\r\n')).toBe('OK\r\n');
   });
 
@@ -167,6 +167,15 @@ describe('text server: errors', () => {
     c.send('CREATE ok\n');
     const line = await c.read('ERROR NodeUnreachableError: node gone@test is not reachable\r\n'.length);
     expect(line).toBe('ERROR NodeUnreachableError: node gone@test is not reachable\r\n');
+    expect(await c.read(4)).toBe('OK\r\n');
+  });
+
+  it('answers ERROR when the owner does not answer in time, and keeps the connection open', async () => {
+    const c = await client();
+    c.send(Buffer.from([0x50, 0x55, 0x54, 0x20, 0xfd, 0x20, 0x6b, 0x20, 0x76, 0x0a]));
+    c.send('CREATE ok\n');
+    const line = 'ERROR TimeoutError: node hang@test did not answer within 300 ms\r\n';
+    expect(await c.read(line.length)).toBe(line);
     expect(await c.read(4)).toBe('OK\r\n');
   });
 
