@@ -71,7 +71,8 @@ function checkSibling(v: unknown, what: string): Sibling {
   if (!s.tombstone && !(s.value instanceof Uint8Array) && s.value !== true) {
     throw new ArgumentError(`${what}.value must be bytes (or true for a bucket), got ${describeType(s.value)}`);
   }
-  return { value: plainBytes(s.value), version: s.version as VersionStamp, ...(s.tombstone ? { tombstone: true } : {}) };
+  if (s.tombstone) return { value: null, tombstone: true, version: s.version as VersionStamp };
+  return { value: plainBytes(s.value), version: s.version as VersionStamp };
 }
 
 /** Checks a list of {@link VersionedObject}s given to `Replica` functions or under `resolve`. */
@@ -84,6 +85,7 @@ export function checkObjects(v: unknown, what: string): VersionedObject[] {
     if (typeof bucket !== 'string' && !(bucket instanceof Uint8Array)) {
       throw new ArgumentError(`${where}.bucket must be a string or a Uint8Array, got ${describeType(bucket)}`);
     }
+    if (bucket.length === 0) throw new ArgumentError(`${where}.bucket must not be empty`);
     if (!(key instanceof Uint8Array)) throw new ArgumentError(`${where}.key must be a Uint8Array, got ${describeType(key)}`);
     if (!Array.isArray(siblings)) throw new ArgumentError(`${where}.siblings must be an array, got ${describeType(siblings)}`);
     return {

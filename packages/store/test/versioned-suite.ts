@@ -197,6 +197,7 @@ export function versionedSuite(name: string, open: () => Promise<Backend>): void
         await expect(call('Replica', 'merge', [[{ bucket: 'b', key: utf8('k'), siblings: [{ value: 3, version: stamp({ a: 1 }, 1) }] }]])).rejects.toThrow(
           /siblings\[0\]\.value must be bytes/,
         );
+        await expect(call('Replica', 'merge', [[{ bucket: '', key: utf8('k'), siblings: [] }]])).rejects.toThrow(/objects\[0\]\.bucket must not be empty/);
         await expect(call('Replica', 'hinted', ['', 1])).rejects.toThrow(/owner must be a non-empty node name/);
         await expect(call('Replica', 'hinted', ['o@h', 0])).rejects.toThrow(/limit must be a positive integer/);
         await expect(call('Replica', 'reap', ['soon'])).rejects.toThrow(/olderThanTs must be a number/);
