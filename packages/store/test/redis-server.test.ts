@@ -70,6 +70,27 @@ describeDistributed(
       await expect(call('KV.Bucket', 'put', ['b', 'k', 'v'])).rejects.toBeInstanceOf(StorageError);
       await store.close();
     });
+
+    it('serves again once the server is back on its port, without a new store', async () => {
+      const first = await startRedisServer();
+      const store = await createStore({ backend: 'redis', redis: { url: first.url, keyPrefix: uniquePrefix('back') } });
+      const { call } = directCaller(store);
+      await first.stop();
+      await expect(call('KV.Registry', 'create', ['b'])).rejects.toBeInstanceOf(StorageError);
+      const again = await startRedisServer({ port: first.port });
+      try {
+        let answer: unknown;
+        for (let i = 0; i < 100 && answer !== 'ok'; i++) {
+          answer = await Promise.resolve(call('KV.Registry', 'create', ['b'])).catch(() => undefined);
+          if (answer !== 'ok') await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(answer).toBe('ok');
+        expect(await call('KV.Bucket', 'put', ['b', 'k', 'v'])).toBe('ok');
+      } finally {
+        await store.close();
+        await again.stop();
+      }
+    });
   },
   { needs: ['redis-server'] },
 );
