@@ -73,6 +73,12 @@ function renderResult(report: SimulationReport, r: StrategyResult, ctx: RenderCo
   } else {
     out.push('  transfers: none');
   }
+  if (r.replicaTransfers?.length) {
+    const shown = r.replicaTransfers.slice(0, ctx.top);
+    out.push(`  replica copies (dropped by -> made on)${r.replicaTransfers.length > shown.length ? `, largest ${shown.length} of ${r.replicaTransfers.length}` : ''}:`);
+    const w = Math.max(...shown.map((t) => t.from.length));
+    for (const t of shown) out.push(`    ${t.from.padEnd(w)} -> ${t.to}  ${int(t.buckets)} buckets${sized ? `, ${humanBytes(t.bytes)}` : ''}`);
+  }
   return out;
 }
 

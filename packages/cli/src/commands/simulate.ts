@@ -3,6 +3,7 @@
  * by side), over random names, a file of names, or what a running cluster stores.
  */
 import { writeFileSync } from 'node:fs';
+import { DEFAULT_RING_N, DEFAULT_RING_VNODES } from '@ringkv/core';
 import { simulate, type SimulationReport } from '@ringkv/sim';
 import type { Command, CommandIO } from '../command.js';
 import { loadBuckets, type LoadedBuckets } from '../simulate-input.js';
@@ -47,8 +48,8 @@ Strategies:
                          balanced (cut where buckets split evenly), split-loaded (split the
                          busiest range at its median first byte), file:<path> (JSON table)
   --initial even|balanced  starting table when the config gives none (default even)
-  --vnodes V             ring virtual nodes per member (default: config, else 1024)
-  --n N                  ring replicas per bucket (default: config, else 3)
+  --vnodes V             ring virtual nodes per member (default: config, else ${DEFAULT_RING_VNODES})
+  --n N                  ring replicas per bucket (default: config, else ${DEFAULT_RING_N})
 
 Output:
   --json                 the full report as JSON on stdout
