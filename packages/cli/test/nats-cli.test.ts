@@ -11,7 +11,10 @@ writeFileSync(
   join(dir, 'echo.mjs'),
   `export function register(r) {
   r.register('Echo', 'it', { kind: 'plain', arity: 1, fn: (_ctx, v) => v });
-  r.register('Echo', 'slow', { kind: 'plain', arity: 1, fn: (ctx, ms) => new Promise((res) => setTimeout(() => res(ctx.node), ms)) });
+  r.register('Echo', 'slow', { kind: 'plain', arity: 1, fn: (ctx, ms) => {
+    process.stderr.write('slow call started: ' + ms + ' ms\\n');
+    return new Promise((res) => setTimeout(() => res(ctx.node), ms));
+  } });
 }\n`,
 );
 const table = [
@@ -94,14 +97,15 @@ describeDistributed('ringkv node start + ringkv route over NATS', () => {
 
   it('drains on SIGTERM and exits 0; a restarted node serves again', async () => {
     const two = nodes.byName('two@ringkv.test');
-    const slow = runRingkv(['route', 'world', 'Echo', 'slow', '500', '--via', 'one@ringkv.test'], { env: { NATS_URL: nats.url } });
-    await new Promise((r) => setTimeout(r, 250));
+    const s = capture({ NATS_URL: nats.url });
+    const slow = main(['route', 'world', 'Echo', 'slow', '500', '--via', 'one@ringkv.test'], s.io);
+    await two.waitFor(/slow call started: 500 ms/);
     expect(await two.kill('SIGTERM')).toBe(0);
     expect(two.output()).toMatch(/node two@ringkv.test stopping \(SIGTERM\): draining\nnode two@ringkv.test stopped/);
     // The call in flight when the signal came still got its answer.
-    const r = await slow;
-    expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('"two@ringkv.test"\n');
+    expect(await slow, s.err()).toBe(0);
+    expect(s.err()).toBe('');
+    expect(s.out()).toBe('"two@ringkv.test"\n');
     const c = capture({ NATS_URL: nats.url });
     expect(await main(['route', 'world', 'Kernel', 'node', '--via', 'one@ringkv.test'], c.io)).toBe(1);
     expect(c.err()).toBe('NodeUnreachableError: node two@ringkv.test is not reachable\n');
