@@ -1,61 +1,265 @@
 /**
- * `ringkv dev`: the embedded default. Starts the guide's foo/bar pair in this process over the
- * in-process transport and shows routing at work.
+ * `ringkv dev`: the main job on the embedded default. Starts the guide's two nodes from
+ * config/foo.json (server + storage) and config/bar.json (storage) in this process, with the
+ * text server on foo (port 4040, `PORT` overrides), over a nats-server it starts itself when
+ * `nats-server` is on the PATH, else over the in-process transport; then says how to connect
+ * and runs until Ctrl-C. `--once` shows the guide's session over TCP and stops (scripts, tests).
  */
-import { startLocalCluster, renderBucket, type RingkvConfig } from '@ringkv/core';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createInProcessNetwork, loadConfig, renderBucket, type Logger } from '@ringkv/core';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
+import { startNodeFromConfig, type RunningNode } from '../node-runtime.js';
 
-const FOO: RingkvConfig['routingTable'] = [
-  { from: 97, to: 109, node: 'foo@computer-name' },
-  { from: 110, to: 122, node: 'bar@computer-name' },
-];
-const BAR: RingkvConfig['routingTable'] = [{ from: 97, to: 122, node: 'bar@computer-name' }];
+export type DevTransport = 'auto' | 'nats' | 'in-process';
+
+export interface DevClusterOptions {
+  /** Folder holding foo.json and bar.json (and default.json). @default <cwd>/config */
+  configDir: string;
+  /** `auto`: NATS when `nats-server` is on the PATH, else in-process. @default "auto" */
+  transport?: DevTransport;
+  /** Environment for config layering (`PORT` sets foo's port). */
+  env: Record<string, string | undefined>;
+  /** Where node logs go. */
+  log: (line: string) => void;
+}
+
+export interface DevCluster {
+  readonly foo: RunningNode;
+  readonly bar: RunningNode;
+  /** The text server's port on foo. */
+  readonly port: number;
+  /** What the nodes talk over, in words (`NATS at nats://127.0.0.1:35123 (nats-server started by ringkv dev)`). */
+  readonly transport: string;
+  stop(): Promise<void>;
+}
+
+/** Starts foo and bar (and a nats-server when asked or found). Stops what it started if a step fails. */
+export async function startDevCluster(options: DevClusterOptions): Promise<DevCluster> {
+  const fooFile = join(options.configDir, 'foo.json');
+  const barFile = join(options.configDir, 'bar.json');
+  for (const f of [fooFile, barFile]) {
+    if (!existsSync(f)) throw new UsageError(`${f} does not exist: run ringkv dev from the repository root, or pass --config-dir`);
+  }
+  const choice = options.transport ?? 'auto';
+  const useNats = choice === 'nats' || (choice === 'auto' && natsServerOnPath());
+  const closers: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    while (closers.length) await closers.pop()!().catch(() => {});
+  };
+  try {
+    let transport: string;
+    let overrides: Record<string, unknown>;
+    const network = createInProcessNetwork();
+    if (useNats) {
+      const nats = await startNatsServerProcess();
+      closers.push(() => nats.stop());
+      transport = `NATS at ${nats.url} (nats-server started by ringkv dev, stopped with it)`;
+      overrides = { transport: 'nats', nats: { url: nats.url } };
+    } else {
+      transport = `in-process (${choice === 'auto' ? 'nats-server is not on the PATH; install it to run over real NATS' : 'as asked'})`;
+      overrides = { transport: 'in-process' };
+    }
+    const start = async (file: string) => {
+      const config = loadConfig({ file, configDir: options.configDir, env: options.env, overrides });
+      const running = await startNodeFromConfig(config, { configFile: file, network, logger: lineLogger(`[${config.node}] `, options.log) });
+      closers.push(() => running.stop());
+      return running;
+    };
+    // bar first: foo's server must not take commands before their owner serves.
+    const bar = await start(barFile);
+    const foo = await start(fooFile);
+    if (foo.serverPort === undefined) throw new UsageError(`${fooFile} does not give foo the "server" role`);
+    let stopped: Promise<void> | undefined;
+    return { foo, bar, port: foo.serverPort, transport, stop: () => (stopped ??= stopAll()) };
+  } catch (err) {
+    await stopAll();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new UsageError(`the text server's port is in use (${(err as Error).message}); pick another one with PORT, e.g. PORT=4041 ringkv dev`);
+    }
+    throw err;
+  }
+}
 
 export const devCommand: Command = {
   name: 'dev',
-  summary: 'start a local cluster (the guide\'s foo and bar) in this process',
-  help: `Usage: ringkv dev [--once]
+  summary: 'start a local cluster (the guide\'s foo and bar) with the text server on port 4040',
+  help: `Usage: ringkv dev [--once] [--transport auto|nats|in-process] [--config-dir <dir>]
 
-Starts the guide's two nodes, foo@computer-name (a..m -> foo, n..z -> bar) and
-bar@computer-name (a..z -> bar), in this process, routes a few buckets through foo
-and prints where each call ran. Runs until Ctrl-C unless --once is given.
+Starts the guide's two nodes in this process: foo@computer-name from config/foo.json
+(text server + storage; a..m -> foo, n..z -> bar) and bar@computer-name from
+config/bar.json (storage; a..z -> bar). The text server listens on port 4040
+(the PORT environment variable overrides it). Nodes talk over a nats-server that
+ringkv dev starts on a free loopback port when nats-server is on the PATH (and stops
+on exit), else over the in-process transport; it says which. Runs until Ctrl-C.
+
+Options:
+  --once                 show the guide's session over TCP, then stop
+  --transport <t>        auto (default), nats or in-process
+  --config-dir <dir>     where foo.json and bar.json are (default: ./config)
 
 Example:
-  ringkv dev --once
+  ringkv dev
+  nc localhost 4040      # in another terminal, then: CREATE shopping
 `,
   async run(argv, io) {
     let values;
     try {
-      ({ values } = parseArgs({ args: argv, options: { once: { type: 'boolean' } }, allowPositionals: false }));
+      ({ values } = parseArgs({
+        args: argv,
+        options: { once: { type: 'boolean' }, transport: { type: 'string' }, 'config-dir': { type: 'string' } },
+        allowPositionals: false,
+      }));
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
-    const cluster = await startLocalCluster([
-      { name: 'foo@computer-name', routingTable: FOO },
-      { name: 'bar@computer-name', routingTable: BAR },
-    ]);
-    const foo = cluster.node('foo@computer-name');
-    io.stdout('ringkv dev: nodes foo@computer-name and bar@computer-name running in-process (transport: in-process)\n');
-    for (const bucket of ['hello', 'world', '\u0000']) {
-      try {
-        const where = await foo.route(bucket, 'Kernel', 'node', []);
-        io.stdout(`  route(${renderBucket(bucket)}, Kernel, node, []) via foo -> ${JSON.stringify(where)}\n`);
-      } catch (err) {
-        io.stdout(`  route(${renderBucket(bucket)}, Kernel, node, []) via foo -> ${(err as Error).name}: ${(err as Error).message}\n`);
+    const transport = (values.transport ?? 'auto') as DevTransport;
+    if (!['auto', 'nats', 'in-process'].includes(transport)) {
+      throw new UsageError(`--transport must be auto, nats or in-process, got ${JSON.stringify(values.transport)}`);
+    }
+    const configDir = resolve(io.cwd, values['config-dir'] ?? 'config');
+    const cluster = await startDevCluster({ configDir, transport, env: io.env, log: (l) => io.stderr(`${l}\n`) });
+    try {
+      io.stdout(
+        [
+          `ringkv dev: ${cluster.foo.node.name} (server + storage) and ${cluster.bar.node.name} (storage)`,
+          `  transport: ${cluster.transport}`,
+          ...(await routingDemo(cluster)),
+          '',
+          `Text server on port ${cluster.port}. Connect with:`,
+          '',
+          `  nc localhost ${cluster.port}`,
+          '',
+          'and type, for example: CREATE shopping / PUT shopping eggs 3 / GET shopping eggs / DELETE shopping eggs',
+          '',
+        ].join('\n'),
+      );
+      if (values.once) {
+        io.stdout(`${await guideSession(cluster.port)}\n`);
+        return 0;
       }
-    }
-    if (values.once) {
-      await cluster.stop();
+      io.stdout('Press Ctrl-C to stop.\n');
+      await new Promise<void>((done) => {
+        process.once('SIGINT', () => done());
+        process.once('SIGTERM', () => done());
+      });
+      io.stdout('ringkv dev: stopping\n');
       return 0;
+    } finally {
+      await cluster.stop();
     }
-    io.stdout('Press Ctrl-C to stop.\n');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    await cluster.stop();
-    return 0;
   },
 };
+
+async function routingDemo(cluster: DevCluster): Promise<string[]> {
+  const lines: string[] = [];
+  for (const bucket of ['hello', 'world', '\u0000']) {
+    let shown: string;
+    try {
+      shown = JSON.stringify(await cluster.foo.node.route(bucket, 'Kernel', 'node', []));
+    } catch (err) {
+      shown = `${(err as Error).name}: ${(err as Error).message}`;
+    }
+    lines.push(`  route(${renderBucket(bucket)}, Kernel, node, []) via foo -> ${shown}`);
+  }
+  return lines;
+}
+
+/** The guide's session over a real connection, as a transcript (`> ` sent, `< ` received). */
+async function guideSession(port: number): Promise<string> {
+  const steps = ['CREATE shopping', 'PUT shopping eggs 3', 'GET shopping eggs', 'DELETE shopping eggs', 'GET shopping eggs', 'GET shopping'];
+  const socket = connect({ port, host: '127.0.0.1' });
+  await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (received += d));
+  const out: string[] = [`$ nc localhost ${port}`];
+  try {
+    for (const line of steps) {
+      const before = received.length;
+      socket.write(`${line}\r\n`);
+      // Every reply of these steps ends with OK, NOT FOUND or UNKNOWN COMMAND.
+      const deadline = Date.now() + 5000;
+      while (!/(OK|NOT FOUND|UNKNOWN COMMAND|ERROR[^\n]*)\r\n$/.test(received.slice(before)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      out.push(`> ${line}`, ...received.slice(before).replace(/\r\n$/, '').split('\r\n').map((l) => `< ${l}`));
+    }
+  } finally {
+    socket.destroy();
+  }
+  return out.join('\n');
+}
+
+function lineLogger(prefix: string, log: (line: string) => void): Logger {
+  const at = (level: string) => (message: string) => log(`${prefix}${level}${message}`);
+  return { debug: () => {}, info: at(''), warn: at('[warn] '), error: at('[error] ') };
+}
+
+// ------------------------------------------------------------------ the nats-server child
+
+function natsServerOnPath(): boolean {
+  const r = spawnSync('nats-server', ['--version'], { stdio: 'ignore', timeout: 10_000 });
+  return r.error === undefined && r.status === 0;
+}
+
+interface NatsServerProcess {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Starts `nats-server` on a free loopback port and waits until it is ready. */
+async function startNatsServerProcess(): Promise<NatsServerProcess> {
+  const port = await freeLoopbackPort();
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((done) =>
+    child.once('exit', () => {
+      children.delete(child);
+      done();
+    }),
+  );
+  child.once('error', (err) => (output += `\n${err.message}`));
+  const deadline = Date.now() + 10_000;
+  while (!/Server is ready/.test(output)) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`nats-server did not start on 127.0.0.1:${port}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const force = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.kill('SIGTERM');
+      await exited;
+      clearTimeout(force);
+    },
+  };
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => done(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
