@@ -1,4 +1,4 @@
-import { ArgumentError, type VersionedReply, type VersionStamp } from '@ringkv/core';
+import { ArgumentError, descends, type VersionedObject, type VersionedReply, type VersionStamp } from '@ringkv/core';
 import fc from 'fast-check';
 import RedisMock from 'ioredis-mock';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +64,63 @@ describe('replicas converge', () => {
           replies.push(reads);
         }
         expect(replies[1]).toEqual(replies[0]);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
+describe('hinted handoff loses nothing', () => {
+  // A fallback takes hinted writes while it hands batches to the owner (hinted, merge on the
+  // owner, dropHinted), with writes arriving between reading a batch and dropping it. In the
+  // end every write is covered by a sibling on the owner or still held by the fallback.
+  it('keeps every write on the owner or in the hinted area, whatever the interleaving', async () => {
+    const OWNER = 'owner@h';
+    const actionArb = fc.oneof(
+      fc.record({ kind: fc.constant('write' as const), key: fc.constantFrom('k1', 'k2', 'k3'), actor: fc.constantFrom('x', 'y'), del: fc.boolean() }),
+      fc.record({ kind: fc.constant('read-batch' as const), limit: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ kind: fc.constant('deliver' as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(actionArb, { maxLength: 25 }), async (actions) => {
+        const fallback = directCaller(createStoreOn(createMemoryBackend()), 'fallback@h');
+        const owner = directCaller(createStoreOn(createMemoryBackend()), OWNER);
+        const counters: Record<string, number> = {};
+        const written: Array<{ key: string; version: VersionStamp }> = [];
+        let batch: VersionedObject[] | undefined;
+        let ts = 0;
+        const deliver = async (objects: VersionedObject[]) => {
+          await owner.call('Replica', 'merge', [objects]);
+          await fallback.call('Replica', 'dropHinted', [OWNER, objects]);
+        };
+        for (const a of actions) {
+          if (a.kind === 'write') {
+            // Each actor builds on its own previous writes only, so writes of x and y are concurrent.
+            counters[a.actor] = (counters[a.actor] ?? 0) + 1;
+            const version = { vv: { [a.actor]: counters[a.actor]! }, ts: ++ts, actor: a.actor };
+            const meta = { replica: { mode: 'write', version, hintFor: OWNER } };
+            if (a.del) await fallback.call('KV.Bucket', 'delete', ['b', a.key], meta);
+            else await fallback.call('KV.Bucket', 'put', ['b', a.key, `v${ts}`], meta);
+            written.push({ key: a.key, version });
+          } else if (a.kind === 'read-batch') {
+            batch = (await fallback.call('Replica', 'hinted', [OWNER, a.limit])) as VersionedObject[];
+          } else if (batch) {
+            await deliver(batch);
+            batch = undefined;
+          }
+        }
+        for (const w of written) {
+          const onOwner = ((await owner.call('KV.Bucket', 'get', ['b', w.key], { replica: { mode: 'read' } })) as VersionedReply).objects[1]!.siblings;
+          const held = ((await fallback.call('KV.Bucket', 'get', ['b', w.key], { replica: { mode: 'read' } })) as VersionedReply).objects[1]!.siblings;
+          expect([...onOwner, ...held].some((s) => descends(s.version.vv, w.version.vv))).toBe(true);
+        }
+        // And once everything is delivered, the fallback holds nothing more.
+        for (let i = 0; i < 50; i++) {
+          const rest = (await fallback.call('Replica', 'hinted', [OWNER, 10])) as VersionedObject[];
+          if (rest.length === 0) break;
+          await deliver(rest);
+        }
+        expect(await fallback.call('Replica', 'hinted', [OWNER, 10])).toEqual([]);
       }),
       { numRuns: 100 },
     );
