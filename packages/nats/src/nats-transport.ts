@@ -184,6 +184,9 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
 
   function request(node: string, msg: TransportMessage, { timeoutMs }: RequestOptions): Promise<unknown> {
     if (closing || closedForGood) return Promise.reject(new TransportError('transport is closed'));
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      return Promise.reject(new ArgumentError(`timeout must be a positive number of ms, got ${String(timeoutMs)}`));
+    }
     if (!up) {
       return Promise.reject(
         new TransportError(`connection to NATS is down (reconnecting to ${servers.join(', ')}); call to node ${node} not sent`),

@@ -182,6 +182,14 @@ describeDistributed('NATS transport', () => {
     expect(tf.connected()).toBe(true);
   });
 
+  it('rejects a missing or non-positive timeout instead of waiting forever', async () => {
+    const t = await connectNatsTransport({ url: nats.url });
+    cleanup.push(() => t.close());
+    for (const timeoutMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, undefined as unknown as number]) {
+      await expect(t.request(BAR, { type: 'route', body: {} }, { timeoutMs })).rejects.toThrow(/timeout must be a positive number of ms/);
+    }
+  });
+
   it('rejects requests after close', async () => {
     const t = await connectNatsTransport({ url: nats.url });
     await t.close();
