@@ -57,6 +57,13 @@ function readmeExamples(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 
+/** TypeScript to JavaScript by stripping types only (the type-check is its own test). */
+function transpile(source: string): string {
+  return ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
+  }).outputText;
+}
+
 const transcript = (r: SpawnSyncReturns<string>) => `exit ${r.status ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 beforeAll(() => {
@@ -122,6 +129,10 @@ describe('a fresh project installing the tarballs', () => {
         writeFileSync(join(project, 'readme', `${p.manifest.name.replace(/[@/]/g, '-').replace(/^-/, '')}-${i + 1}.ts`), code);
       });
     }
+    // So must the library examples of docs/getting-started.md.
+    readmeExamples(readFileSync(join(root, 'docs', 'getting-started.md'), 'utf8')).forEach((code, i) => {
+      writeFileSync(join(project, 'readme', `getting-started-${i + 1}.ts`), code);
+    });
   }, 250_000);
 
   it('gets every ringkv package from its tarball, one copy each, none from the registry or the repo', () => {
@@ -144,7 +155,7 @@ describe('a fresh project installing the tarballs', () => {
     expect(problems).toEqual([]);
   });
 
-  it('type-checks a program importing every package, and the README examples, with tsc --noEmit under strict', () => {
+  it('type-checks a program importing every package, the README examples and getting-started.md, with tsc --noEmit under strict', () => {
     expect(withoutExample, 'library READMEs need a ```ts example').toEqual([]);
     expect(readdirSync(join(project, 'readme')).length).toBeGreaterThanOrEqual(packed.length - 1);
     const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc');
@@ -153,11 +164,7 @@ describe('a fresh project installing the tarballs', () => {
   }, 120_000);
 
   it('runs it with plain node: an in-process route, the store, the server, the ring', () => {
-    // Types stripped by transpileModule only (no type-check here: the test above does that).
-    const js = ts.transpileModule(readFileSync(join(project, 'app.ts'), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true },
-    }).outputText;
-    writeFileSync(join(project, 'app.js'), js);
+    writeFileSync(join(project, 'app.js'), transpile(readFileSync(join(project, 'app.ts'), 'utf8')));
     const r = run(process.execPath, ['app.js'], project, 60_000);
     expect(r.status, transcript(r)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
@@ -175,6 +182,23 @@ describe('a fresh project installing the tarballs', () => {
     expect(simulated.map(([kind]) => kind)).toEqual(['range', 'ring']);
     for (const [, fraction] of simulated) expect(fraction).toBeGreaterThan(0);
   }, 90_000);
+
+  it('runs the documented in-process examples with plain node', () => {
+    // The examples that need no NATS server and no fixed port; the others are type-checked only.
+    const runnable = ['getting-started-1', 'getting-started-2', 'getting-started-3', 'ringkv-core-1', 'ringkv-store-1', 'ringkv-ring-1'];
+    const failures: string[] = [];
+    for (const name of runnable) {
+      const file = join(project, 'readme', `${name}.ts`);
+      if (!existsSync(file)) {
+        failures.push(`${name}: no such example (a README or getting-started.md lost a ts block?)`);
+        continue;
+      }
+      writeFileSync(join(project, 'readme', `${name}.js`), transpile(readFileSync(file, 'utf8')));
+      const r = run(process.execPath, [join('readme', `${name}.js`)], project, 30_000);
+      if (r.status !== 0) failures.push(`${name}: ${transcript(r)}`);
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
 
   it('runs the installed command: npx ringkv --help and --version', () => {
     const bin = join(project, 'node_modules', '.bin', 'ringkv');
