@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer } from '../src/index.js';
@@ -268,6 +269,22 @@ describe('text server: connections', () => {
     }
     const c = await client();
     expect(await c.ask('CREATE b\n', 'OK\r\n')).toBe('OK\r\n');
+  });
+
+  it('survives arbitrary bytes from clients and still answers (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 5 }), async (chunks) => {
+        const c = await openClient(fx.server.port);
+        for (const chunk of chunks) c.send(Buffer.concat([Buffer.from(['CREATE ', 'PUT a ', 'GET a ', ''][chunk.length % 4]!), chunk]));
+        c.socket.end();
+        const replies = await c.ended();
+        // Every reply is one of the protocol's, each ending CRLF.
+        expect(replies).toMatch(/^((OK|NOT FOUND|UNKNOWN COMMAND|ERROR [^\r\n]*|[^\r\n]*\r\nOK)\r\n)*$/);
+      }),
+      { numRuns: 40 },
+    );
+    const c = await client();
+    expect(await c.ask('CREATE still\n', 'OK\r\n')).toBe('OK\r\n');
   });
 
   it('serves many connections at once', async () => {
