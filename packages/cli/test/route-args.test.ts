@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../src/index.js';
+import { main, UsageError } from '../src/index.js';
 import { formatResult, hexToBytes, parseArg, parseRouteArgv } from '../src/commands/route.js';
 
 describe('ringkv route: command line', () => {
@@ -40,5 +43,23 @@ describe('ringkv route: command line', () => {
     expect(formatResult({ value: new Uint8Array([0, 0xff, 0x33]) })).toBe('{"value":{"$bytes":"00ff33"}}');
     expect(formatResult(undefined)).toBe('null');
     expect(formatResult([1, undefined, 10n])).toBe('[1,null,"10"]');
+  });
+});
+
+describe('ringkv route: configuration', () => {
+  it('refuses a config whose transport is not NATS, naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringkv-route-'));
+    try {
+      writeFileSync(join(dir, 'n.json'), JSON.stringify({ node: 'n@h', transport: 'in-process' }));
+      const err: string[] = [];
+      const io = { stdout: () => {}, stderr: (t: string) => void err.push(t), env: {}, cwd: dir };
+      expect(await main(['route', 'hello', 'Kernel', 'node', '--config', join(dir, 'n.json')], io)).toBe(1);
+      expect(err.join('')).toBe('ConfigError: ringkv route reaches nodes over NATS, but the configuration says transport "in-process"\n');
+      const usage: string[] = [];
+      expect(await main(['route', 'hello', 'Kernel', 'node'], { ...io, stderr: (t: string) => void usage.push(t) })).toBe(2);
+      expect(usage.join('')).toMatch(/no node to send the call to: give --via <node>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

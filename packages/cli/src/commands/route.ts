@@ -3,7 +3,7 @@
  * cluster through a node (`--via`, or the node of `--config`) and prints the result as JSON.
  * It connects as a client of its own, never as a node.
  */
-import { DEFAULT_NATS_URL, loadConfig, ROUTE_MESSAGE, type BucketName, type RingkvConfig, type Transport } from '@ringkv/core';
+import { ConfigError, DEFAULT_NATS_URL, loadConfig, ROUTE_MESSAGE, type BucketName, type RingkvConfig, type Transport } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -121,6 +121,9 @@ Example:
     const config = configFor(req, io);
     const via = req.via ?? config.node;
     if (!via) throw new UsageError('no node to send the call to: give --via <node>, or --config with a "node"');
+    if (config.transport !== 'nats') {
+      throw new ConfigError(`ringkv route reaches nodes over NATS, but the configuration says transport ${JSON.stringify(config.transport)}`);
+    }
     const hopTimeoutMs = req.timeoutMs ?? config.hopTimeoutMs;
     const transport: Transport = await connectNatsTransport({ url: config.nats.url, name: `ringkv route (pid ${process.pid})` });
     try {
