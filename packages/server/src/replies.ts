@@ -4,21 +4,20 @@
  * the reason is always one line, whatever the error message held.
  */
 
-const encoder = new TextEncoder();
-
-export const OK = encoder.encode('OK\r\n');
-export const NOT_FOUND = encoder.encode('NOT FOUND\r\n');
-export const UNKNOWN_COMMAND = encoder.encode('UNKNOWN COMMAND\r\n');
+// Buffers rather than plain Uint8Arrays: sockets write Buffers without wrapping them first.
+export const OK: Uint8Array = Buffer.from('OK\r\n');
+export const NOT_FOUND: Uint8Array = Buffer.from('NOT FOUND\r\n');
+export const UNKNOWN_COMMAND: Uint8Array = Buffer.from('UNKNOWN COMMAND\r\n');
 /** GET of a missing key in an existing bucket: an empty line, then OK. */
-export const EMPTY_VALUE = encoder.encode('\r\nOK\r\n');
-export const LINE_TOO_LONG = encoder.encode('ERROR line too long\r\n');
+export const EMPTY_VALUE: Uint8Array = Buffer.from('\r\nOK\r\n');
+export const LINE_TOO_LONG: Uint8Array = Buffer.from('ERROR line too long\r\n');
 
 const VALUE_TRAILER = EMPTY_VALUE;
 
 /** `v\r\nOK\r\n` for a GET that found `value`. */
 export function valueReply(value: Uint8Array): Uint8Array {
   if (value.length === 0) return EMPTY_VALUE;
-  const out = new Uint8Array(value.length + VALUE_TRAILER.length);
+  const out = Buffer.allocUnsafe(value.length + VALUE_TRAILER.length);
   out.set(value, 0);
   out.set(VALUE_TRAILER, value.length);
   return out;
@@ -32,7 +31,7 @@ export const MAX_REASON_LENGTH = 1000;
  * break and other control character replaced by a space so the reply stays one line.
  */
 export function errorReply(err: unknown): Uint8Array {
-  return encoder.encode(`ERROR ${errorReason(err)}\r\n`);
+  return Buffer.from(`ERROR ${errorReason(err)}\r\n`);
 }
 
 export function errorReason(err: unknown): string {

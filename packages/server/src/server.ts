@@ -160,39 +160,43 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     drain();
   });
 
-  function write(bytes: Uint8Array): void {
+  // Replies ready to be written, flushed as one write: a pipelined batch costs one system call.
+  let out: Uint8Array[] = [];
+
+  function flush(): void {
+    if (out.length === 0) return;
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
+    out = [];
     if (socket.destroyed || socket.writableEnded) return;
     if (!socket.write(bytes)) writeBlocked = true;
   }
 
   function drain(): void {
     if (running) return;
-    socket.cork();
-    try {
-      while (head < queue.length && !writeBlocked) {
-        const event = queue[head++]!;
-        if (event.type === 'too-long') {
-          write(LINE_TOO_LONG);
-          continue;
-        }
-        const parsed = parseLine(event.line);
-        if ('error' in parsed) {
-          write(UNKNOWN_COMMAND);
-          continue;
-        }
-        running = true;
-        runCommand(router, parsed).then(
-          (reply) => finish(reply),
-          (err: unknown) => {
-            logger.debug(`text server: ${parsed.op} failed: ${errorReason(err)}`);
-            finish(errorReply(err));
-          },
-        );
-        return;
+    while (head < queue.length && !writeBlocked) {
+      const event = queue[head++]!;
+      if (event.type === 'too-long') {
+        out.push(LINE_TOO_LONG);
+        continue;
       }
-    } finally {
-      socket.uncork();
+      const parsed = parseLine(event.line);
+      if ('error' in parsed) {
+        out.push(UNKNOWN_COMMAND);
+        continue;
+      }
+      // Earlier replies go out now, not after this command, however long it takes.
+      flush();
+      running = true;
+      runCommand(router, parsed).then(
+        (reply) => finish(reply),
+        (err: unknown) => {
+          logger.debug(`text server: ${parsed.op} failed: ${errorReason(err)}`);
+          finish(errorReply(err));
+        },
+      );
+      return;
     }
+    flush();
     if (head === queue.length) {
       queue = [];
       head = 0;
@@ -209,7 +213,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
 
   function finish(reply: Uint8Array): void {
     running = false;
-    write(reply);
+    out.push(reply);
     drain();
   }
 
