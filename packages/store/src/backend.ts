@@ -52,6 +52,15 @@ export interface Backend {
   set(space: Space, name: Uint8Array, field: Uint8Array, value: Uint8Array): Promise<void>;
   /** True if the field existed. The table stays (an empty table still exists). */
   delete(space: Space, name: Uint8Array, field: Uint8Array): Promise<boolean>;
+  /**
+   * The guide's bucket operations each in one step (one round trip on Redis), which only act
+   * when the table exists: `undefined` when it does not.
+   */
+  getIfTable(space: Space, name: Uint8Array, field: Uint8Array): Promise<{ value: Uint8Array | undefined } | undefined>;
+  /** Stores `field` if the table exists; false (nothing stored) when it does not. */
+  setIfTable(space: Space, name: Uint8Array, field: Uint8Array, value: Uint8Array): Promise<boolean>;
+  /** Deletes `field` if the table exists: whether the field existed, or `undefined` when the table does not. */
+  deleteIfTable(space: Space, name: Uint8Array, field: Uint8Array): Promise<boolean | undefined>;
   /** Every field and value of a table, in field byte order. */
   entries(space: Space, name: Uint8Array): Promise<Array<[field: Uint8Array, value: Uint8Array]>>;
   stats(space: Space, name: Uint8Array): Promise<TableStats>;

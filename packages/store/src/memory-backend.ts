@@ -55,6 +55,20 @@ export function createMemoryBackend(): Backend {
     async delete(space, name, field) {
       return sync.delete(space, keyString(name), field);
     },
+    async getIfTable(space, name, field) {
+      const id = keyString(name);
+      return sync.hasTable(space, id) ? { value: sync.get(space, id, field) } : undefined;
+    },
+    async setIfTable(space, name, field, value) {
+      const id = keyString(name);
+      if (!sync.hasTable(space, id)) return false;
+      sync.set(space, id, name, field, value);
+      return true;
+    },
+    async deleteIfTable(space, name, field) {
+      const id = keyString(name);
+      return sync.hasTable(space, id) ? sync.delete(space, id, field) : undefined;
+    },
     async entries(space, name) {
       const table = spaces[space].get(keyString(name));
       if (!table) return [];

@@ -50,11 +50,7 @@ export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
         sync.set('plain', id, bucket, key, value);
         return 'ok';
       }
-      return queue.run(id, async () => {
-        if (!(await backend.hasTable('plain', bucket))) return 'not_found' as const;
-        await backend.set('plain', bucket, key, value);
-        return 'ok' as const;
-      });
+      return queue.run(id, async () => ((await backend.setIfTable('plain', bucket, key, value)) ? 'ok' : 'not_found'));
     },
     get(bucket, key) {
       const id = keyString(bucket);
@@ -63,8 +59,8 @@ export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
         return { value: sync.get('plain', id, key) ?? null };
       }
       return queue.run(id, async (): Promise<GetReply> => {
-        if (!(await backend.hasTable('plain', bucket))) return 'not_found';
-        return { value: (await backend.get('plain', bucket, key)) ?? null };
+        const found = await backend.getIfTable('plain', bucket, key);
+        return found === undefined ? 'not_found' : { value: found.value ?? null };
       });
     },
     delete(bucket, key) {
@@ -74,11 +70,7 @@ export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
         sync.delete('plain', id, key);
         return 'ok';
       }
-      return queue.run(id, async () => {
-        if (!(await backend.hasTable('plain', bucket))) return 'not_found' as const;
-        await backend.delete('plain', bucket, key);
-        return 'ok' as const;
-      });
+      return queue.run(id, async () => ((await backend.deleteIfTable('plain', bucket, key)) === undefined ? 'not_found' : 'ok'));
     },
   };
 }

@@ -34,7 +34,17 @@ export interface RedisClientLike {
   hset(key: Name, field: Name, value: Buffer): Promise<number>;
   hdel(key: Name, ...fields: Name[]): Promise<number>;
   hscanBuffer(key: Name, cursor: number | string, countToken: 'COUNT', count: number): Promise<[Buffer, Buffer[]]>;
-  multi(): { sadd(key: Name, member: Name): unknown; hset(key: Name, field: Name, value: Buffer): unknown; srem(key: Name, member: Name): unknown; del(key: Name): unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+  multi(): {
+    sadd(key: Name, member: Name): unknown;
+    sismember(key: Name, member: Name): unknown;
+    hset(key: Name, field: Name, value: Buffer): unknown;
+    hgetBuffer(key: Name, field: Name): unknown;
+    hdel(key: Name, field: Name): unknown;
+    srem(key: Name, member: Name): unknown;
+    del(key: Name): unknown;
+    exec(): Promise<Array<[Error | null, unknown]> | null>;
+  };
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   quit(): Promise<unknown>;
   disconnect(): void;
 }
@@ -70,12 +80,24 @@ const latin1Codec: NameCodec = {
 
 const SCAN_COUNT = 1000;
 
+/** A PUT in one round trip, atomic in Redis: store the field only if the table is in its set. */
+const SET_IF_TABLE = 'ringkvSetIfTable';
+const SET_IF_TABLE_LUA = `if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  return 1
+end
+return 0`;
+
+type SetIfTable = (setKey: Name, hashKey: Name, name: Name, field: Name, value: Buffer) => Promise<number>;
+
 export async function createRedisBackend(options: RedisBackendOptions): Promise<Backend> {
   if (typeof options.keyPrefix !== 'string') throw new ArgumentError('redis backend: redis.keyPrefix must be a string');
   const owned = options.client === undefined;
   const client = (options.client ?? (await connect(options.url))) as RedisClientLike;
   const prefix = options.keyPrefix;
   const codec = await probeCodec(client, prefix);
+  client.defineCommand(SET_IF_TABLE, { numberOfKeys: 2, lua: SET_IF_TABLE_LUA });
+  const setIfTable = (client as unknown as Record<string, SetIfTable>)[SET_IF_TABLE]!.bind(client);
   const setKey = (space: Space) => codec.key(`${prefix}s:${space}`);
   const hashKey = (space: Space, name: Uint8Array) => codec.key(`${prefix}h:${space}:`, name);
 
@@ -126,6 +148,26 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
     async delete(space, name, field) {
       return (await client.hdel(hashKey(space, name), codec.name(field))) > 0;
     },
+    async getIfTable(space, name, field) {
+      const m = client.multi();
+      m.sismember(setKey(space), codec.name(name));
+      m.hgetBuffer(hashKey(space, name), codec.name(field));
+      const [exists, value] = await execResults(m);
+      if (exists !== 1) return undefined;
+      const v = value as Buffer | null;
+      return { value: v === null ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength) };
+    },
+    async setIfTable(space, name, field, value) {
+      return (await setIfTable(setKey(space), hashKey(space, name), codec.name(name), codec.name(field), Buffer.from(value))) === 1;
+    },
+    async deleteIfTable(space, name, field) {
+      // HDEL on a table that does not exist touches nothing: dropTable removes hash and name together.
+      const m = client.multi();
+      m.sismember(setKey(space), codec.name(name));
+      m.hdel(hashKey(space, name), codec.name(field));
+      const [exists, deleted] = await execResults(m);
+      return exists === 1 ? (deleted as number) > 0 : undefined;
+    },
     entries,
     async stats(space, name) {
       const out: TableStats = { keys: 0, bytes: 0 };
@@ -160,9 +202,14 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
 type Multi = ReturnType<RedisClientLike['multi']>;
 
 async function exec(m: Multi): Promise<void> {
+  await execResults(m);
+}
+
+async function execResults(m: Multi): Promise<unknown[]> {
   const results = await m.exec();
   if (results === null) throw new StorageError('redis backend: transaction aborted');
   for (const [err] of results) if (err) throw err;
+  return results.map(([, r]) => r);
 }
 
 async function connect(url: string | undefined): Promise<RedisClientLike> {

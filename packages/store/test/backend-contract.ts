@@ -58,6 +58,27 @@ export function backendContract(name: string, fixture: BackendFixture): void {
       expect(await backend.hasTable('plain', t)).toBe(true); // emptied, still there
     });
 
+    it('acts only on existing tables with getIfTable, setIfTable and deleteIfTable', async () => {
+      const t = bytes(0xff, 0x00);
+      const f = bytes(0xc3, 0x28);
+      const v = Uint8Array.from({ length: 256 }, (_, i) => i);
+      expect(await backend.getIfTable('plain', t, f)).toBeUndefined();
+      expect(await backend.setIfTable('plain', t, f, v)).toBe(false);
+      expect(await backend.deleteIfTable('plain', t, f)).toBeUndefined();
+      expect(await backend.hasTable('plain', t)).toBe(false); // nothing created
+      expect(await backend.entries('plain', t)).toEqual([]);
+      await backend.createTable('plain', t);
+      expect(await backend.getIfTable('plain', t, f)).toEqual({ value: undefined });
+      expect(await backend.setIfTable('plain', t, f, v)).toBe(true);
+      expect(await backend.getIfTable('plain', t, f)).toEqual({ value: v });
+      expect(await backend.getIfTable('plain', t, bytes(0xc3, 0x29))).toEqual({ value: undefined });
+      expect(await backend.deleteIfTable('plain', t, f)).toBe(true);
+      expect(await backend.deleteIfTable('plain', t, f)).toBe(false);
+      expect(await backend.hasTable('plain', t)).toBe(true);
+      await backend.dropTable('plain', t);
+      expect(await backend.setIfTable('plain', t, f, v)).toBe(false);
+    });
+
     it('keeps names, fields and values with NUL and invalid UTF-8 exactly and apart', async () => {
       for (const [i, name] of NASTY.entries()) {
         for (const [j, field] of NASTY.entries()) {
