@@ -200,6 +200,15 @@ describe('a fresh project installing the tarballs', () => {
     expect(failures).toEqual([]);
   }, 120_000);
 
+  it('can be require()d from CommonJS on Node >= 20.19 (ESM-only packages, no top-level await)', () => {
+    const script = `for (const name of ${JSON.stringify(packageNames)}) {
+      const exported = Object.keys(require(name));
+      if (exported.length === 0) throw new Error(name + ' exports nothing through require()');
+    }`;
+    const r = run(process.execPath, ['--no-warnings', '-e', script], project, 30_000);
+    expect(r.status, transcript(r)).toBe(0);
+  });
+
   it('runs the installed command: npx ringkv --help and --version', () => {
     const bin = join(project, 'node_modules', '.bin', 'ringkv');
     expect(existsSync(bin), `${bin} was not linked by npm install`).toBe(true);
