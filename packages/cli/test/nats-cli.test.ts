@@ -65,6 +65,19 @@ describeDistributed('ringkv node start + ringkv route over NATS', () => {
     expect(JSON.parse(d.out())).toEqual({ n: [1, 'x', null] });
   });
 
+  it('stores and reads bytes through the KV functions, printing bytes as {"$bytes": hex}', async () => {
+    const run = async (...args: string[]) => {
+      const c = capture({ NATS_URL: nats.url });
+      const code = await main(['route', ...args, '--via', 'one@ringkv.test'], c.io);
+      return { code, out: c.out(), err: c.err() };
+    };
+    expect(await run('zoo', 'KV.Registry', 'create', 'zoo')).toEqual({ code: 0, out: '"ok"\n', err: '' });
+    expect(await run('zoo', 'KV.Bucket', 'put', 'zoo', 'eggs', '"3"')).toEqual({ code: 0, out: '"ok"\n', err: '' });
+    expect(await run('zoo', 'KV.Bucket', 'get', 'zoo', 'eggs')).toEqual({ code: 0, out: '{"value":{"$bytes":"33"}}\n', err: '' });
+    // The bucket lives on its owner only (z -> two).
+    expect(await run('zoo', 'Kernel', 'node')).toEqual({ code: 0, out: '"two@ringkv.test"\n', err: '' });
+  });
+
   it('takes the NATS URL from --nats', async () => {
     const c = capture({});
     expect(await main(['route', 'hello', 'Kernel', 'node', '--via', 'two@ringkv.test', '--nats', nats.url], c.io)).toBe(0);

@@ -100,8 +100,9 @@ the node --via names (or the "node" of --config) and prints the result as JSON o
 stdout. That node routes the call with its own strategy, as if it had made it.
 
 Arguments are JSON when they parse as JSON (1, true, null, "x", [1,2], {"a":1}),
-else plain strings; put -- before arguments that start with "-". Byte strings in
-results print as {"$bytes":"<hex>"}.
+else plain strings: 3 is a number, '"3"' the text 3. Put -- before arguments that
+start with "-". Byte strings in results print as {"$bytes":"<hex>"}. The KV functions
+take the bucket again as their first argument.
 
 On failure prints "<ErrorClass>: <message>" on stderr and exits 1 (2 for bad usage).
 
@@ -115,6 +116,7 @@ Options:
 Example:
   ringkv route hello Kernel node --via foo@computer-name
   ringkv route 00 Kernel node --hex-bucket --via foo@computer-name
+  ringkv route shopping KV.Bucket put shopping eggs '"3"' --via foo@computer-name
 `,
   async run(argv, io) {
     const req = parseRouteArgv(argv);
