@@ -128,6 +128,23 @@ describeDistributed('ringkv node start + ringkv route over NATS', () => {
     expect(d.out()).toBe('"two@ringkv.test"\n');
   });
 
+  it('node processes serve again after nats-server restarts, without being restarted', async () => {
+    const pids = nodes.nodes.map((n) => n.pid());
+    await nats.restart();
+    const deadline = Date.now() + 15_000;
+    let last = { code: -1, out: '', err: '' };
+    while (Date.now() < deadline) {
+      const c = capture({ NATS_URL: nats.url });
+      const code = await main(['route', 'world', 'Kernel', 'node', '--via', 'one@ringkv.test'], c.io);
+      last = { code, out: c.out(), err: c.err() };
+      if (code === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(last, nodes.output()).toEqual({ code: 0, out: '"two@ringkv.test"\n', err: '' });
+    expect(nodes.nodes.map((n) => n.pid())).toEqual(pids);
+    expect(nodes.byName('one@ringkv.test').output()).toMatch(/NATS connection re-established/);
+  });
+
   it('fails with a message naming the field for a bad config', async () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ node: 'bad@ringkv.test', routingTabel: [] }));
     const r = await runRingkv(['node', 'start', '--config', join(dir, 'bad.json')], { env: { NATS_URL: nats.url } });
