@@ -77,10 +77,30 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
     }
     if (kind === 'plain') {
       const forwardedToReplica = call.path.length > 0 && placement.replicas.some((r) => r.node === ctx.self);
-      return first === ctx.self || forwardedToReplica ? ctx.applyLocal(call) : forward(first, call, ctx);
+      return first === ctx.self || forwardedToReplica ? ctx.applyLocal(call) : plainOnFirstLive(first, call, ctx);
     }
     const quorum = quorumFor(kind, call, placement);
     return kind === 'write' ? write(call, placement, ctx, quorum) : read(call, placement, ctx, quorum);
+  }
+
+  /**
+   * A plain call goes to the first live primary; if that node turns out unreachable (nothing
+   * ran there), the next live one gets it, up to n tries. Timeouts are not retried: the call
+   * may have run.
+   */
+  async function plainOnFirstLive(first: string, call: RouteCall, ctx: RouteContext): Promise<unknown> {
+    let target = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await forward(target, call, ctx);
+      } catch (err) {
+        if ((err as Error).name !== 'NodeUnreachableError' || attempt >= deps.n) throw err;
+        const next = deps.ring.preferenceList(call.bucket, deps.n, isUp)[0]?.node;
+        if (next === undefined || next === target) throw err;
+        if (next === ctx.self) return ctx.applyLocal(call);
+        target = next;
+      }
+    }
   }
 
   async function forward(to: string, call: RouteCall, ctx: RouteContext): Promise<unknown> {
