@@ -77,11 +77,15 @@ export function quorumCall<T>(options: QuorumCallOptions<T>): Promise<QuorumCall
           (error: unknown) => {
             failures.push({ replica, error });
             if (isTransportFailure(error)) {
-              options.onUnreachable?.(replica.node, error);
-              // Writes keep replacing after they answered, so the failed primary still gets a
-              // hinted copy; reads stop, nobody waits for the stand-in's answer.
-              const stand = settled && !options.replaceLate ? undefined : options.replace?.(replica);
-              if (stand) start(stand);
+              try {
+                options.onUnreachable?.(replica.node, error);
+                // Writes keep replacing after they answered, so the failed primary still gets a
+                // hinted copy; reads stop, nobody waits for the stand-in's answer.
+                const stand = settled && !options.replaceLate ? undefined : options.replace?.(replica);
+                if (stand) start(stand);
+              } catch (err) {
+                failures.push({ replica, error: err });
+              }
             }
           },
         )
