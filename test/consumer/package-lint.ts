@@ -26,6 +26,8 @@ export interface LintReport {
   ok: boolean;
   /** Problems, one per line, prefixed with the linter that found them. */
   problems: string[];
+  /** publint suggestions: reported, never failing. */
+  suggestions: string[];
   /** attw's table, for context when it fails. */
   attwOutput: string;
 }
@@ -98,15 +100,16 @@ export function runAttw(pkg: PackedPackage): { ok: boolean; output: string } {
 /** Every check on one packed package. */
 export async function lintTarball(pkg: PackedPackage): Promise<LintReport> {
   const contents = checkPackedContents(pkg).map((p) => `tarball: ${p}`);
-  const { failures } = await runPublint(pkg);
+  const { failures, suggestions } = await runPublint(pkg);
   const attw = runAttw(pkg);
   const problems = [...contents, ...failures, ...(attw.ok ? [] : ['attw: problems found (table below)'])];
-  return { name: pkg.manifest.name, ok: problems.length === 0, problems, attwOutput: attw.output };
+  return { name: pkg.manifest.name, ok: problems.length === 0, problems, suggestions, attwOutput: attw.output };
 }
 
 /** A report as text: what was wrong and where. */
 export function formatReport(report: LintReport): string {
-  if (report.ok) return `${report.name}: ok`;
+  const notes = report.suggestions.map((s) => `\n  (suggestion) ${s}`).join('');
+  if (report.ok) return `${report.name}: ok${notes}`;
   const attw = report.problems.some((p) => p.startsWith('attw:')) ? `\n${report.attwOutput}` : '';
-  return `${report.name}: ${report.problems.length} problem(s)\n${report.problems.map((p) => `  - ${p}`).join('\n')}${attw}`;
+  return `${report.name}: ${report.problems.length} problem(s)\n${report.problems.map((p) => `  - ${p}`).join('\n')}${notes}${attw}`;
 }
