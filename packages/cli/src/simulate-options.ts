@@ -31,6 +31,7 @@ export const SIMULATE_OPTIONS = {
   vnodes: { type: 'string' },
   n: { type: 'string' },
   json: { type: 'boolean' },
+  'list-buckets': { type: 'boolean' },
   svg: { type: 'string' },
   top: { type: 'string' },
   limit: { type: 'string' },
@@ -47,6 +48,8 @@ export interface SimulateArgs {
   readonly strategies: StrategySpec[];
   readonly source: BucketSourceSpec;
   readonly json: boolean;
+  /** Put every bucket name and size in the JSON output. */
+  readonly listBuckets: boolean;
   readonly svg: string | undefined;
   /** Transfers shown per strategy. */
   readonly top: number;
@@ -154,6 +157,7 @@ export function parseSimulateArgs(argv: string[], io: CommandIO, mode: 'simulate
     strategies,
     source,
     json: values.json === true,
+    listBuckets: values['list-buckets'] === true,
     svg: str('svg') !== undefined ? resolve(io.cwd, str('svg')!) : undefined,
     top: str('top') !== undefined ? int(str('top')!, '--top', 0, 1_000_000) : 10,
     limit: str('limit') !== undefined ? int(str('limit')!, '--limit', 0, 1_000_000) : 20,

@@ -83,6 +83,17 @@ describe('ringkv simulate: inputs and output', () => {
     expect(out).toMatch(/owner moved: +\d+ buckets/);
     expect(out).toMatch(/c@h +- +\d/); // new node: no load before
     expect(out).toContain('█');
+
+    const j = capture();
+    expect(await main(['simulate', '--names-file', file, '--members', 'a@h,b@h', '--add-node', 'c@h', '--json', '--list-buckets'], j.io)).toBe(0);
+    const list = (JSON.parse(j.out()) as { bucketList: { bucket: unknown; bytes: number | null }[] }).bucketList;
+    expect(list).toEqual([
+      { bucket: 'apple', bytes: null },
+      { bucket: 'banana', bytes: null },
+      { bucket: 'zebra', bytes: null },
+      { bucket: { bytes: [0xff, 0xfe] }, bytes: null },
+      { bucket: 'Mango', bytes: null },
+    ]);
   });
 
   it('takes a target table from a file (--policy file:)', async () => {

@@ -3,8 +3,8 @@
  * by side), over random names, a file of names, or what a running cluster stores.
  */
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_RING_N, DEFAULT_RING_VNODES } from '@ringkv/core';
-import { simulate, type SimulationReport } from '@ringkv/sim';
+import { DEFAULT_RING_N, DEFAULT_RING_VNODES, type BucketName } from '@ringkv/core';
+import { simulate, type BucketInput, type SimulationReport } from '@ringkv/sim';
 import type { Command, CommandIO } from '../command.js';
 import { loadBuckets, type LoadedBuckets } from '../simulate-input.js';
 import { parseSimulateArgs, type SimulateArgs } from '../simulate-options.js';
@@ -55,6 +55,7 @@ Output:
   --json                 the full report as JSON on stdout
   --svg FILE             also write an SVG chart (load before/after, moved vs ideal)
   --top K                transfers listed per strategy (default 10)
+  --list-buckets         with --json: every bucket name and size too (bucketList)
 
 A progress bar goes to stderr for large inputs when stderr is a terminal.
 
@@ -67,11 +68,19 @@ Examples:
     const args = parseSimulateArgs(argv, io, 'simulate');
     const { report, buckets } = await runSimulation(args, io);
     if (args.svg) writeFileSync(args.svg, renderSvg(report));
-    if (args.json) io.stdout(toJson({ source: buckets.description, ...(buckets.perNode ? { cluster: buckets.perNode } : {}), ...report }));
-    else io.stdout(`${renderReport(report, { source: buckets.description, top: args.top })}${args.svg ? `\nChart written to ${args.svg}\n` : ''}`);
+    if (args.json) {
+      const list = args.listBuckets ? { bucketList: Array.from(buckets.iterate(), listed) } : {};
+      io.stdout(toJson({ source: buckets.description, ...(buckets.perNode ? { cluster: buckets.perNode } : {}), ...report, ...list }));
+    } else {
+      io.stdout(`${renderReport(report, { source: buckets.description, top: args.top })}${args.svg ? `\nChart written to ${args.svg}\n` : ''}`);
+    }
     return 0;
   },
 };
+
+function listed(b: BucketInput): { bucket: BucketName; bytes: number | null } {
+  return typeof b === 'string' || b instanceof Uint8Array ? { bucket: b, bytes: null } : { bucket: b.name, bytes: b.bytes ?? null };
+}
 
 /** Loads the names and runs the simulation, drawing progress when it is worth it. */
 export async function runSimulation(args: SimulateArgs, io: CommandIO): Promise<{ report: SimulationReport; buckets: LoadedBuckets }> {
