@@ -18,6 +18,8 @@ export const NODE_SUBJECT_PREFIX = 'ringkv.node.';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const HEX = '0123456789ABCDEF';
+// With the u flag, a valid surrogate pair is one code point, so only lone surrogates match.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 function isSafe(b: number): boolean {
   return (
@@ -29,9 +31,11 @@ function isSafe(b: number): boolean {
   );
 }
 
-/** The subject node `name` serves requests on. Throws ArgumentError for an empty name. */
+/** The subject node `name` serves requests on. Throws ArgumentError for an empty or ill-formed name. */
 export function subjectForNode(name: string): string {
   if (typeof name !== 'string' || name === '') throw new ArgumentError('node name must be a non-empty string');
+  // A lone surrogate would encode as U+FFFD and collide with it: such names are refused.
+  if (LONE_SURROGATE.test(name)) throw new ArgumentError(`node name ${JSON.stringify(name)} is not well-formed Unicode`);
   let out = NODE_SUBJECT_PREFIX;
   for (const b of encoder.encode(name)) {
     out += isSafe(b) ? String.fromCharCode(b) : `~${HEX[b >> 4]}${HEX[b & 15]}`;

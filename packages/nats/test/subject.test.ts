@@ -19,13 +19,17 @@ describe('subjectForNode', () => {
     expect(s).toMatch(VALID_SUBJECT);
   });
 
-  it('rejects an empty name', () => {
+  it('rejects an empty name, and names with lone surrogates (they would collide with U+FFFD)', () => {
     expect(() => subjectForNode('')).toThrow(ArgumentError);
+    expect(() => subjectForNode('a\uD800b')).toThrow(/not well-formed Unicode/);
+    expect(() => subjectForNode('\uDC00')).toThrow(ArgumentError);
+    expect(subjectForNode('\uFFFD')).toBe('ringkv.node.~EF~BF~BD');
+    expect(subjectForNode('🎉')).toBe('ringkv.node.~F0~9F~8E~89');
   });
 
   it('always yields a valid subject with exactly one token after the prefix', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, unit: 'binary' }), (name) => {
+      fc.property(fc.string({ minLength: 1, unit: 'grapheme' }), (name) => {
         const s = subjectForNode(name);
         expect(s).toMatch(VALID_SUBJECT);
         expect(s.startsWith(NODE_SUBJECT_PREFIX)).toBe(true);
@@ -36,7 +40,7 @@ describe('subjectForNode', () => {
 
   it('is injective: distinct names never share a subject', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, unit: 'grapheme-ascii' }), fc.string({ minLength: 1, unit: 'binary' }), (a, b) => {
+      fc.property(fc.string({ minLength: 1, unit: 'grapheme-ascii' }), fc.string({ minLength: 1, unit: 'grapheme' }), (a, b) => {
         fc.pre(a !== b);
         expect(subjectForNode(a)).not.toBe(subjectForNode(b));
       }),
