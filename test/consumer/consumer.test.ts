@@ -85,17 +85,17 @@ describe('the packed tarballs', () => {
     describe(name, () => {
       it('holds no tests, no source maps pointing nowhere, nothing from outside the package, only declared imports', () => {
         expect(checkPackedContents(packedOf(name))).toEqual([]);
-      });
+      }, 60_000);
 
       it('passes publint', async () => {
         const { failures } = await runPublint(packedOf(name));
         expect(failures).toEqual([]);
-      });
+      }, 60_000);
 
       it('passes attw (esm-only profile)', () => {
         const attw = runAttw(packedOf(name));
         expect(attw.ok, attw.output).toBe(true);
-      });
+      }, 120_000);
     });
   }
 });
@@ -153,7 +153,7 @@ describe('a fresh project installing the tarballs', () => {
       if (!lock.packages[`node_modules/${name}`]) problems.push(`${name} is not installed`);
     }
     expect(problems).toEqual([]);
-  });
+  }, 60_000);
 
   it('type-checks a program importing every package, the README examples and getting-started.md, with tsc --noEmit under strict', () => {
     expect(withoutExample, 'library READMEs need a ```ts example').toEqual([]);
@@ -207,7 +207,7 @@ describe('a fresh project installing the tarballs', () => {
     }`;
     const r = run(process.execPath, ['--no-warnings', '-e', script], project, 30_000);
     expect(r.status, transcript(r)).toBe(0);
-  });
+  }, 60_000);
 
   it('runs the installed command: npx ringkv --help and --version', () => {
     const bin = join(project, 'node_modules', '.bin', 'ringkv');
