@@ -8,7 +8,7 @@
  * const foo = createNode({ name: 'foo@computer-name', transport: network.transport() });
  */
 import { errorFromWire, errorToWire, NodeUnreachableError, TimeoutError, TransportError } from './errors.js';
-import type { Listener, MessageHandler, Transport, TransportMessage } from './transport.js';
+import { checkTopic, type Listener, type MessageHandler, type TopicHandler, type Transport, type TransportMessage } from './transport.js';
 
 export interface InProcessNetwork {
   /** A transport attached to this network. */
@@ -19,10 +19,18 @@ export interface InProcessNetwork {
 
 export function createInProcessNetwork(): InProcessNetwork {
   const handlers = new Map<string, MessageHandler>();
+  const topics = new Map<string, Set<TopicHandler>>();
 
   function transport(): Transport {
     let closed = false;
     const mine = new Set<string>();
+    const myTopics = new Set<{ topic: string; handler: TopicHandler }>();
+    const unsubscribe = (sub: { topic: string; handler: TopicHandler }) => {
+      myTopics.delete(sub);
+      const set = topics.get(sub.topic);
+      set?.delete(sub.handler);
+      if (set?.size === 0) topics.delete(sub.topic);
+    };
     return {
       name: 'in-process',
       async listen(node: string, handler: MessageHandler): Promise<Listener> {
@@ -73,10 +81,43 @@ export function createInProcessNetwork(): InProcessNetwork {
           });
         });
       },
+      async publish(topic: string, body: unknown): Promise<void> {
+        if (closed) throw new TransportError('transport is closed');
+        checkTopic(topic);
+        const subscribers = topics.get(topic);
+        if (!subscribers) return;
+        for (const handler of subscribers) {
+          // One copy per subscriber, delivered on a later tick, as over a network.
+          let copy: unknown;
+          try {
+            copy = structuredClone(body);
+          } catch (err) {
+            throw new TransportError(`message on topic ${topic} cannot be sent: ${(err as Error).message}`);
+          }
+          queueMicrotask(() => {
+            try {
+              handler(copy);
+            } catch {
+              // A subscriber's failure is its own; the publisher never hears of it.
+            }
+          });
+        }
+      },
+      async subscribe(topic: string, handler: TopicHandler): Promise<Listener> {
+        if (closed) throw new TransportError('transport is closed');
+        checkTopic(topic);
+        const sub = { topic, handler: (body: unknown) => handler(body) };
+        let set = topics.get(topic);
+        if (!set) topics.set(topic, (set = new Set()));
+        set.add(sub.handler);
+        myTopics.add(sub);
+        return { close: async () => unsubscribe(sub) };
+      },
       async close() {
         closed = true;
         for (const node of mine) handlers.delete(node);
         mine.clear();
+        for (const sub of [...myTopics]) unsubscribe(sub);
       },
     };
   }

@@ -7,7 +7,12 @@
  * - an error thrown by the remote handler rejects the request with an error of the same
  *   class name and message (see `errorToWire` / `errorFromWire`);
  * - payloads are copied, never shared: bytes in, the same bytes out.
+ *
+ * Optionally a transport also broadcasts (`publish` / `subscribe` on a topic), which change
+ * feeds such as the text protocol's SUBSCRIBE use. Delivery is at most once, with no reply.
  */
+import { ArgumentError } from './errors.js';
+
 export interface TransportMessage {
   /** `route` for routing calls; strategies add their own types (`ring.put`, ...). */
   readonly type: string;
@@ -15,6 +20,22 @@ export interface TransportMessage {
 }
 
 export type MessageHandler = (msg: TransportMessage) => unknown;
+
+/** Receives what is published on a topic. */
+export type TopicHandler = (body: unknown) => void;
+
+/** A topic: dot-separated tokens of ASCII letters, digits, `_` and `-` (valid as a NATS subject). */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** Returns `topic` if it is valid; throws {@link ArgumentError} saying why otherwise. */
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic) || topic.length > 256) {
+    throw new ArgumentError(
+      `topic must be dot-separated tokens of letters, digits, _ and - (at most 256 characters), got ${JSON.stringify(String(topic).slice(0, 300))}`,
+    );
+  }
+  return topic;
+}
 
 export interface Listener {
   /** Stops serving; requests already being handled still get their reply. */
@@ -34,4 +55,11 @@ export interface Transport {
   request(node: string, msg: TransportMessage, options: RequestOptions): Promise<unknown>;
   /** Releases connections; pending requests reject. */
   close(): Promise<void>;
+  /**
+   * Optional: sends `body` to every current subscriber of `topic`, on every node, at most
+   * once, without a reply. Resolves once handed to the network.
+   */
+  publish?(topic: string, body: unknown): Promise<void>;
+  /** Optional: calls `handler` with what is published on `topic` until the listener is closed. */
+  subscribe?(topic: string, handler: TopicHandler): Promise<Listener>;
 }
