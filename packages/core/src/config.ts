@@ -117,6 +117,19 @@ export const configSchema = z
         vnodes: positiveInt.max(100_000).default(DEFAULT_RING_VNODES),
         /** Relative weight per member. @default 1 each */
         weights: z.record(nodeName, z.number().positive()).default({}),
+        // Timing of the ring's background work; defaults live in @ringkv/ring (ring-config.ts).
+        /** Time between failure-detector ping rounds, ms. @default 1000 */
+        pingIntervalMs: positiveInt.max(3_600_000).optional(),
+        /** How long a ping may take before the member is suspected down, ms. @default 1000 */
+        pingTimeoutMs: positiveInt.max(3_600_000).optional(),
+        /** Time between hinted-handoff rounds, ms. @default 2000 */
+        handoffIntervalMs: positiveInt.max(86_400_000).optional(),
+        /** Objects per handoff batch. @default 100 */
+        handoffBatchSize: positiveInt.max(100_000).optional(),
+        /** Time between tombstone-reaping rounds, ms. @default 60000 */
+        reapIntervalMs: positiveInt.max(86_400_000).optional(),
+        /** Minimum age of a tombstone before it may be reaped, ms. @default 3600000 */
+        tombstoneGraceMs: positiveInt.max(31_536_000_000).optional(),
       })
       .strict()
       .default({ members: [], n: DEFAULT_RING_N, vnodes: DEFAULT_RING_VNODES, weights: {} }),
