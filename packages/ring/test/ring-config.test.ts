@@ -40,4 +40,11 @@ describe('ring configuration', () => {
     expect(p.replicas.map((r) => r.node).sort()).toEqual(['a@h', 'b@h', 'c@h']);
     expect([p.n, p.r, p.w]).toEqual([3, 2, 2]);
   });
+
+  it('takes the timing of background work from the config file', () => {
+    const config = parseConfig({ node: 'a@h', strategy: 'ring', ring: { members: ['a@h', 'b@h'], n: 2, handoffIntervalMs: 250, tombstoneGraceMs: 60_000 } });
+    const strategy = createRingStrategy(config.ring);
+    expect(strategy.config).toMatchObject({ handoffIntervalMs: 250, tombstoneGraceMs: 60_000, pingIntervalMs: 1000, handoffBatchSize: 100 });
+    expect(() => parseConfig({ strategy: 'ring', ring: { members: ['a@h'], n: 1, handoffBatchSize: 0 } })).toThrow(/ring\.handoffBatchSize/);
+  });
 });
