@@ -19,6 +19,7 @@
  */
 import {
   ArgumentError,
+  checkTopic,
   errorToWire,
   NodeUnreachableError,
   silentLogger,
@@ -27,6 +28,7 @@ import {
   type Logger,
   type MessageHandler,
   type RequestOptions,
+  type TopicHandler,
   type Transport,
   type TransportMessage,
 } from '@ringkv/core';
@@ -69,7 +71,14 @@ export interface NatsTransport extends Transport {
   maxPayload(): number;
   /** Resolves when the connection is closed for good. */
   closed(): Promise<void>;
+  /** Publishes on subject `ringkv.topic.<topic>` (at most once, no reply). */
+  publish(topic: string, body: unknown): Promise<void>;
+  /** Subscribes to subject `ringkv.topic.<topic>`. */
+  subscribe(topic: string, handler: TopicHandler): Promise<Listener>;
 }
+
+/** Published topics live under this subject prefix: `ringkv.topic.<topic>`. */
+export const TOPIC_SUBJECT_PREFIX = 'ringkv.topic.';
 
 /** Message type answered by the transport itself, never passed to a node's handler. */
 const PROBE_TYPE = 'ringkv.probe';
@@ -323,10 +332,61 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     };
   }
 
+  // Topics: plain NATS publish/subscribe, at most once, encoded like a request ([topic, body]).
+  async function publish(topic: string, body: unknown): Promise<void> {
+    if (closing || closedForGood) throw new TransportError('transport is closed');
+    checkTopic(topic);
+    let data: Uint8Array;
+    try {
+      data = encodeRequest({ type: topic, body });
+    } catch (err) {
+      throw new TransportError(`message on topic ${topic} cannot be encoded: ${(err as Error).message}`, { cause: err });
+    }
+    const max = maxPayload();
+    if (data.length > max) {
+      throw new TransportError(`message on topic ${topic} is ${data.length} bytes, over the NATS server's max payload of ${max} bytes`);
+    }
+    nc.publish(`${TOPIC_SUBJECT_PREFIX}${topic}`, data);
+  }
+
+  async function subscribe(topic: string, handler: TopicHandler): Promise<Listener> {
+    if (closing || closedForGood) throw new TransportError('transport is closed');
+    checkTopic(topic);
+    const sub = nc.subscribe(`${TOPIC_SUBJECT_PREFIX}${topic}`, {
+      callback: (err, m) => {
+        if (err) {
+          logger.warn(`subscription to topic ${topic} failed: ${err.message}`);
+          return;
+        }
+        let msg: TransportMessage;
+        try {
+          msg = decodeRequest(m.data);
+        } catch (e) {
+          logger.warn(`ignored a malformed message on topic ${topic}: ${(e as Error).message}`);
+          return;
+        }
+        try {
+          handler(msg.body);
+        } catch (e) {
+          logger.warn(`a subscriber of topic ${topic} failed: ${(e as Error).message}`);
+        }
+      },
+    });
+    // The subscription is known to the server before the caller relies on it.
+    await nc.flush();
+    return {
+      async close() {
+        if (!sub.isClosed()) sub.unsubscribe();
+      },
+    };
+  }
+
   return {
     name: 'nats',
     listen,
     request,
+    publish,
+    subscribe,
     connected: () => up && !closedForGood,
     server: () => nc.getServer(),
     maxPayload,
