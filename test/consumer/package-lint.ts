@@ -60,6 +60,7 @@ export function checkPackedContents(pkg: PackedPackage): string[] {
     const packageRoot = realpathSync(pkg.dir);
     return checkTarball({
       manifest: pkg.manifest,
+      relDir: pkg.relDir,
       files,
       locate: (path) => {
         const onDisk = join(pkg.dir, path);

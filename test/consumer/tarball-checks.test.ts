@@ -6,7 +6,20 @@ import { describe, expect, it } from 'vitest';
 import type { PackageManifest } from './pack.js';
 import { checkTarball, importedSpecifiers, packageOf, type TarballContents } from './tarball-checks.js';
 
-const manifest: PackageManifest = { name: '@ringkv/demo', version: '1.0.0', dependencies: { '@ringkv/core': '1.0.0', zod: '^4' } };
+const manifest: PackageManifest = {
+  name: '@ringkv/demo',
+  version: '1.0.0',
+  description: 'a demo',
+  license: 'Apache-2.0',
+  repository: { type: 'git', url: 'git+https://github.com/ringkv/ringkv.git', directory: 'packages/demo' },
+  keywords: ['ringkv'],
+  type: 'module',
+  sideEffects: false,
+  engines: { node: '>=20.19' },
+  exports: { '.': { types: './dist/index.d.ts', default: './dist/index.js' } },
+  files: ['dist', 'src', 'README.md'],
+  dependencies: { '@ringkv/core': '1.0.0', zod: '^4' },
+};
 
 /** A well-formed tarball: built JS with maps into the shipped src/. */
 function goodFiles(): Map<string, string> {
@@ -22,7 +35,15 @@ function goodFiles(): Map<string, string> {
   ]);
 }
 
-const check = (files: Map<string, string>, extra: Partial<TarballContents> = {}) => checkTarball({ manifest, files, ...extra });
+const check = (files: Map<string, string>, extra: Partial<TarballContents> = {}) =>
+  checkTarball({ manifest, files, relDir: 'packages/demo', ...extra });
+
+/** The good tarball with its package.json fields changed. */
+function withManifest(changes: Record<string, unknown>): Map<string, string> {
+  const files = goodFiles();
+  files.set('package.json', JSON.stringify({ ...manifest, ...changes }));
+  return files;
+}
 
 describe('checkTarball', () => {
   it('passes a well-formed tarball', () => {
@@ -114,6 +135,41 @@ describe('checkTarball', () => {
     files.delete('README.md');
     files.delete('package.json');
     expect(check(files)).toEqual(['package.json is missing', 'README.md is missing']);
+  });
+
+  it('reports missing or wrong publishing fields in the packed package.json', () => {
+    const files = withManifest({ name: 'demo', description: '', license: 'MIT', keywords: [], type: 'commonjs', sideEffects: true, engines: {}, files: undefined });
+    expect(check(files)).toEqual([
+      'package.json: name "demo" is not @ringkv/<name> or ringkv',
+      'package.json: description is missing',
+      'package.json: license is "MIT", expected "Apache-2.0"',
+      'package.json: keywords are missing',
+      'package.json: type is not "module"',
+      'package.json: sideEffects is not false',
+      'package.json: engines.node is missing',
+      'package.json: files is missing (everything in the folder would ship)',
+    ]);
+  });
+
+  it('reports exports without types first, and a repository directory that is not the folder', () => {
+    const files = withManifest({
+      exports: { '.': { default: './dist/index.js', types: './dist/index.d.ts' } },
+      repository: { type: 'git', url: 'git+https://github.com/ringkv/ringkv.git', directory: 'packages/other' },
+    });
+    expect(check(files)).toEqual([
+      'package.json: repository.directory is "packages/other", expected "packages/demo"',
+      'package.json: exports["."] lists "default" first, expected "types"',
+    ]);
+  });
+
+  it('reports ringkv dependencies at another version, and repo-only specs', () => {
+    const files = withManifest({ dependencies: { '@ringkv/core': '0.9.0', ringkv: '^1.0.0', zod: 'file:../zod', nats: 'workspace:*' } });
+    expect(check(files)).toEqual([
+      'package.json: dependencies.@ringkv/core is "0.9.0", expected "1.0.0" (ringkv packages are released together)',
+      'package.json: dependencies.ringkv is "^1.0.0", expected "1.0.0" (ringkv packages are released together)',
+      'package.json: dependencies.zod is "file:../zod", which only resolves inside this repo',
+      'package.json: dependencies.nats is "workspace:*", which only resolves inside this repo',
+    ]);
   });
 
   it('reports a bin that is missing or has no node shebang', () => {

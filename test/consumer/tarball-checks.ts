@@ -14,6 +14,8 @@ import type { PackageManifest } from './pack.js';
 
 export interface TarballContents {
   manifest: PackageManifest;
+  /** The package's folder in the repo (`packages/core`), which `repository.directory` must name. */
+  relDir?: string;
   /** Every file in the tarball (path relative to `package/`) with its text. */
   files: ReadonlyMap<string, string>;
   /**
@@ -34,6 +36,7 @@ const BUILTINS = new Set(builtinModules);
 /** All problems found; empty when the tarball is fit to publish. */
 export function checkTarball(contents: TarballContents): string[] {
   return [
+    ...checkManifest(contents),
     ...checkRequiredFiles(contents),
     ...checkPaths(contents),
     ...checkNoTests(contents),
@@ -41,6 +44,57 @@ export function checkTarball(contents: TarballContents): string[] {
     ...checkDeclaredDependencies(contents),
     ...checkBin(contents),
   ];
+}
+
+const RINGKV_PACKAGE = /^(@ringkv\/[a-z0-9-]+|ringkv)$/;
+const SEMVER = /^\d+\.\d+\.\d+(-[\w.-]+)?$/;
+
+/**
+ * The publishing fields every ringkv package carries (the issue's list), read from the
+ * package.json inside the tarball when there is one: that is the one users get.
+ */
+export function checkManifest({ manifest: repoManifest, files, relDir }: TarballContents): string[] {
+  let m = repoManifest;
+  const packed = files.get('package.json');
+  if (packed !== undefined) {
+    try {
+      m = JSON.parse(packed) as PackageManifest;
+    } catch {
+      return ['package.json: not valid JSON'];
+    }
+  }
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => {
+    if (!ok) problems.push(`package.json: ${what}`);
+  };
+  const str = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+  need(RINGKV_PACKAGE.test(m.name), `name ${JSON.stringify(m.name)} is not @ringkv/<name> or ringkv`);
+  need(SEMVER.test(String(m.version)), `version ${JSON.stringify(m.version)} is not x.y.z`);
+  need(str(m.description), 'description is missing');
+  need(m.license === 'Apache-2.0', `license is ${JSON.stringify(m.license)}, expected "Apache-2.0"`);
+  const repo = m.repository as { url?: unknown; directory?: unknown } | undefined;
+  need(str(repo?.url), 'repository.url is missing');
+  if (relDir !== undefined) need(repo?.directory === relDir, `repository.directory is ${JSON.stringify(repo?.directory)}, expected "${relDir}"`);
+  need(Array.isArray(m.keywords) && m.keywords.length > 0, 'keywords are missing');
+  need(m.type === 'module', 'type is not "module"');
+  need(m.sideEffects === false, 'sideEffects is not false');
+  need(str((m.engines as { node?: unknown } | undefined)?.node), 'engines.node is missing');
+  need(Array.isArray(m.files) && m.files.length > 0, 'files is missing (everything in the folder would ship)');
+  const root = (m.exports as Record<string, unknown> | undefined)?.['.'];
+  if (root === null || typeof root !== 'object') {
+    problems.push('package.json: exports["."] must be an object of conditions');
+  } else {
+    need(Object.keys(root)[0] === 'types', `exports["."] lists ${JSON.stringify(Object.keys(root)[0])} first, expected "types"`);
+  }
+  for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies'] as const) {
+    for (const [dep, spec] of Object.entries(m[field] ?? {})) {
+      if (/^(workspace|file|link|portal):/.test(spec)) problems.push(`package.json: ${field}.${dep} is "${spec}", which only resolves inside this repo`);
+      else if (RINGKV_PACKAGE.test(dep) && spec !== m.version) {
+        problems.push(`package.json: ${field}.${dep} is "${spec}", expected "${m.version}" (ringkv packages are released together)`);
+      }
+    }
+  }
+  return problems;
 }
 
 function checkRequiredFiles({ files }: TarballContents): string[] {
