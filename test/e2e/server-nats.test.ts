@@ -115,6 +115,27 @@ describeDistributed('text server in front of foo and bar over NATS (processes)',
     expect(await f.ask('GET melon ripe\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
   });
 
+  it('SUBSCRIBE on one node sees the changes made through another (NATS subject per bucket)', async () => {
+    const sub = await openClient(portOf(nodes.byName(BAZ).output()));
+    clients.push(sub);
+    const f = await client();
+    sub.send('SUBSCRIBE zebra\n');
+    // Wait until the subscription is live: a probe written through foo arrives at baz's client.
+    let live = false;
+    for (let i = 0; i < 100 && !live; i++) {
+      expect(await f.ask('PUT zebra probe 1\n', 'OK\r\n')).toBe('OK\r\n');
+      await new Promise((r) => setTimeout(r, 20));
+      live = sub.received().includes('probe SET TO 1\r\n');
+    }
+    expect(live).toBe(true);
+    const seen = sub.received().toString('latin1');
+    await sub.read(seen.lastIndexOf('probe SET TO 1\r\n') + 'probe SET TO 1\r\n'.length);
+    expect(await f.ask('PUT zebra stripes 2\n', 'OK\r\n')).toBe('OK\r\n');
+    expect(await f.ask('DELETE zebra stripes\n', 'OK\r\n')).toBe('OK\r\n');
+    expect(await sub.read('stripes SET TO 2\r\nstripes DELETED\r\n'.length)).toBe('stripes SET TO 2\r\nstripes DELETED\r\n');
+    expect(await f.ask('SUBSCRIBE nosuchbucket\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
+  });
+
   it('answers ERROR for a bucket with no entry in foo\'s table and keeps the connection', async () => {
     const c = await client();
     const expected = `ERROR NoEntryError: could not find entry for "Shopping" in table [a..m -> ${FOO}, n..z -> ${BAR}]\r\n`;

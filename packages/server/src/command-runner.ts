@@ -6,12 +6,13 @@
  * The storage functions it calls (`@ringkv/store`, bucket always first):
  * `KV.Registry.create(bucket)` -> 'ok'; `KV.Bucket.put(bucket, key, value)` -> 'ok' | 'not_found';
  * `KV.Bucket.get(bucket, key)` -> { value: bytes | null } | 'not_found';
- * `KV.Bucket.delete(bucket, key)` -> 'ok' | 'not_found'.
+ * `KV.Bucket.delete(bucket, key)` -> 'ok' | 'not_found'; `KV.Registry.lookup(bucket)` -> boolean
+ * (SUBSCRIBE: the connection then turns into a stream, see server.ts).
  */
 import type { RingkvNode } from '@ringkv/core';
 import type { Command } from './command.js';
 import { UnexpectedReplyError } from './errors.js';
-import { EMPTY_VALUE, NOT_FOUND, OK, valueReply } from './replies.js';
+import { EMPTY_VALUE, NOT_FOUND, OK, SUBSCRIBED, valueReply } from './replies.js';
 
 export const REGISTRY_MODULE = 'KV.Registry';
 export const BUCKET_MODULE = 'KV.Bucket';
@@ -31,6 +32,12 @@ export async function runCommand(router: Router, cmd: Command): Promise<Uint8Arr
       return okOrNotFound('KV.Bucket.put', await router.route(cmd.bucket, BUCKET_MODULE, 'put', [cmd.bucket, cmd.key, cmd.value]));
     case 'DELETE':
       return okOrNotFound('KV.Bucket.delete', await router.route(cmd.bucket, BUCKET_MODULE, 'delete', [cmd.bucket, cmd.key]));
+    case 'SUBSCRIBE': {
+      const r = await router.route(cmd.bucket, REGISTRY_MODULE, 'lookup', [cmd.bucket]);
+      if (r === true) return SUBSCRIBED;
+      if (r === false) return NOT_FOUND;
+      throw unexpected('KV.Registry.lookup', r);
+    }
     case 'GET': {
       const r = await router.route(cmd.bucket, BUCKET_MODULE, 'get', [cmd.bucket, cmd.key]);
       if (r === 'not_found') return NOT_FOUND;

@@ -1,6 +1,7 @@
 /**
  * The commands of the text protocol and the pure parser from one request line to one command.
- * Command words are case-sensitive and each takes an exact number of tokens; anything else
+ * Command words are case-sensitive and each takes an exact number of tokens (`SUBSCRIBE b` is
+ * the newest guide's optional extension); anything else
  * (unknown word, wrong count, lowercase, blank line) is an unknown command.
  *
  * @example
@@ -14,7 +15,8 @@ export type Command =
   | { readonly op: 'CREATE'; readonly bucket: Uint8Array }
   | { readonly op: 'GET'; readonly bucket: Uint8Array; readonly key: Uint8Array }
   | { readonly op: 'PUT'; readonly bucket: Uint8Array; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly op: 'DELETE'; readonly bucket: Uint8Array; readonly key: Uint8Array };
+  | { readonly op: 'DELETE'; readonly bucket: Uint8Array; readonly key: Uint8Array }
+  | { readonly op: 'SUBSCRIBE'; readonly bucket: Uint8Array };
 
 export type ParsedLine = Command | { readonly error: 'unknown' };
 
@@ -26,6 +28,7 @@ const WORDS = {
   GET: [0x47, 0x45, 0x54],
   PUT: [0x50, 0x55, 0x54],
   DELETE: [0x44, 0x45, 0x4c, 0x45, 0x54, 0x45],
+  SUBSCRIBE: [0x53, 0x55, 0x42, 0x53, 0x43, 0x52, 0x49, 0x42, 0x45],
 } as const;
 
 function is(token: Uint8Array, word: readonly number[]): boolean {
@@ -41,7 +44,9 @@ export function parseLine(line: Uint8Array): ParsedLine {
   if (w === undefined || a === undefined) return UNKNOWN;
   switch (t.length) {
     case 2:
-      return is(w, WORDS.CREATE) ? { op: 'CREATE', bucket: a } : UNKNOWN;
+      if (is(w, WORDS.CREATE)) return { op: 'CREATE', bucket: a };
+      if (is(w, WORDS.SUBSCRIBE)) return { op: 'SUBSCRIBE', bucket: a };
+      return UNKNOWN;
     case 3:
       if (is(w, WORDS.GET)) return { op: 'GET', bucket: a, key: b! };
       if (is(w, WORDS.DELETE)) return { op: 'DELETE', bucket: a, key: b! };

@@ -15,10 +15,12 @@ export { parseLine, type Command, type ParsedLine } from './command.js';
 export { runCommand, REGISTRY_MODULE, BUCKET_MODULE, type Router } from './command-runner.js';
 export * as replies from './replies.js';
 export { UnexpectedReplyError } from './errors.js';
+export { createChangeFeed, topicForBucket, type BucketChange, type ChangeFeed, type ChangeListener } from './change-feed.js';
 export {
   startServer,
   DEFAULT_MAX_QUEUED_LINES,
   DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_MAX_SUBSCRIBER_BACKLOG,
   type ServerOptions,
   type RunningServer,
 } from './server.js';

@@ -12,6 +12,9 @@ export const UNKNOWN_COMMAND: Uint8Array = Buffer.from('UNKNOWN COMMAND\r\n');
 export const EMPTY_VALUE: Uint8Array = Buffer.from('\r\nOK\r\n');
 export const LINE_TOO_LONG: Uint8Array = Buffer.from('ERROR line too long\r\n');
 
+/** Not sent: marks a SUBSCRIBE that succeeded (the guide sends no reply; the stream follows). */
+export const SUBSCRIBED: Uint8Array = new Uint8Array(0);
+
 const VALUE_TRAILER = EMPTY_VALUE;
 
 /** `v\r\nOK\r\n` for a GET that found `value`. */
@@ -21,6 +24,15 @@ export function valueReply(value: Uint8Array): Uint8Array {
   out.set(value, 0);
   out.set(VALUE_TRAILER, value.length);
   return out;
+}
+
+const SET_TO = Buffer.from(' SET TO ');
+const DELETED = Buffer.from(' DELETED\r\n');
+const CRLF = Buffer.from('\r\n');
+
+/** A SUBSCRIBE stream line: `k SET TO v\r\n`, or `k DELETED\r\n` when `value` is null. */
+export function changeLine(key: Uint8Array, value: Uint8Array | null): Uint8Array {
+  return value === null ? Buffer.concat([key, DELETED]) : Buffer.concat([key, SET_TO, value, CRLF]);
 }
 
 /** Longest reason sent, in characters; longer ones are cut with an ellipsis. */

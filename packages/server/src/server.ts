@@ -9,15 +9,23 @@
  * await server.close(); // stops accepting, finishes commands in flight, closes connections
  */
 import { createServer, type Socket } from 'node:net';
-import { ArgumentError, DEFAULT_HOST, DEFAULT_MAX_LINE_LENGTH, silentLogger, type Logger } from '@ringkv/core';
-import { parseLine } from './command.js';
+import { ArgumentError, DEFAULT_HOST, DEFAULT_MAX_LINE_LENGTH, silentLogger, TransportError, type Logger, type Transport } from '@ringkv/core';
+import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { parseLine, type Command } from './command.js';
 import { runCommand, type Router } from './command-runner.js';
 import { createLineFramer, type FramerEvent } from './line-framer.js';
-import { errorReason, errorReply, LINE_TOO_LONG, UNKNOWN_COMMAND } from './replies.js';
+import { changeLine, errorReason, errorReply, LINE_TOO_LONG, OK, SUBSCRIBED, UNKNOWN_COMMAND } from './replies.js';
 
 export interface ServerOptions {
-  /** The node whose `route` runs every command. */
-  node: Router;
+  /** The node whose `route` runs every command (its transport carries SUBSCRIBE's changes). */
+  node: Router & { readonly transport?: Partial<Pick<Transport, 'publish' | 'subscribe'>> };
+  /**
+   * Where PUT/DELETE changes are published and SUBSCRIBE listens.
+   * @default a feed over the node's transport, when it can publish/subscribe
+   */
+  feed?: ChangeFeed;
+  /** A subscriber further behind than this many bytes of unsent changes is disconnected. @default 8 MiB */
+  maxSubscriberBacklog?: number;
   /** TCP port; 0 picks a free one (see {@link RunningServer.port}). */
   port: number;
   /** @default "127.0.0.1" */
@@ -49,6 +57,7 @@ export interface RunningServer {
 
 export const DEFAULT_MAX_QUEUED_LINES = 1024;
 export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+export const DEFAULT_MAX_SUBSCRIBER_BACKLOG = 8 * 1024 * 1024;
 
 interface Connection {
   /** Server is closing: answer what was received, then end. */
@@ -72,6 +81,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   // Validates maxLineLength once, with a clear error, before anything listens.
   createLineFramer({ maxLineLength });
+  const transport = router.transport;
+  const ownFeed =
+    options.feed === undefined && typeof transport?.publish === 'function' && typeof transport.subscribe === 'function'
+      ? createChangeFeed(transport, logger)
+      : undefined;
+  const feed = options.feed ?? ownFeed;
+  const maxSubscriberBacklog = options.maxSubscriberBacklog ?? DEFAULT_MAX_SUBSCRIBER_BACKLOG;
 
   const open = new Set<Connection>();
   let closing = false;
@@ -81,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       socket.destroy();
       return;
     }
-    const conn = serveConnection(socket, { router, maxLineLength, maxQueuedLines, closeGraceMs, logger });
+    const conn = serveConnection(socket, { router, feed, maxLineLength, maxQueuedLines, closeGraceMs, maxSubscriberBacklog, logger });
     open.add(conn);
     void conn.closed.then(() => open.delete(conn));
   });
@@ -111,6 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         for (const conn of open) conn.shutdown();
         await Promise.all([...open].map((c) => c.closed));
         await stopped;
+        await ownFeed?.close();
         logger.info(`Stopped accepting connections on port ${port}`);
       })();
       return closed;
@@ -120,6 +137,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
 interface ConnectionDeps {
   router: Router;
+  feed: ChangeFeed | undefined;
+  maxSubscriberBacklog: number;
   maxLineLength: number;
   maxQueuedLines: number;
   closeGraceMs: number;
@@ -136,14 +155,20 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
   let shuttingDown = false; // the server is closing
   let writeBlocked = false;
   let ending = false;
+  // After a successful SUBSCRIBE: the connection only streams changes; input is ignored.
+  let streaming = false;
+  let unsubscribe: (() => Promise<void>) | undefined;
 
   let markClosed!: () => void;
   const closed = new Promise<void>((resolve) => (markClosed = resolve));
-  socket.on('close', () => markClosed());
+  socket.on('close', () => {
+    void unsubscribe?.().catch(() => {});
+    markClosed();
+  });
   socket.on('error', (err) => logger.debug(`text server: connection error: ${err.message}`));
 
   socket.on('data', (chunk: Buffer) => {
-    if (shuttingDown) return; // read only to see the client hang up
+    if (shuttingDown || streaming) return; // read only to see the client hang up
     const events = framer.push(chunk);
     for (const e of events) queue.push(e);
     if (queue.length - head >= deps.maxQueuedLines) socket.pause();
@@ -153,7 +178,8 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     // A partial line followed by the client closing is never executed.
     framer.reset();
     clientEnded = true;
-    drain();
+    if (streaming) endConnection();
+    else drain();
   });
   socket.on('drain', () => {
     writeBlocked = false;
@@ -172,7 +198,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
   }
 
   function drain(): void {
-    if (running) return;
+    if (running || streaming) return;
     while (head < queue.length && !writeBlocked) {
       const event = queue[head++]!;
       if (event.type === 'too-long') {
@@ -188,7 +214,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
       flush();
       running = true;
       runCommand(router, parsed).then(
-        (reply) => finish(reply),
+        (reply) => finish(reply, parsed),
         (err: unknown) => {
           logger.debug(`text server: ${parsed.op} failed: ${errorReason(err)}`);
           finish(errorReply(err));
@@ -211,10 +237,53 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     else if (writeBlocked && !socket.isPaused()) socket.pause();
   }
 
-  function finish(reply: Uint8Array): void {
+  function finish(reply: Uint8Array, cmd?: Command): void {
     running = false;
+    if (reply === SUBSCRIBED && cmd?.op === 'SUBSCRIBE') {
+      startStream(cmd.bucket);
+      return;
+    }
+    if (reply === OK && deps.feed && (cmd?.op === 'PUT' || cmd?.op === 'DELETE')) {
+      // DELETE notifies even when the key was absent, as in the guide.
+      deps.feed.publish({ bucket: cmd.bucket, key: cmd.key, value: cmd.op === 'PUT' ? cmd.value : null });
+    }
     out.push(reply);
     drain();
+  }
+
+  function startStream(bucket: Uint8Array): void {
+    const feed = deps.feed;
+    if (!feed) {
+      finish(errorReply(new TransportError('this node\'s transport cannot publish/subscribe, so SUBSCRIBE is not available')));
+      return;
+    }
+    // Lines sent after SUBSCRIBE are not commands any more.
+    streaming = true;
+    queue = [];
+    head = 0;
+    framer.reset();
+    if (socket.isPaused() && !socket.destroyed) socket.resume();
+    feed
+      .subscribe(bucket, (change) => {
+        if (socket.destroyed || socket.writableEnded) return;
+        if (socket.writableLength > deps.maxSubscriberBacklog) {
+          logger.warn(`text server: a SUBSCRIBE client fell more than ${deps.maxSubscriberBacklog} bytes behind; disconnected`);
+          socket.destroy();
+          return;
+        }
+        socket.write(changeLine(change.key, change.value));
+      })
+      .then(
+        (stop) => {
+          if (socket.destroyed) void stop().catch(() => {});
+          else unsubscribe = stop;
+        },
+        (err: unknown) => {
+          streaming = false;
+          finish(errorReply(err));
+        },
+      );
+    if (clientEnded || shuttingDown) endConnection();
   }
 
   function endConnection(): void {
@@ -235,7 +304,8 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
       shuttingDown = true;
       setTimeout(() => socket.destroy(), deps.closeGraceMs).unref();
       framer.reset();
-      drain();
+      if (streaming) endConnection();
+      else drain();
     },
   };
 }

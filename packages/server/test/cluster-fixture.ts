@@ -1,7 +1,7 @@
 /** One in-process node holding the real store, plus a TCP server in front of it. */
 import { createInProcessNetwork, createModuleRegistry, createNode, createRangeStrategy, type Logger, type RingkvNode } from '@ringkv/core';
 import { createStore, type Store } from '@ringkv/store';
-import { startServer, type RunningServer, type ServerOptions, type Router } from '../src/index.js';
+import { startServer, type ChangeFeed, type RunningServer, type ServerOptions, type Router } from '../src/index.js';
 
 export interface Fixture {
   node: RingkvNode;
@@ -18,7 +18,7 @@ export const NODE = 'solo@test';
  * at a node nobody serves, and 0xfd, which points at a node that never answers.
  */
 export async function startFixture(
-  options: Partial<Omit<ServerOptions, 'node' | 'port'>> & { wrap?: (node: RingkvNode) => Router } = {},
+  options: Partial<Omit<ServerOptions, 'node' | 'port'>> & { wrap?: (node: RingkvNode) => Router; feedFrom?: () => ChangeFeed } = {},
 ): Promise<Fixture> {
   const modules = createModuleRegistry();
   const store = await createStore({ backend: 'memory' });
@@ -41,8 +41,9 @@ export async function startFixture(
   store.attach(node);
   const logs: string[] = [];
   const logger: Logger = { debug: () => {}, info: (m) => void logs.push(m), warn: (m) => void logs.push(m), error: (m) => void logs.push(m) };
-  const { wrap, ...rest } = options;
-  const server = await startServer({ node: wrap ? wrap(node) : node, port: 0, host: '127.0.0.1', logger, ...rest });
+  const { wrap, feedFrom, ...rest } = options;
+  const router = wrap ? wrap(node) : node;
+  const server = await startServer({ node: router, port: 0, host: '127.0.0.1', logger, ...(feedFrom ? { feed: feedFrom() } : {}), ...rest });
   return {
     node,
     store,

@@ -18,18 +18,19 @@ describe('parseLine', () => {
     expect(parse('PUT shopping milk 1')).toEqual({ op: 'PUT', bucket: 'shopping', key: 'milk', value: '1' });
     expect(parse('GET shopping milk')).toEqual({ op: 'GET', bucket: 'shopping', key: 'milk' });
     expect(parse('DELETE shopping eggs')).toEqual({ op: 'DELETE', bucket: 'shopping', key: 'eggs' });
+    expect(parse('SUBSCRIBE shopping')).toEqual({ op: 'SUBSCRIBE', bucket: 'shopping' });
     expect(parse('UNKNOWN shopping eggs')).toEqual(UNKNOWN);
     expect(parse('GET shopping')).toEqual(UNKNOWN);
   });
 
   it('needs the exact number of tokens for each command', () => {
-    for (const line of ['CREATE', 'CREATE a b', 'GET a', 'GET a b c', 'PUT a b', 'PUT a b c d', 'DELETE a', 'DELETE a b c']) {
+    for (const line of ['CREATE', 'CREATE a b', 'GET a', 'GET a b c', 'PUT a b', 'PUT a b c d', 'DELETE a', 'DELETE a b c', 'SUBSCRIBE', 'SUBSCRIBE a b']) {
       expect(parse(line), line).toEqual(UNKNOWN);
     }
   });
 
   it('is case-sensitive', () => {
-    for (const line of ['create a', 'Create a', 'get a b', 'put a b c', 'delete a b', 'GEt a b', 'PUt a b c']) {
+    for (const line of ['create a', 'Create a', 'get a b', 'put a b c', 'delete a b', 'GEt a b', 'PUt a b c', 'subscribe a']) {
       expect(parse(line), line).toEqual(UNKNOWN);
     }
   });
@@ -66,7 +67,7 @@ describe('parseLine', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => {
         const p = parseLine(bytes);
-        expect('error' in p || ['CREATE', 'GET', 'PUT', 'DELETE'].includes(p.op)).toBe(true);
+        expect('error' in p || ['CREATE', 'GET', 'PUT', 'DELETE', 'SUBSCRIBE'].includes(p.op)).toBe(true);
       }),
     );
   });

@@ -14,6 +14,12 @@ describe('replies', () => {
     expect([...replies.valueReply(Uint8Array.of(0, 0xff))]).toEqual([0, 0xff, 13, 10, 79, 75, 13, 10]);
   });
 
+  it('streams changes as k SET TO v and k DELETED lines, bytes intact', () => {
+    expect(txt(replies.changeLine(Buffer.from('eggs'), Buffer.from('3')))).toBe('eggs SET TO 3\r\n');
+    expect(txt(replies.changeLine(Buffer.from('eggs'), null))).toBe('eggs DELETED\r\n');
+    expect([...replies.changeLine(Uint8Array.of(0, 0xff), Uint8Array.of(0xc3))]).toEqual([0, 0xff, ...Buffer.from(' SET TO '), 0xc3, 13, 10]);
+  });
+
   it('makes an ERROR reply one line, whatever the message holds', () => {
     class NoEntryError extends Error {
       override name = 'NoEntryError';

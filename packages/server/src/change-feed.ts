@@ -1,0 +1,129 @@
+/**
+ * The change feed behind SUBSCRIBE: every PUT and DELETE a text server runs successfully is
+ * published on a transport topic for its bucket, and every server whose clients subscribed to
+ * that bucket receives it, whichever node it runs on (over NATS: subject
+ * `ringkv.topic.ringkv.bucket.<...>`). One transport subscription per bucket per server,
+ * shared by all its subscribed connections.
+ *
+ * @example
+ * const feed = createChangeFeed(node.transport);
+ * const stop = await feed.subscribe(bucket, (c) => console.log(c.key, c.value));
+ * feed.publish({ bucket, key, value }); // value null: deleted
+ */
+import { createHash } from 'node:crypto';
+import { silentLogger, TransportError, type Listener, type Logger, type Transport } from '@ringkv/core';
+
+export interface BucketChange {
+  readonly bucket: Uint8Array;
+  readonly key: Uint8Array;
+  /** The new value, or null when the key was deleted. */
+  readonly value: Uint8Array | null;
+}
+
+export type ChangeListener = (change: BucketChange) => void;
+
+export interface ChangeFeed {
+  /** Publishes a change (at most once; failures are logged, never thrown). */
+  publish(change: BucketChange): void;
+  /** Calls `listener` with the changes of `bucket` until the returned function is called. */
+  subscribe(bucket: Uint8Array, listener: ChangeListener): Promise<() => Promise<void>>;
+  /** Drops every subscription. */
+  close(): Promise<void>;
+}
+
+/** Buckets up to this many bytes are named in their topic; longer ones by a SHA-256. */
+const NAMED_BUCKET_BYTES = 64;
+
+/**
+ * The topic of a bucket: `ringkv.bucket.x<hex>` (short names), `ringkv.bucket.h<sha256>`
+ * (long ones; subjects must stay short). Messages carry the bucket, and receivers compare it,
+ * so even a hash collision could not deliver another bucket's changes.
+ */
+export function topicForBucket(bucket: Uint8Array): string {
+  const b = Buffer.from(bucket.buffer, bucket.byteOffset, bucket.length);
+  return bucket.length <= NAMED_BUCKET_BYTES
+    ? `ringkv.bucket.x${b.toString('hex')}`
+    : `ringkv.bucket.h${createHash('sha256').update(b).digest('hex')}`;
+}
+
+type Broadcast = Pick<Transport, 'publish' | 'subscribe'>;
+
+/** A feed over `transport`'s publish/subscribe. Throws when the transport has neither. */
+export function createChangeFeed(transport: Broadcast, logger: Logger = silentLogger): ChangeFeed {
+  const { publish, subscribe } = transport;
+  if (typeof publish !== 'function' || typeof subscribe !== 'function') {
+    throw new TransportError('this transport cannot publish/subscribe, so SUBSCRIBE is not available');
+  }
+  const topics = new Map<string, { listeners: Set<ChangeListener>; listener: Promise<Listener> }>();
+
+  function deliver(topic: string, body: unknown): void {
+    const entry = topics.get(topic);
+    if (!entry || !isChange(body)) return;
+    for (const listener of entry.listeners) {
+      try {
+        listener(body);
+      } catch (err) {
+        logger.warn(`a SUBSCRIBE listener failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  return {
+    publish(change) {
+      const body = { bucket: change.bucket, key: change.key, value: change.value };
+      publish.call(transport, topicForBucket(change.bucket), body).catch((err: unknown) => {
+        logger.warn(`change of a bucket not published: ${(err as Error).message}`);
+      });
+    },
+    async subscribe(bucket, listener) {
+      const topic = topicForBucket(bucket);
+      const own = Buffer.from(bucket);
+      // Only this bucket's changes, byte for byte.
+      const filtered: ChangeListener = (c) => {
+        if (own.equals(Buffer.from(c.bucket.buffer, c.bucket.byteOffset, c.bucket.length))) listener(c);
+      };
+      let entry = topics.get(topic);
+      if (!entry) {
+        const listeners = new Set<ChangeListener>();
+        const pending = subscribe.call(transport, topic, (body) => deliver(topic, body));
+        entry = { listeners, listener: pending };
+        topics.set(topic, entry);
+        pending.catch(() => topics.delete(topic));
+      }
+      entry.listeners.add(filtered);
+      const current = entry;
+      try {
+        await current.listener;
+      } catch (err) {
+        current.listeners.delete(filtered);
+        throw err;
+      }
+      let done = false;
+      return async () => {
+        if (done) return;
+        done = true;
+        current.listeners.delete(filtered);
+        if (current.listeners.size === 0 && topics.get(topic) === current) {
+          topics.delete(topic);
+          await (await current.listener).close();
+        }
+      };
+    },
+    async close() {
+      const all = [...topics.values()];
+      topics.clear();
+      await Promise.all(all.map(async (e) => (await e.listener.catch(() => undefined))?.close()));
+    },
+  };
+}
+
+function isChange(body: unknown): body is BucketChange {
+  const c = body as BucketChange | null;
+  return (
+    c !== null &&
+    typeof c === 'object' &&
+    c.bucket instanceof Uint8Array &&
+    c.key instanceof Uint8Array &&
+    (c.value === null || c.value instanceof Uint8Array)
+  );
+}
