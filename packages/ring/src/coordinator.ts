@@ -72,7 +72,7 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
       kind = ctx.kindOf(call.mod, call.fun, call.args.length);
     } catch (err) {
       // Not registered here (a server-only node, say): the first live primary coordinates.
-      if (err instanceof UndefinedFunctionError && first !== ctx.self && call.path.length === 0) return forward(first, call, ctx);
+      if (err instanceof UndefinedFunctionError && first !== ctx.self && call.path.length === 0) return plainOnFirstLive(first, call, ctx);
       throw err;
     }
     if (kind === 'plain') {
@@ -84,9 +84,9 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
   }
 
   /**
-   * A plain call goes to the first live primary; if that node turns out unreachable (nothing
-   * ran there), the next live one gets it, up to n tries. Timeouts are not retried: the call
-   * may have run.
+   * A call handed whole to the first live primary (plain calls, and calls this node cannot run);
+   * if that node turns out unreachable (nothing ran there), the next live one gets it, up to n
+   * tries. Timeouts are not retried: the call may have run.
    */
   async function plainOnFirstLive(first: string, call: RouteCall, ctx: RouteContext): Promise<unknown> {
     let target = first;
