@@ -30,22 +30,22 @@ interface Cluster {
   stop(): Promise<void>;
 }
 
-async function startMember(network: InProcessNetwork, name: string): Promise<Member> {
+async function startMember(network: InProcessNetwork, name: string, tombstoneGraceMs = 3_600_000): Promise<Member> {
   const store = await createStore({ backend: 'memory' });
   const modules = createModuleRegistry();
   store.register(modules);
   // Fast pings and handoff rounds so the test sees recovery in well under a second.
-  const strategy = createRingStrategy({ members: MEMBERS, n: 3, r: 2, w: 2, pingIntervalMs: 50, pingTimeoutMs: 200, handoffIntervalMs: 100 });
+  const strategy = createRingStrategy({ members: MEMBERS, n: 3, r: 2, w: 2, pingIntervalMs: 50, pingTimeoutMs: 200, handoffIntervalMs: 100, tombstoneGraceMs });
   const node = createNode({ name, transport: network.transport(), strategy, modules, hopTimeoutMs: 1000 });
   store.attach(node);
   await node.start();
   return { node, store, strategy };
 }
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(tombstoneGraceMs?: number): Promise<Cluster> {
   const network = createInProcessNetwork();
   const members = new Map<string, Member>();
-  for (const name of MEMBERS) members.set(name, await startMember(network, name));
+  for (const name of MEMBERS) members.set(name, await startMember(network, name, tombstoneGraceMs));
   const cluster: Cluster = {
     network,
     members,
@@ -165,6 +165,24 @@ describe('ring x @ringkv/store (in-process)', () => {
         expect(held).toEqual([values[0], values[0], values[0]]);
       });
     }
+  });
+
+  it('reaps tombstones once the grace period passed and the cluster is whole, without bringing values back', async () => {
+    cluster = await startCluster(500);
+    const a = cluster.get('a@ring').node;
+    await a.route('tomb', 'KV.Registry', 'create', ['tomb']);
+    await a.route('tomb', 'KV.Bucket', 'put', ['tomb', 'gone', 'old']);
+    await a.route('tomb', 'KV.Bucket', 'delete', ['tomb', 'gone']);
+    for (const n of MEMBERS) expect(await heldBy(cluster, n, 'tomb', 'gone')).toBe(null);
+    // Too young: nothing reaped.
+    await cluster.get('a@ring').strategy.reapNow();
+    expect(await heldBy(cluster, 'a@ring', 'tomb', 'gone')).toBe(null);
+    await new Promise((r) => setTimeout(r, 550));
+    for (const n of MEMBERS) expect(await cluster.get(n).strategy.reapNow()).toEqual({ reaped: true });
+    for (const n of MEMBERS) expect(await heldBy(cluster, n, 'tomb', 'gone')).toBe('absent');
+    expect(await a.route('tomb', 'KV.Bucket', 'get', ['tomb', 'gone'], { r: 3 })).toEqual({ value: null });
+    // The bucket itself (a live object) is untouched.
+    expect(await a.route('tomb', 'KV.Registry', 'lookup', ['tomb'])).toBe(true);
   });
 
   it('serves the guide\'s text-protocol session unchanged on a ring-configured cluster', async () => {
