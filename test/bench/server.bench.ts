@@ -19,7 +19,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   createInProcessNetwork,
@@ -319,6 +319,21 @@ function summarise(results: LoadResult[]): LoadResult & { min: number; max: numb
   return { ...mid, errors: results.reduce((n, r) => n + r.errors, 0), min: sorted[0]!.opsPerSec, max: sorted.at(-1)!.opsPerSec };
 }
 
+/**
+ * The platform's ceiling: a Node.js TCP server that answers `OK` to every chunk it reads, with
+ * no framing, parsing, routing or storage. ringkv cannot be faster than this.
+ */
+async function startBareServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const ok = Buffer.from('OK\r\n');
+  const server = createServer({ noDelay: true }, (socket) => {
+    socket.on('data', () => socket.write(ok));
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 export async function run(): Promise<BenchSection> {
   cLoad = compileLoadGenerator();
   const { hasRedisServer } = await import('../support/nats.js');
@@ -328,6 +343,7 @@ export async function run(): Promise<BenchSection> {
   const solo = await storageNode(FOO, network.transport(), [{ from: 0, to: 255, node: FOO }]);
 
   const single: PutGet[] = [];
+  const bare: LoadResult[] = [];
   const hops: PutGet[] = [];
   const sameClient: PutGet[] = [];
   const official: RedisBenchmark[] = [];
@@ -340,6 +356,8 @@ export async function run(): Promise<BenchSection> {
     for (let round = 1; round <= rounds(); round++) {
       process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
       single.push(await withServer(solo, (port) => measurePort(port, 'ringkv')));
+      const ceiling = await startBareServer();
+      bare.push(await runClient({ port: ceiling.port, op: 'put', durationMs: durationMs() }).finally(() => ceiling.close()));
       if (typeof hop !== 'string') hops.push(await measurePort(hop.port, 'ringkv'));
       if (redis) {
         sameClient.push(await measurePort(redis.port, 'redis-inline'));
@@ -378,6 +396,7 @@ export async function run(): Promise<BenchSection> {
           row('ringkv NATS hop GET', summarise(hops.map((r) => r.get)), rbGet, scGet?.opsPerSec),
         ]),
   ];
+  lines.push(row('bare Node.js server answering OK to every read (the platform\'s ceiling; PUT lines)', summarise(bare), rbSet, scSet?.opsPerSec));
   if (scSet && scGet) lines.push(row('redis-server SET, same client (inline command)', scSet, rbSet, scSet.opsPerSec), row('redis-server GET, same client (inline command)', scGet, rbGet, scGet.opsPerSec));
   if (rbSet && rbGet) {
     const p99 = (k: 'set' | 'get') => median(official.map((r) => r[k].p99Ms));
