@@ -12,7 +12,11 @@ import type { BucketQueue } from './bucket-queue.js';
 import { keyString } from './bytes.js';
 
 export type PutReply = 'ok' | 'not_found';
-export type GetReply = { value: Uint8Array | null } | 'not_found';
+/**
+ * `value` is the value (or null when the key is missing). Under the ring, a caller that asked
+ * for siblings also gets `siblings`: every concurrent value in stamp order (null for a delete).
+ */
+export type GetReply = { value: Uint8Array | null; siblings?: (Uint8Array | null)[] } | 'not_found';
 
 type Answer<T> = T | Promise<T>;
 

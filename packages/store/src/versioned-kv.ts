@@ -16,6 +16,7 @@
 import {
   ArgumentError,
   lastWriterWins,
+  stampOrder,
   type BucketName,
   type ReplicaMeta,
   type Sibling,
@@ -88,8 +89,16 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
       if (meta.mode === 'resolve') {
         if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
-        const winner = lastWriterWins(find(meta.objects, bucket, key));
-        return { value: winner && !winner.tombstone ? (winner.value as Uint8Array) : null };
+        const siblings = find(meta.objects, bucket, key);
+        const winner = lastWriterWins(siblings);
+        const value = winner && !winner.tombstone ? (winner.value as Uint8Array) : null;
+        // The coordinator leaves several siblings only when the caller asked for them
+        // (route option `siblings`): answer every concurrent value, deletes as null.
+        if (siblings.length > 1) {
+          const ordered = [...siblings].sort((x, y) => stampOrder(x.version, y.version));
+          return { value, siblings: ordered.map((s) => (s.tombstone ? null : (s.value as Uint8Array))) };
+        }
+        return { value };
       }
       throw new ArgumentError("KV.Bucket.get is a read function: replica mode must be 'read' or 'resolve', got 'write'");
     },

@@ -90,9 +90,16 @@ export function versionedSuite(name: string, open: () => Promise<Backend>): void
         { value: utf8('newer'), version: stamp({ b: 1 }, 7, 'a') },
         { value: utf8('tie-loser'), version: stamp({ c: 1 }, 7, '0') },
       ];
-      expect(await get([bucketObj, keyObj(concurrent)])).toEqual({ value: utf8('newer') });
+      // Several siblings reach resolve only when the caller asked for them: all are answered.
+      expect(await get([bucketObj, keyObj(concurrent)])).toEqual({
+        value: utf8('newer'),
+        siblings: [utf8('older'), utf8('tie-loser'), utf8('newer')],
+      });
       const deletedLast = [...concurrent, { value: null, tombstone: true, version: stamp({ d: 1 }, 9) }];
-      expect(await get([bucketObj, keyObj(deletedLast)])).toEqual({ value: null });
+      expect(await get([bucketObj, keyObj(deletedLast)])).toEqual({
+        value: null,
+        siblings: [utf8('older'), utf8('tie-loser'), utf8('newer'), null],
+      });
     });
 
     it('stores deletes as tombstones that dominate the value they saw', async () => {
