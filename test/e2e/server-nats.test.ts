@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNatsTransport, type NatsTransport } from '@ringkv/nats';
-import { openClient, type LineClient } from '../../packages/server/test/line-client.js';
+import { openClient, type LineClient, GUIDE_SESSION, runGuideSession } from '../../packages/server/test/line-client.js';
 import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
 import { REPO_ROOT, startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
 
@@ -66,13 +66,7 @@ describeDistributed('text server in front of foo and bar over NATS (processes)',
     expect(await bucketsOn(FOO)).toEqual([]);
     expect(await bucketsOn(BAR)).toEqual([]);
     const c = await client();
-    expect(await c.ask('UNKNOWN shopping\r\n', 'UNKNOWN COMMAND\r\n')).toBe('UNKNOWN COMMAND\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
-    expect(await c.ask('CREATE shopping\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('PUT shopping eggs 3\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '3\r\nOK\r\n')).toBe('3\r\nOK\r\n');
-    expect(await c.ask('DELETE shopping eggs\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '\r\nOK\r\n')).toBe('\r\nOK\r\n');
+    expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
   });
 
   it('creates a bucket starting n..z through foo on bar only, and a..m on foo only', async () => {

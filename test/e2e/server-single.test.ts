@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openClient, type LineClient } from '../../packages/server/test/line-client.js';
+import { openClient, type LineClient, GUIDE_SESSION, runGuideSession } from '../../packages/server/test/line-client.js';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-server-single-'));
@@ -48,13 +48,7 @@ describe('ringkv node start: a single node with the text server', () => {
 
   it('runs the guide\'s integration test step by step on one connection', async () => {
     const c = await client();
-    expect(await c.ask('UNKNOWN shopping\r\n', 'UNKNOWN COMMAND\r\n')).toBe('UNKNOWN COMMAND\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
-    expect(await c.ask('CREATE shopping\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('PUT shopping eggs 3\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '3\r\nOK\r\n')).toBe('3\r\nOK\r\n');
-    expect(await c.ask('DELETE shopping eggs\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '\r\nOK\r\n')).toBe('\r\nOK\r\n');
+    expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
   });
 
   it('uses the configured maximum line length', async () => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openClient } from '../../server/test/line-client.js';
+import { openClient, GUIDE_SESSION, runGuideSession } from '../../server/test/line-client.js';
 import { describeDistributed } from '../../../test/support/nats.js';
 import { REPO_ROOT, RINGKV_BIN } from '../../../test/support/node-process.js';
 import { startDevCluster, type DevCluster } from '../src/commands/dev.js';
@@ -22,13 +22,7 @@ function capture(env: Record<string, string>) {
 async function guideSession(port: number): Promise<void> {
   const c = await openClient(port);
   try {
-    expect(await c.ask('UNKNOWN shopping\r\n', 'UNKNOWN COMMAND\r\n')).toBe('UNKNOWN COMMAND\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
-    expect(await c.ask('CREATE shopping\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('PUT shopping eggs 3\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '3\r\nOK\r\n')).toBe('3\r\nOK\r\n');
-    expect(await c.ask('DELETE shopping eggs\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '\r\nOK\r\n')).toBe('\r\nOK\r\n');
+    expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
   } finally {
     c.close();
   }

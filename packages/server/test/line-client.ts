@@ -83,3 +83,21 @@ export async function openClient(port: number): Promise<LineClient> {
   };
   return client;
 }
+
+/** The guide's integration test ("server interaction"): each request line and its exact reply. */
+export const GUIDE_SESSION: readonly (readonly [string, string])[] = [
+  ['UNKNOWN shopping\r\n', 'UNKNOWN COMMAND\r\n'],
+  ['GET shopping eggs\r\n', 'NOT FOUND\r\n'],
+  ['CREATE shopping\r\n', 'OK\r\n'],
+  ['PUT shopping eggs 3\r\n', 'OK\r\n'],
+  ['GET shopping eggs\r\n', '3\r\nOK\r\n'],
+  ['DELETE shopping eggs\r\n', 'OK\r\n'],
+  ['GET shopping eggs\r\n', '\r\nOK\r\n'],
+];
+
+/** Runs the guide's session step by step on `client`, returning what came back for each step. */
+export async function runGuideSession(client: LineClient): Promise<string[]> {
+  const replies: string[] = [];
+  for (const [line, expected] of GUIDE_SESSION) replies.push(await client.ask(line, expected));
+  return replies;
+}

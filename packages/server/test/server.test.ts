@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer } from '../src/index.js';
 import { startFixture, type Fixture } from './cluster-fixture.js';
-import { latin1, openClient, type LineClient } from './line-client.js';
+import { latin1, openClient, type LineClient, GUIDE_SESSION, runGuideSession } from './line-client.js';
 
 let fx: Fixture;
 const clients: LineClient[] = [];
@@ -33,13 +33,7 @@ describe('text server: the guide', () => {
     await fx.node.route('shopping', 'KV.Registry', 'create', ['shopping']);
     await fx.store.reset();
     const c = await client();
-    expect(await c.ask('UNKNOWN shopping\r\n', 'UNKNOWN COMMAND\r\n')).toBe('UNKNOWN COMMAND\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', 'NOT FOUND\r\n')).toBe('NOT FOUND\r\n');
-    expect(await c.ask('CREATE shopping\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('PUT shopping eggs 3\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '3\r\nOK\r\n')).toBe('3\r\nOK\r\n');
-    expect(await c.ask('DELETE shopping eggs\r\n', 'OK\r\n')).toBe('OK\r\n');
-    expect(await c.ask('GET shopping eggs\r\n', '\r\nOK\r\n')).toBe('\r\nOK\r\n');
+    expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
   });
 
   it('answers every row of the reply table with its exact bytes', async () => {
