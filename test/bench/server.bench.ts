@@ -33,7 +33,7 @@ import { connectNatsTransport } from '@ringkv/nats';
 import { startServer } from '@ringkv/server';
 import { createStore } from '@ringkv/store';
 import type { BenchSection } from './run.js';
-import { fmt, percentile } from './stats.js';
+import { fmt, percentile, type LoadResult } from './stats.js';
 
 const CONNECTIONS = 50;
 const KEYS = 1000;
@@ -44,14 +44,6 @@ const BAR = 'bar@bench';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
 
-interface LoadResult {
-  ops: number;
-  seconds: number;
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
 
 // ---------------------------------------------------------------- load generator (child)
 
