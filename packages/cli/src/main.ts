@@ -4,6 +4,7 @@
  * @example
  * await main(['route', 'hello', 'Kernel', 'node', '--via', 'foo@computer-name'], defaultIO());
  */
+import { readFileSync } from 'node:fs';
 import { devCommand } from './commands/dev.js';
 import { nodeStartCommand } from './commands/node-start.js';
 import { routeCommand } from './commands/route.js';
@@ -18,6 +19,12 @@ export const COMMANDS: readonly Command[] = [
   simulateCommand,
   planCommand,
 ];
+
+/** The version in this package's own package.json (kept by changesets), read when asked. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 export function defaultIO(): CommandIO {
   return {
@@ -59,7 +66,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === '--version') {
-    io.stdout('0.1.0\n');
+    io.stdout(`${packageVersion()}\n`);
     return 0;
   }
   const found = findCommand(argv);

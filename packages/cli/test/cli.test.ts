@@ -28,3 +28,13 @@ describe('ringkv command', () => {
     expect(c.err.join('')).toContain('unknown command "frobnicate"');
   });
 });
+
+describe('ringkv --version', () => {
+  it('prints the version of the installed package', async () => {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const c = capture();
+    expect(await main(['--version'], c.io)).toBe(0);
+    expect(c.out.join('')).toBe(`${pkg.version}\n`);
+  });
+});
