@@ -96,9 +96,15 @@ export function createNode(options: NodeOptions): RingkvNode {
       hopTimeoutMs = checkTimeout(ms);
     },
     route(bucket, mod, fun, args = [], routeOptions) {
-      return Promise.resolve().then(() =>
-        dispatch(validateCall({ bucket, mod, fun, args, path: [], ...(routeOptions ? { options: routeOptions } : {}) })),
-      );
+      // One promise per call, not a chain of async layers: on the single-node path the function
+      // runs now and its answer is wrapped once. A throw (bad call, no entry, undefined
+      // function) still reaches the caller as a rejection, never synchronously.
+      try {
+        const call: RouteCall = routeOptions ? { bucket, mod, fun, args, path: [], options: routeOptions } : { bucket, mod, fun, args, path: [] };
+        return Promise.resolve(dispatch(validateCall(call)));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
     handle(type, handler) {
       if (type === ROUTE_MESSAGE) throw new ArgumentError(`message type "${ROUTE_MESSAGE}" is reserved`);
@@ -131,12 +137,19 @@ export function createNode(options: NodeOptions): RingkvNode {
     self,
     timeoutMs: timeoutFor(call),
     kindOf: (mod, fun, arity) => modules.resolve(mod, fun, arity, self).kind,
-    applyLocal: (c, meta) => applyLocal(c, meta),
+    applyLocal: (c, meta) => {
+      try {
+        return Promise.resolve(applyLocal(c, meta));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
     forward: (to, c) => forward(to, c),
     send: (to, type, body, t) => node.send(to, type, body, t ?? timeoutFor(call)),
   });
 
-  async function dispatch(call: RouteCall): Promise<unknown> {
+  /** The call's answer: a value, or a promise of one. May throw; callers turn that into a rejection. */
+  function dispatch(call: RouteCall): unknown {
     // Placement first: a bucket with no entry fails here, before anything is sent.
     const current = strategy;
     const placement = current.placement(call.bucket);
@@ -146,7 +159,8 @@ export function createNode(options: NodeOptions): RingkvNode {
     return owner === self ? applyLocal(call) : forward(owner, call);
   }
 
-  async function applyLocal(call: RouteCall, meta: Record<string, unknown> = {}): Promise<unknown> {
+  /** Runs a registered function here: its answer as is (a value or a promise); may throw. */
+  function applyLocal(call: RouteCall, meta: Record<string, unknown> = {}): unknown {
     const def = modules.resolve(call.mod, call.fun, call.args.length, self);
     return def.fn({ node: self, bucket: call.bucket, meta }, ...call.args);
   }
