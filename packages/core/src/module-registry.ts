@@ -47,8 +47,9 @@ export interface ModuleRegistry {
 
 /** A registry holding the built-ins (`Kernel.node`) unless `builtins` is false. */
 export function createModuleRegistry(options: { builtins?: boolean } = {}): ModuleRegistry {
-  const table = new Map<string, FunctionDef>();
-  const keyOf = (mod: string, fun: string) => `${mod}\u0000${fun}`;
+  // Module, then function: a lookup per call hashes the two names as they are (constants,
+  // usually) instead of building and hashing a concatenated key.
+  const table = new Map<string, Map<string, FunctionDef>>();
 
   const registry: ModuleRegistry = {
     register(mod, fun, def) {
@@ -61,13 +62,15 @@ export function createModuleRegistry(options: { builtins?: boolean } = {}): Modu
       if (def.arity !== undefined && !(Number.isInteger(def.arity) && def.arity >= 0)) {
         throw new ArgumentError(`${mod}.${fun}: arity must be a non-negative integer`);
       }
-      table.set(keyOf(mod, fun), Object.freeze({ ...def }));
+      let funs = table.get(mod);
+      if (!funs) table.set(mod, (funs = new Map()));
+      funs.set(fun, Object.freeze({ ...def }));
     },
     registerModule(mod, funs) {
       for (const [fun, def] of Object.entries(funs)) registry.register(mod, fun, def);
     },
     lookup(mod, fun, arity) {
-      const def = table.get(keyOf(mod, fun));
+      const def = table.get(mod)?.get(fun);
       if (!def) return undefined;
       if (def.arity !== undefined && def.arity !== arity) return undefined;
       return def;
@@ -82,7 +85,9 @@ export function createModuleRegistry(options: { builtins?: boolean } = {}): Modu
       return def;
     },
     list() {
-      return [...table.entries()].map(([k, def]) => `${k.replace('\u0000', '.')}/${def.arity ?? '*'}`).sort();
+      const names: string[] = [];
+      for (const [mod, funs] of table) for (const [fun, def] of funs) names.push(`${mod}.${fun}/${def.arity ?? '*'}`);
+      return names.sort();
     },
   };
 
