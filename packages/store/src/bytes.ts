@@ -29,8 +29,17 @@ export function nonEmptyArgBytes(v: unknown, what: string): Uint8Array {
  * Map key, and reversible with {@link fromKeyString}.
  */
 export function keyString(bytes: Uint8Array): string {
+  // Short names and keys (the common case, converted on every operation) are built char by
+  // char: cheaper than wrapping them in a Buffer first. Long ones take the native path.
+  if (bytes.length <= SHORT_KEY_BYTES) {
+    let s = '';
+    for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+    return s;
+  }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
+
+const SHORT_KEY_BYTES = 32;
 
 export function fromKeyString(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
