@@ -40,11 +40,17 @@ const NAMED_BUCKET_BYTES = 64;
  * so even a hash collision could not deliver another bucket's changes.
  */
 export function topicForBucket(bucket: Uint8Array): string {
+  if (bucket.length <= NAMED_BUCKET_BYTES) {
+    // Built from a table rather than through a Buffer: every PUT and DELETE computes this.
+    let hex = '';
+    for (let i = 0; i < bucket.length; i++) hex += HEX[bucket[i]!];
+    return `ringkv.bucket.x${hex}`;
+  }
   const b = Buffer.from(bucket.buffer, bucket.byteOffset, bucket.length);
-  return bucket.length <= NAMED_BUCKET_BYTES
-    ? `ringkv.bucket.x${b.toString('hex')}`
-    : `ringkv.bucket.h${createHash('sha256').update(b).digest('hex')}`;
+  return `ringkv.bucket.h${createHash('sha256').update(b).digest('hex')}`;
 }
+
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 type Broadcast = Pick<Transport, 'publish' | 'subscribe'>;
 
@@ -68,12 +74,15 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
     }
   }
 
+  // One handler for every failed publish, not a closure per change.
+  const notPublished = (err: unknown): void => {
+    logger.warn(`change of a bucket not published: ${(err as Error).message}`);
+  };
+
   return {
     publish(change) {
       const body = { bucket: change.bucket, key: change.key, value: change.value };
-      publish.call(transport, topicForBucket(change.bucket), body).catch((err: unknown) => {
-        logger.warn(`change of a bucket not published: ${(err as Error).message}`);
-      });
+      publish.call(transport, topicForBucket(change.bucket), body).catch(notPublished);
     },
     async subscribe(bucket, listener) {
       const topic = topicForBucket(bucket);
