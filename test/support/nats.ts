@@ -17,6 +17,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe } from 'vitest';
+import { track } from './child-processes.js';
 
 export type ServerBinary = 'nats-server' | 'redis-server';
 
@@ -119,10 +120,6 @@ export interface NatsServer {
   running(): boolean;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /** Starts `nats-server` on 127.0.0.1; throws with an install hint when the binary is missing. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -148,10 +145,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     writeFileSync(confPath, conf);
     const proc = spawn('nats-server', ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
-    live.add(proc);
+    track(proc);
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    proc.once('exit', () => live.delete(proc));
     await waitAccepting(proc, port, options.readyTimeoutMs ?? 10_000, () => out);
   }
 

@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { track } from './child-processes.js';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,10 +59,6 @@ export interface NodeProcesses {
   stop(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /** Starts one `ringkv node start` process and waits for its ready line. */
 export async function startNodeProcess(spec: NodeProcessSpec): Promise<NodeProcess> {
@@ -81,7 +78,7 @@ export async function startNodeProcess(spec: NodeProcessSpec): Promise<NodeProce
     });
     child = proc;
     sinceStart = '';
-    live.add(proc);
+    track(proc);
     const onData = (d: Buffer) => {
       const text = d.toString();
       all += text;
@@ -92,7 +89,6 @@ export async function startNodeProcess(spec: NodeProcessSpec): Promise<NodeProce
     proc.stderr!.on('data', onData);
     exited = new Promise((resolve) =>
       proc.once('exit', (code) => {
-        live.delete(proc);
         all += `\n[process exited: ${code ?? proc.signalCode}]\n`;
         for (const w of waiters) w();
         resolve(code);
@@ -200,7 +196,7 @@ export function runRingkv(args: readonly string[], options: { env?: Record<strin
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    live.add(child);
+    track(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -209,7 +205,6 @@ export function runRingkv(args: readonly string[], options: { env?: Record<strin
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      live.delete(child);
       resolve({ code, stdout, stderr });
     });
   });

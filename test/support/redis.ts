@@ -12,9 +12,10 @@
  *   it('stores', async () => { ... redis.url ... });
  * }, { needs: ['redis-server'] });
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { freePort, hasRedisServer, missingBinaryMessage } from './nats.js';
+import { track } from './child-processes.js';
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
@@ -33,10 +34,6 @@ export interface RedisServerOptions {
   readyTimeoutMs?: number;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /** Starts `redis-server` on 127.0.0.1 and waits until it answers PING. */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -45,11 +42,10 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  live.add(proc);
+  track(proc);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.once('exit', () => live.delete(proc));
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 10_000);
   for (;;) {
