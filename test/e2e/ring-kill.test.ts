@@ -6,7 +6,6 @@
  * Then: concurrent writes from two coordinators converge, and the text server works unchanged.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { ROUTE_MESSAGE, type RouteOptions, type Transport, type VersionedReply }
 import { connectNatsTransport } from '@ringkv/nats';
 import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
 import { startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
+import { GUIDE_SESSION, openClient, runGuideSession } from '../../packages/server/test/line-client.js';
 
 const A = 'a@ringkv';
 const B = 'b@ringkv';
@@ -148,30 +148,11 @@ describeDistributed('ring: 3 node processes over NATS, N=3 R=2 W=2, SIGKILL and 
   it('serves the text protocol unchanged on the ring-configured cluster', async () => {
     const port = Number(nodes.byName(A).output().match(/port (\d+)\)/)?.[1]);
     expect(port).toBeGreaterThan(0);
-    const socket = connect({ port, host: '127.0.0.1' });
-    let received = '';
-    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    const session = [
-      ['UNKNOWN shopping', 'UNKNOWN COMMAND\r\n'],
-      ['GET shopping eggs', 'NOT FOUND\r\n'],
-      ['CREATE shopping', 'OK\r\n'],
-      ['PUT shopping eggs 3', 'OK\r\n'],
-      ['GET shopping eggs', '3\r\nOK\r\n'],
-      ['DELETE shopping eggs', 'OK\r\n'],
-      ['GET shopping eggs', '\r\nOK\r\n'],
-    ] as const;
-    let expected = '';
+    const c = await openClient(port);
     try {
-      for (const [line, reply] of session) {
-        socket.write(`${line}\n`);
-        expected += reply;
-        const deadline = Date.now() + 5000;
-        while (received.length < expected.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        expect(received).toBe(expected);
-      }
+      expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
     } finally {
-      socket.destroy();
+      c.close();
     }
   }, 30_000);
 });

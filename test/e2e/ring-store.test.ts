@@ -3,12 +3,12 @@
  * process: the KV functions replicate, a node that restarts empty is brought back by hinted
  * handoff and read repair, concurrent writes converge, and the guide's session works unchanged.
  */
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInProcessNetwork, createModuleRegistry, createNode, type InProcessNetwork, type RingkvNode, type VersionedReply } from '@ringkv/core';
 import { createRingStrategy, type RingStrategy } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type Store } from '@ringkv/store';
+import { GUIDE_SESSION, openClient, runGuideSession } from '../../packages/server/test/line-client.js';
 
 const MEMBERS = ['a@ring', 'b@ring', 'c@ring'];
 const enc = new TextEncoder();
@@ -189,26 +189,12 @@ describe('ring x @ringkv/store (in-process)', () => {
     cluster = await startCluster();
     const server = await startServer({ node: cluster.get('a@ring').node, port: 0, host: '127.0.0.1' });
     try {
-      const session = [
-        ['UNKNOWN shopping', 'UNKNOWN COMMAND\r\n'],
-        ['GET shopping eggs', 'NOT FOUND\r\n'],
-        ['CREATE shopping', 'OK\r\n'],
-        ['PUT shopping eggs 3', 'OK\r\n'],
-        ['GET shopping eggs', '3\r\nOK\r\n'],
-        ['DELETE shopping eggs', 'OK\r\n'],
-        ['GET shopping eggs', '\r\nOK\r\n'],
-      ] as const;
-      const socket = connect({ port: server.port, host: '127.0.0.1' });
-      let received = '';
-      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-      let expected = '';
-      for (const [line, reply] of session) {
-        socket.write(`${line}\r\n`);
-        expected += reply;
-        await eventually(() => expect(received).toBe(expected), 3000);
+      const c = await openClient(server.port);
+      try {
+        expect(await runGuideSession(c)).toEqual(GUIDE_SESSION.map(([, reply]) => reply));
+      } finally {
+        c.close();
       }
-      socket.destroy();
       // The data went to the ring: every replica holds the tombstone for eggs.
       for (const n of MEMBERS) expect(await heldBy(cluster, n, 'shopping', 'eggs')).toBe(null);
     } finally {

@@ -16,3 +16,16 @@ export function track<T extends ChildProcess>(child: T): T {
   child.once('exit', () => live.delete(child));
   return child;
 }
+
+/** Stops `child` with SIGTERM, and SIGKILL if it has not exited after `graceMs`. */
+export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

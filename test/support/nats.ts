@@ -17,7 +17,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe } from 'vitest';
-import { track } from './child-processes.js';
+import { stopChild, track } from './child-processes.js';
 
 export type ServerBinary = 'nats-server' | 'redis-server';
 
@@ -154,15 +154,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   async function stop(): Promise<void> {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => proc.kill('SIGKILL'), 3000);
-      proc.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      proc.kill('SIGTERM');
-    });
+    if (proc) await stopChild(proc);
   }
 
   await launch();

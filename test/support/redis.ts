@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { freePort, hasRedisServer, missingBinaryMessage } from './nats.js';
-import { track } from './child-processes.js';
+import { stopChild, track } from './child-processes.js';
 
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
@@ -68,15 +68,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      await new Promise<void>((resolve) => {
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 3000);
-        proc.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        proc.kill('SIGTERM');
-      });
+      await stopChild(proc);
     },
   };
 }
