@@ -25,7 +25,7 @@ import {
 } from '@ringkv/core';
 import { connectNatsTransport, decodeRequest, encodeRequest, encodeResult, decodeReply } from '@ringkv/nats';
 import { connect } from 'nats';
-import { startNatsServer } from '../support/nats.js';
+import { startNatsServer } from '@ringkv/test-utils';
 import type { BenchSection } from './run.js';
 import { closedLoop, fmt, type LoadResult } from './stats.js';
 

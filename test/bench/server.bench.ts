@@ -255,7 +255,7 @@ interface NatsHop {
 
 /** nats-server + storage node (child process) + server-only node with its text server here. */
 async function startNatsHop(): Promise<NatsHop | string> {
-  const { hasNatsServer, startNatsServer } = await import('../support/nats.js');
+  const { hasNatsServer, startNatsServer } = await import('@ringkv/test-utils');
   if (!hasNatsServer()) return 'nats-server is not installed';
   const nats = await startNatsServer();
   const storage = spawn(process.execPath, ['--import', 'tsx', THIS_FILE], {
@@ -328,9 +328,9 @@ async function startBareServer(): Promise<{ port: number; close(): Promise<void>
 
 export async function run(): Promise<BenchSection> {
   cLoad = compileLoadGenerator();
-  const { hasRedisServer } = await import('../support/nats.js');
+  const { hasRedisServer } = await import('@ringkv/test-utils');
   const haveRedis = hasRedisServer() && spawnSync('redis-benchmark', ['--version'], { stdio: 'ignore' }).status === 0;
-  const redis = haveRedis ? await (await import('../support/redis.js')).startRedisServer() : undefined;
+  const redis = haveRedis ? await (await import('@ringkv/test-utils')).startRedisServer() : undefined;
   const network = createInProcessNetwork();
   const solo = await storageNode(FOO, network.transport(), [{ from: 0, to: 255, node: FOO }]);
 

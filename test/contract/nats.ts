@@ -15,10 +15,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRangeStrategy, ROUTE_MESSAGE, type Strategy } from '@ringkv/core';
+import { createRangeStrategy, remoteRouter, type Strategy } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
-import { startNatsServer } from '../support/nats.js';
-import { startNodeProcesses } from '../support/node-process.js';
+import { startNatsServer, startNodeProcesses } from '@ringkv/test-utils';
 import { CONTRACT_NODES, CONTRACT_TABLE, type ContractCluster, type ContractFactory } from './factory.js';
 
 /** The fixture functions every contract node loads. */
@@ -73,9 +72,7 @@ export function natsFactory(options: NatsFactoryOptions): ContractFactory {
       return {
         nodes: names,
         route(via, bucket, mod, fun, args, routeOptions) {
-          const body = { bucket, mod, fun, args, path: [], ...(routeOptions ? { options: routeOptions } : {}) };
-          const timeoutMs = (routeOptions?.timeoutMs ?? DEFAULT_HOP_TIMEOUT_MS) + CLIENT_MARGIN_MS;
-          return client.request(via, { type: ROUTE_MESSAGE, body }, { timeoutMs });
+          return remoteRouter(client, via, { timeoutMs: DEFAULT_HOP_TIMEOUT_MS, marginMs: CLIENT_MARGIN_MS }).route(bucket, mod, fun, args, routeOptions);
         },
         owner: (bucket) => view.placement(bucket).replicas[0]!.node,
         async teardown() {

@@ -1,4 +1,4 @@
-import { describeDistributed } from '../support/nats.js';
+import { describeDistributed } from '@ringkv/test-utils';
 import { contractSuite } from './suite.js';
 import { rangeNats } from './nats.js';
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createRangeStrategy, parseConfig, type Strategy } from '@ringkv/core';
 import { createRingStrategy } from '@ringkv/ring';
-import { describeDistributed } from '../support/nats.js';
+import { describeDistributed } from '@ringkv/test-utils';
 import { natsFactory } from './nats.js';
 import { contractSuite } from './suite.js';
 

@@ -1,5 +1,5 @@
 import { createRingStrategy } from '@ringkv/ring';
-import { describeDistributed } from '../support/nats.js';
+import { describeDistributed } from '@ringkv/test-utils';
 import { CONTRACT_NODES } from './factory.js';
 import { natsFactory } from './nats.js';
 import { contractSuite } from './suite.js';

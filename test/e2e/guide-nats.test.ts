@@ -4,8 +4,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { REPO_ROOT, runRingkv, startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
+import { describeDistributed, startNatsServer, type NatsServer, REPO_ROOT, runRingkv, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
 
 describeDistributed('the guide over NATS: foo and bar as two processes', () => {
   let nats: NatsServer;

@@ -9,12 +9,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ROUTE_MESSAGE, type RouteOptions, type Transport, type VersionedReply } from '@ringkv/core';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { KV_FUNCTIONS, kvCall, remoteRouter, type KvArgs, type KvOp, type RouteOptions, type Transport, type VersionedReply } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
-import { GUIDE_SESSION, openClient, runGuideSession } from '../../packages/server/test/line-client.js';
+import { describeDistributed, startNatsServer, type NatsServer, startNodeProcesses, type NodeProcesses, GUIDE_SESSION, openClient, runGuideSession } from '@ringkv/test-utils';
 
 const A = 'a@ringkv';
 const B = 'b@ringkv';
@@ -31,12 +29,12 @@ describeDistributed('ring: 3 node processes over NATS, N=3 R=2 W=2, SIGKILL and 
   /** The value of every acknowledged write, by key. */
   const acknowledged = new Map<string, string>();
 
-  const route = (via: string, fun: string, args: unknown[], options?: RouteOptions) =>
-    client.request(via, { type: ROUTE_MESSAGE, body: { bucket: args[0], mod: fun === 'create' ? 'KV.Registry' : 'KV.Bucket', fun, args, path: [], ...(options ? { options } : {}) } }, { timeoutMs: 10_000 });
+  const route = <O extends KvOp>(via: string, op: O, args: KvArgs<O>, options?: RouteOptions) =>
+    kvCall(remoteRouter(client, via, { timeoutMs: 9_000 }), op, args, options);
 
   /** What `node` holds for `key` on its own (a replica-level read, no coordination). */
   async function held(node: string, key: string): Promise<string | undefined> {
-    const reply = (await client.request(node, { type: 'ring.apply', body: { bucket: BUCKET, mod: 'KV.Bucket', fun: 'get', args: [BUCKET, key], meta: { mode: 'read' } } }, { timeoutMs: 5000 })) as VersionedReply;
+    const reply = (await client.request(node, { type: 'ring.apply', body: { bucket: BUCKET, mod: KV_FUNCTIONS.get.mod, fun: KV_FUNCTIONS.get.fun, args: [BUCKET, key], meta: { mode: 'read' } } }, { timeoutMs: 5000 })) as VersionedReply;
     const siblings = reply.objects.find((o) => o.key.length > 0)?.siblings ?? [];
     const winner = [...siblings].sort((x, y) => x.version.ts - y.version.ts || (x.version.actor < y.version.actor ? -1 : 1)).at(-1);
     return winner && !winner.tombstone ? dec.decode(winner.value as Uint8Array) : undefined;
@@ -59,18 +57,6 @@ describeDistributed('ring: 3 node processes over NATS, N=3 R=2 W=2, SIGKILL and 
       if ((await held(node, k)) !== v) missing.push(k);
     });
     return missing;
-  }
-
-  async function eventually(check: () => Promise<void>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        return await check();
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
   }
 
   beforeAll(async () => {
@@ -117,17 +103,17 @@ describeDistributed('ring: 3 node processes over NATS, N=3 R=2 W=2, SIGKILL and 
 
     await c.restart();
     // Hinted handoff: what was written while C was down reaches it without anyone reading it.
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       const missing = new Set(await missingOn(C));
       expect(during.filter(([k]) => missing.has(k))).toEqual([]);
-    }, 20_000);
+    }, { timeout: 20_000, interval: 200 });
     // The rest (written before the kill) was lost with C's memory: reads repair it.
     expect((await missingOn(C)).length).toBeGreaterThan(0);
     await inBatches([...acknowledged], 50, async ([k, v]) => {
       const reply = (await route(A, 'get', [BUCKET, k], { r: 3 })) as { value: Uint8Array };
       expect(dec.decode(reply.value)).toBe(v);
     });
-    await eventually(async () => expect(await missingOn(C)).toEqual([]), 20_000);
+    await vi.waitFor(async () => expect(await missingOn(C)).toEqual([]), { timeout: 20_000, interval: 200 });
     // No acknowledged write lost anywhere.
     for (const node of [A, B]) expect(await missingOn(node)).toEqual([]);
   }, 120_000);
@@ -139,9 +125,9 @@ describeDistributed('ring: 3 node processes over NATS, N=3 R=2 W=2, SIGKILL and 
       const answers = await Promise.all([A, B, C].map(async (via) => dec.decode(((await route(via, 'get', [BUCKET, key], { r: 3 })) as { value: Uint8Array }).value)));
       expect(new Set(answers).size).toBe(1);
       expect([`a${round}`, `b${round}`]).toContain(answers[0]);
-      await eventually(async () => {
+      await vi.waitFor(async () => {
         expect(await Promise.all([A, B, C].map((n) => held(n, key)))).toEqual([answers[0], answers[0], answers[0]]);
-      }, 5000);
+      }, { timeout: 5000, interval: 200 });
     }
   }, 60_000);
 

@@ -3,12 +3,14 @@
  * process: the KV functions replicate, a node that restarts empty is brought back by hinted
  * handoff and read repair, concurrent writes converge, and the guide's session works unchanged.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createInProcessNetwork, createModuleRegistry, createNode, type InProcessNetwork, type RingkvNode, type VersionedReply } from '@ringkv/core';
 import { createRingStrategy, type RingStrategy } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type Store } from '@ringkv/store';
-import { GUIDE_SESSION, openClient, runGuideSession } from '../../packages/server/test/line-client.js';
+import { GUIDE_SESSION, openClient, runGuideSession } from '@ringkv/test-utils';
+
+const WAIT = { timeout: 5000, interval: 20 };
 
 const MEMBERS = ['a@ring', 'b@ring', 'c@ring'];
 const enc = new TextEncoder();
@@ -82,19 +84,6 @@ async function heldBy(cluster: Cluster, name: string, bucket: string, key: strin
   return winner.tombstone ? null : dec.decode(winner.value as Uint8Array);
 }
 
-async function eventually(check: () => Promise<void> | void, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
 let cluster: Cluster | undefined;
 afterEach(async () => {
   await cluster?.stop();
@@ -130,17 +119,17 @@ describe('ring x @ringkv/store (in-process)', () => {
 
     await cluster.restartEmpty('c@ring');
     // Hinted handoff brings back what was written while it was down ...
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       for (let i = 50; i < 80; i++) expect(await heldBy(cluster!, 'c@ring', 'inv', `k${i}`)).toBe(`v${i}`);
-    });
+    }, WAIT);
     expect(await heldBy(cluster, 'c@ring', 'inv', 'k0')).toBe('absent');
     // ... and reading the older keys repairs them.
     for (let i = 0; i < 80; i++) {
       expect(await cluster.get('c@ring').node.route('inv', 'KV.Bucket', 'get', ['inv', `k${i}`], { r: 3 })).toEqual({ value: enc.encode(`v${i}`) });
     }
-    await eventually(async () => {
+    await vi.waitFor(async () => {
       for (let i = 0; i < 80; i++) expect(await heldBy(cluster!, 'c@ring', 'inv', `k${i}`)).toBe(`v${i}`);
-    });
+    }, WAIT);
     // A write coordinated by the restarted node (new incarnation, empty before) still supersedes older writes.
     expect(await cluster.get('c@ring').node.route('inv', 'KV.Bucket', 'put', ['inv', 'k1', 'new'])).toBe('ok');
     for (const n of MEMBERS) expect(await heldBy(cluster, n, 'inv', 'k1')).toBe('new');
@@ -160,10 +149,10 @@ describe('ring x @ringkv/store (in-process)', () => {
       expect(new Set(values).size).toBe(1);
       expect([`from-a-${round}`, `from-b-${round}`]).toContain(values[0]);
       // After read repair every replica holds the same winner on its own.
-      await eventually(async () => {
+      await vi.waitFor(async () => {
         const held = await Promise.all(MEMBERS.map((n) => heldBy(cluster!, n, 'race', key)));
         expect(held).toEqual([values[0], values[0], values[0]]);
-      });
+      }, WAIT);
     }
   });
 

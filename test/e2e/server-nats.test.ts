@@ -8,9 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNatsTransport, type NatsTransport } from '@ringkv/nats';
-import { openClient, type LineClient, GUIDE_SESSION, runGuideSession } from '../../packages/server/test/line-client.js';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { REPO_ROOT, startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
+import { openClient, type LineClient, GUIDE_SESSION, runGuideSession, describeDistributed, startNatsServer, type NatsServer, REPO_ROOT, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
 
 const FOO = 'foo@computer-name';
 const BAR = 'bar@computer-name';

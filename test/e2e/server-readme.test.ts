@@ -1,7 +1,7 @@
 // The README's quick-start session must be what `ringkv dev` really answers: if this breaks, the README lies.
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { REPO_ROOT, runRingkv } from '../support/node-process.js';
+import { REPO_ROOT, runRingkv } from '@ringkv/test-utils';
 
 it('the README quick-start session matches what ringkv dev --once answers over TCP', async () => {
   const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');

@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openClient, type LineClient, GUIDE_SESSION, runGuideSession } from '../../packages/server/test/line-client.js';
-import { startNodeProcess, type NodeProcess } from '../support/node-process.js';
+import { openClient, type LineClient, GUIDE_SESSION, runGuideSession, startNodeProcess, type NodeProcess } from '@ringkv/test-utils';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-server-single-'));
 writeFileSync(

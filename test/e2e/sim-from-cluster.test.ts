@@ -6,11 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createNode, createRangeStrategy, type RingkvNode } from '@ringkv/core';
+import { createNode, createRangeStrategy, remoteRouter, type RingkvNode } from '@ringkv/core';
 import { connectNatsTransport, type NatsTransport } from '@ringkv/nats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { runRingkv, startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
+import { describeDistributed, startNatsServer, type NatsServer, runRingkv, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
 
 const TABLE = [
   { from: 0, to: 'h', node: 'n1@sim-e2e' },
@@ -125,8 +124,8 @@ describeDistributed('ringkv simulate --from-cluster (3 ring nodes, N=2, over NAT
     nodes = await startNodeProcesses(configs.map((config) => ({ config, env: { NATS_URL: nats.url }, cwd: dir })));
     transport = await connectNatsTransport({ url: nats.url, name: 'sim-e2e ring client' });
     // Enter the cluster at r1, as `ringkv route --via` does: r1 coordinates the replicas.
-    const route = (bucket: string, mod: string, fun: string, args: unknown[]) =>
-      transport.request(MEMBERS[0]!, { type: 'route', body: { bucket, mod, fun, args, path: [] } }, { timeoutMs: 5000 });
+    const client = remoteRouter(transport, MEMBERS[0]!, { timeoutMs: 4000 });
+    const route = (bucket: string, mod: string, fun: string, args: unknown[]) => client.route(bucket, mod, fun, args);
     for (const [i, bucket] of BUCKETS.entries()) {
       expect(await route(bucket, 'KV.Registry', 'create', [bucket])).toBe('ok');
       for (let k = 0; k < i; k++) expect(await route(bucket, 'KV.Bucket', 'put', [bucket, `key${k}`, 'x'.repeat(10 * (k + 1))])).toBe('ok');

@@ -1,16 +1,15 @@
 /**
  * Bucket names for a simulation: seeded random names, a file of names (one a line, as bytes),
- * or what a running cluster really stores, asked of every member over NATS (`kv.buckets`).
+ * or what a running cluster really stores, asked of every member over NATS (the KV protocol's
+ * bucket listing, `BUCKETS_MESSAGE`).
  */
 import { readFileSync } from 'node:fs';
-import { describeType, type Transport } from '@ringkv/core';
+import { BUCKETS_MESSAGE, describeType, type Transport } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { randomBucketNames, type BucketEntry, type BucketInput } from '@ringkv/sim';
 import { UsageError } from './command.js';
 import type { BucketSourceSpec } from './simulate-options.js';
 
-/** The `kv.buckets` message every storage node answers (see @ringkv/store). */
-export const BUCKETS_MESSAGE = 'kv.buckets';
 
 export interface LoadedBuckets {
   /** Each call iterates the names afresh (random names are generated again, not kept). */

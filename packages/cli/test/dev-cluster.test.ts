@@ -1,9 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openClient, GUIDE_SESSION, runGuideSession } from '../../server/test/line-client.js';
-import { describeDistributed } from '../../../test/support/nats.js';
-import { REPO_ROOT, RINGKV_BIN } from '../../../test/support/node-process.js';
+import { openClient, GUIDE_SESSION, runGuideSession, describeDistributed, REPO_ROOT, RINGKV_BIN } from '@ringkv/test-utils';
 import { startDevCluster, type DevCluster } from '../src/commands/dev.js';
 import { main } from '../src/index.js';
 

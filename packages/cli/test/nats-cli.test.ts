@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, startNatsServer, type NatsServer } from '../../../test/support/nats.js';
-import { runRingkv, startNodeProcess, startNodeProcesses, type NodeProcesses } from '../../../test/support/node-process.js';
+import { describeDistributed, startNatsServer, type NatsServer, runRingkv, startNodeProcess, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
 import { main } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ringkv-cli-'));

@@ -15,6 +15,7 @@ export * from './module-registry.js';
 export * from './transport.js';
 export * from './in-process-transport.js';
 export * from './node.js';
+export * from './kv-protocol.js';
 export * from './local-cluster.js';
 export * from './config.js';
 export * from './defaults.js';

@@ -15,14 +15,12 @@
 import { type BucketName, bucketBytes, describeType, renderBucket } from './bucket-name.js';
 import { DEFAULT_HOP_TIMEOUT_MS, DEFAULT_MAX_HOPS } from './defaults.js';
 import { ArgumentError, BadRequestError, RoutingLoopError } from './errors.js';
+import { ROUTE_MESSAGE, routeMessageBody } from './kv-protocol.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createModuleRegistry, type ModuleRegistry } from './module-registry.js';
 import { createRangeStrategy } from './range-strategy.js';
 import type { RouteCall, RouteContext, RouteOptions, Strategy } from './strategy.js';
 import type { Listener, Transport, TransportMessage } from './transport.js';
-
-/** Message type of a forwarded routing call. */
-export const ROUTE_MESSAGE = 'route';
 
 export type MessageBodyHandler = (body: unknown) => unknown;
 
@@ -179,7 +177,7 @@ export function createNode(options: NodeOptions): RingkvNode {
         new RoutingLoopError(`hop limit of ${maxHops} reached routing ${renderBucket(call.bucket)} via ${path.join(' -> ')}`),
       );
     }
-    const body = { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, path, ...(call.options ? { options: call.options } : {}) };
+    const body = routeMessageBody(call.bucket, call.mod, call.fun, call.args, call.options, path);
     return transport.request(to, { type: ROUTE_MESSAGE, body }, { timeoutMs: timeoutFor(call) });
   }
 

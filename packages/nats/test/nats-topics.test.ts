@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, startNatsServer, type NatsServer } from '../../../test/support/nats.js';
+import { describeDistributed, startNatsServer, type NatsServer } from '@ringkv/test-utils';
 import { connectNatsTransport, type NatsTransport } from '../src/index.js';
 
 describeDistributed('NATS transport: publish / subscribe on topics', () => {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import {
   BadRequestError,
@@ -11,7 +11,7 @@ import {
   TransportError,
   type RingkvNode,
 } from '@ringkv/core';
-import { describeDistributed, startNatsCluster, startNatsServer, type NatsServer } from '../../../test/support/nats.js';
+import { describeDistributed, startNatsCluster, startNatsServer, type NatsServer } from '@ringkv/test-utils';
 import { connectNatsTransport, decodeReply, encodeRequest, subjectForNode, type NatsTransport } from '../src/index.js';
 
 const FOO = 'foo@computer-name';
@@ -42,18 +42,6 @@ function makeNode(name: string, owner: string, transport: NatsTransport): Ringkv
     },
   });
   return createNode({ name, transport, modules, strategy: createRangeStrategy([{ from: 0, to: 255, node: owner }]) });
-}
-
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 }
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -159,12 +147,12 @@ describeDistributed('NATS transport', () => {
     expect(lost.message).toMatch(/connection to NATS lost while waiting for node bar@host.example.com/);
     expect(Date.now() - started).toBeLessThan(10_000);
     // New calls fail at once while down.
-    await eventually(async () => expect(tf.connected()).toBe(false), 5000);
+    await vi.waitFor(() => expect(tf.connected()).toBe(false), { timeout: 5000, interval: 100 });
     const down = (await foo.route('x', 'Kernel', 'node', [], { timeoutMs: 20_000 }).catch((e: unknown) => e)) as Error;
     expect(down).toBeInstanceOf(TransportError);
     expect(down.message).toMatch(/connection to NATS is down/);
     await server.restart();
-    expect(await eventually(() => foo.route('x', 'Kernel', 'node', []))).toBe(BAR);
+    expect(await vi.waitFor(() => foo.route('x', 'Kernel', 'node', []), { timeout: 10_000, interval: 100 })).toBe(BAR);
   });
 
   it('fails oversized payloads clearly and keeps serving', async () => {
@@ -214,11 +202,11 @@ describeDistributed('NATS transport on a 3-server cluster', () => {
     const { foo, tf, tb } = await pair(u0, { fooUrl: [u0, u1, u2], barUrl: [u1, u2, u0] });
     expect(tf.server()).toContain(String(cluster.servers[0]!.port));
     expect(tb.server()).toContain(String(cluster.servers[1]!.port));
-    expect(await eventually(() => foo.route('x', 'Kernel', 'node', []))).toBe(BAR);
+    expect(await vi.waitFor(() => foo.route('x', 'Kernel', 'node', []), { timeout: 10_000, interval: 100 })).toBe(BAR);
     await cluster.servers[0]!.stop();
-    expect(await eventually(() => foo.route('x', 'Kernel', 'node', []))).toBe(BAR);
+    expect(await vi.waitFor(() => foo.route('x', 'Kernel', 'node', []), { timeout: 10_000, interval: 100 })).toBe(BAR);
     expect(tf.server()).not.toContain(String(cluster.servers[0]!.port));
     await cluster.servers[1]!.stop();
-    expect(await eventually(() => foo.route('x', 'Kernel', 'node', []))).toBe(BAR);
+    expect(await vi.waitFor(() => foo.route('x', 'Kernel', 'node', []), { timeout: 10_000, interval: 100 })).toBe(BAR);
   });
 });

@@ -10,7 +10,7 @@
  * const strategy = createRingStrategy({ members: ['a@h', 'b@h', 'c@h'], n: 3 });
  * const node = createNode({ name: 'a@h', transport, strategy, modules });
  * await node.start();
- * await node.route('shopping', 'KV.Bucket', 'put', ['shopping', 'eggs', '3']); // applied on 3 replicas, answered after W = 2
+ * await kvCall(node, 'put', ['shopping', 'eggs', '3']); // applied on 3 replicas, answered after W = 2
  */
 import { randomBytes } from 'node:crypto';
 import {

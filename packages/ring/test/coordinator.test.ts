@@ -1,7 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError, BadRequestError, compareVectors, UndefinedFunctionError } from '@ringkv/core';
 import { QuorumError } from '../src/index.js';
-import { eventually, startTestRing, type TestRing } from './support/ring-cluster.js';
+import { startTestRing, type TestRing } from './support/ring-cluster.js';
+
+/** Background work (read repair, handoff) is awaited with vitest's one wait helper. */
+const WAIT = { timeout: 3000, interval: 10 };
 
 const A = 'a@t';
 const B = 'b@t';
@@ -102,11 +105,11 @@ describe('ring coordinator: reads, R, siblings, read repair', () => {
     }
     expect(await ring.node(C).route('cart', 'T', 'get', ['cart', 'eggs'], { r: 3, siblings: true })).toEqual({ siblings: ['six', 'twelve'] });
     // Read repair brought every replica to the same sibling set.
-    await eventually(() => {
+    await vi.waitFor(() => {
       const sets = [A, B, C].map((n) => JSON.stringify(ring!.stores.get(n)!.primary('cart', 'eggs')));
       expect(new Set(sets).size).toBe(1);
       expect(JSON.parse(sets[0]!)).toHaveLength(2);
-    });
+    }, WAIT);
     // Each replica alone (r = 1) now answers the same.
     for (const via of [A, B, C]) expect(await ring.node(via).route('cart', 'T', 'get', ['cart', 'eggs'], { r: 1 })).toEqual({ value: 'twelve' });
     // A write after reading both siblings supersedes them.
@@ -121,7 +124,7 @@ describe('ring coordinator: reads, R, siblings, read repair', () => {
     ring.down.get(A)!.clear();
     expect(ring.stores.get(C)!.primary('b2', 'k')).toEqual([]);
     expect(await ring.node(A).route('b2', 'T', 'get', ['b2', 'k'], { r: 3 })).toEqual({ value: 'v1' });
-    await eventually(() => expect(ring!.stores.get(C)!.primary('b2', 'k').map((s) => s.value)).toEqual(['v1']));
+    await vi.waitFor(() => expect(ring!.stores.get(C)!.primary('b2', 'k').map((s) => s.value)).toEqual(['v1']), WAIT);
   });
 
   it('deletes leave tombstones that read as missing and dominate the value', async () => {
@@ -155,7 +158,7 @@ describe('ring coordinator: sloppy quorum and hinted handoff', () => {
     await ring.node(D).stop();
     expect(await ring.node(coordinator).route(bucket, 'T', 'put', [bucket, 'k', 'v1'])).toBe('ok');
     expect(ring.down.get(coordinator)!.has(D)).toBe(true);
-    await eventually(() => expect(ring!.stores.get(fallback)!.hinted(D, bucket, 'k').map((s) => s.value)).toEqual(['v1']));
+    await vi.waitFor(() => expect(ring!.stores.get(fallback)!.hinted(D, bucket, 'k').map((s) => s.value)).toEqual(['v1']), WAIT);
     // While D is known down, placement names the fallback directly.
     const placement = ring.strategies.get(coordinator)!.placement(bucket);
     expect(placement.replicas.find((r) => r.role === 'fallback')).toEqual({ node: fallback, role: 'fallback', hintFor: D });
@@ -179,14 +182,14 @@ describe('ring coordinator: sloppy quorum and hinted handoff', () => {
     const [first, second, last] = primaries as [string, string, string];
     await ring.node(last).stop();
     expect(await ring.node(first).route('three', 'T', 'put', ['three', 'k', 'v'])).toBe('ok');
-    await eventually(() => expect(ring!.stores.get(first)!.hinted(last, 'three', 'k').map((s) => s.value)).toEqual(['v']));
+    await vi.waitFor(() => expect(ring!.stores.get(first)!.hinted(last, 'three', 'k').map((s) => s.value)).toEqual(['v']), WAIT);
     // Known down now: the next write is hinted from the start; W = 3 still fails (the copy does not count).
     await expect(ring.node(first).route('three', 'T', 'put', ['three', 'k', 'v2'], { w: 3 })).rejects.toThrow(/needed 3, 2 answered/);
     expect(ring.stores.get(second)!.hintCount(last)).toBe(0);
     await ring.node(last).start();
     // Hearing from it again starts the handoff at once.
     ring.strategies.get(first)!.detector()!.alive(last);
-    await eventually(() => expect(ring!.stores.get(last)!.primary('three', 'k').map((s) => s.value)).toEqual(['v2']));
+    await vi.waitFor(() => expect(ring!.stores.get(last)!.primary('three', 'k').map((s) => s.value)).toEqual(['v2']), WAIT);
     expect(ring.stores.get(first)!.hintCount(last)).toBe(0);
   });
 

@@ -12,7 +12,7 @@
 export { createLineFramer, type FramerEvent, type LineFramer, type LineFramerOptions } from './line-framer.js';
 export { tokenize, separatorLength, SEPARATOR_CODE_POINTS } from './tokenizer.js';
 export { parseLine, type Command, type ParsedLine } from './command.js';
-export { runCommand, REGISTRY_MODULE, BUCKET_MODULE, type Router } from './command-runner.js';
+export { runCommand, type Router } from './command-runner.js';
 export * as replies from './replies.js';
 export { UnexpectedReplyError } from './errors.js';
 export { createChangeFeed, topicForBucket, type BucketChange, type ChangeFeed, type ChangeListener } from './change-feed.js';

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startServer } from '../src/index.js';
 import { startFixture, type Fixture } from './cluster-fixture.js';
-import { latin1, openClient, type LineClient, GUIDE_SESSION, runGuideSession } from './line-client.js';
+import { latin1, openClient, type LineClient, GUIDE_SESSION, runGuideSession } from '@ringkv/test-utils';
 
 let fx: Fixture;
 const clients: LineClient[] = [];

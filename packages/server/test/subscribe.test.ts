@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createChangeFeed, topicForBucket, type ChangeFeed } from '../src/index.js';
 import { startFixture, type Fixture } from './cluster-fixture.js';
-import { openClient, type LineClient } from './line-client.js';
+import { openClient, type LineClient } from '@ringkv/test-utils';
 
 let fx: Fixture;
 const clients: LineClient[] = [];

@@ -1,7 +1,7 @@
 /**
  * What storage looks like to the store: named hashes of bytes to bytes, grouped in spaces.
  * A backend knows nothing about versions or the KV protocol; it is bytes in, bytes out, so a
- * new backend only has to pass test/backend-contract.ts.
+ * new backend only has to pass the backend contract of `@ringkv/test-utils` (backend-contract.ts).
  *
  * Spaces keep data of different meaning apart under the same bucket name:
  * - `plain`: the guide's buckets (range table). A table exists once created, even when empty.

@@ -7,16 +7,17 @@
  * and a bucket with nothing queued, it runs inline instead and answers a plain value: it cannot
  * interleave with anything, and the hot path allocates no promise chain.
  */
+import type { KvReply } from '@ringkv/core';
 import type { Backend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
 import { keyString } from './bytes.js';
 
-export type PutReply = 'ok' | 'not_found';
+export type PutReply = KvReply<'put'>;
 /**
  * `value` is the value (or null when the key is missing). Under the ring, a caller that asked
  * for siblings also gets `siblings`: every concurrent value in stamp order (null for a delete).
  */
-export type GetReply = { value: Uint8Array | null; siblings?: (Uint8Array | null)[] } | 'not_found';
+export type GetReply = KvReply<'get'>;
 
 type Answer<T> = T | Promise<T>;
 

@@ -28,7 +28,7 @@ import type { Backend } from './backend.js';
 import { parseHintedField } from './hinted-field.js';
 import { checkObjects, decodeSiblings } from './versioned-record.js';
 import { ownerBytes, type VersionedStore } from './versioned-store.js';
-import type { BucketSummary } from './store.js';
+import type { BucketSummary } from '@ringkv/core';
 
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;

@@ -1,8 +1,8 @@
 /**
  * A node's storage: a backend, the bucket functions registered for `route`, and the
- * `kv.buckets` message that lists what the node holds (the migration simulation reads it).
+ * bucket-listing message (`BUCKETS_MESSAGE` of the KV protocol) that lists what the node holds (the migration simulation reads it).
  */
-import { ArgumentError, DEFAULT_REDIS_KEY_PREFIX, describeType, type ModuleRegistry, type RingkvNode } from '@ringkv/core';
+import { ArgumentError, BUCKETS_MESSAGE, DEFAULT_REDIS_KEY_PREFIX, describeType, type BucketSummary, type ModuleRegistry, type RingkvNode } from '@ringkv/core';
 import type { Backend, BackendKind } from './backend.js';
 import { createBucketQueue } from './bucket-queue.js';
 import { registerKvModules } from './kv-module.js';
@@ -14,16 +14,6 @@ import { compareBytes, keyString } from './bytes.js';
 import { createVersionedKv } from './versioned-kv.js';
 import { createVersionedStore } from './versioned-store.js';
 
-/** Message type answered by {@link Store.attach}: what this node stores. */
-export const BUCKETS_MESSAGE = 'kv.buckets';
-
-export interface BucketSummary {
-  bucket: Uint8Array;
-  /** Keys stored (live or tombstoned, under the ring). */
-  keys: number;
-  /** Bytes of keys and values (encoded records under the ring). */
-  bytes: number;
-}
 
 export interface StoreOptions {
   /** @default 'memory' */
@@ -40,7 +30,7 @@ export interface Store {
   readonly replica: ReplicaFunctions;
   /** Registers `KV.Registry`, `KV.Bucket` (and `Replica`) in `modules`. */
   register(modules: ModuleRegistry): void;
-  /** Serves `kv.buckets` on `node`. */
+  /** Serves the bucket listing (`BUCKETS_MESSAGE`) on `node`. */
   attach(node: RingkvNode): void;
   /** What this node stores, bucket by bucket. */
   buckets(): Promise<BucketSummary[]>;

@@ -1,7 +1,6 @@
 import RedisMock from 'ioredis-mock';
 import { createMemoryBackend, createRedisBackend } from '../src/index.js';
-import { backendContract } from './backend-contract.js';
-import { uniquePrefix } from './helpers.js';
+import { backendContract, uniquePrefix } from '@ringkv/test-utils';
 
 backendContract('memory', { open: async () => createMemoryBackend() });
 

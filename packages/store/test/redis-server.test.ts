@@ -1,11 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, freePort } from '../../../test/support/nats.js';
-import { startRedisServer, type RedisServer } from '../../../test/support/redis.js';
+import { describeDistributed, freePort, startRedisServer, type RedisServer, backendContract, bytes, directCaller, uniquePrefix, versionedSuite } from '@ringkv/test-utils';
 import { createRedisBackend, createStore, StorageError } from '../src/index.js';
-import { backendContract } from './backend-contract.js';
-import { bytes, directCaller, uniquePrefix } from './helpers.js';
-import { versionedSuite } from './versioned-suite.js';
 
 describeDistributed(
   'redis backend on a real redis-server',

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import RedisMock from 'ioredis-mock';
 import { describe, expect, it } from 'vitest';
 import { createStore, createStoreOn, createMemoryBackend } from '../src/index.js';
-import { directCaller, uniquePrefix, utf8 } from './helpers.js';
+import { directCaller, uniquePrefix, utf8 } from '@ringkv/test-utils';
 
 describe('createStore', () => {
   it('defaults to memory and takes an ioredis-compatible client for redis', async () => {

@@ -3,7 +3,7 @@
  * cluster through a node (`--via`, or the node of `--config`) and prints the result as JSON.
  * It connects as a client of its own, never as a node.
  */
-import { ConfigError, DEFAULT_NATS_URL, loadConfig, ROUTE_MESSAGE, type BucketName, type RingkvConfig, type Transport } from '@ringkv/core';
+import { ConfigError, DEFAULT_NATS_URL, loadConfig, remoteRouter, type BucketName, type RingkvConfig, type Transport } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -129,15 +129,9 @@ Example:
     const hopTimeoutMs = req.timeoutMs ?? config.hopTimeoutMs;
     const transport: Transport = await connectNatsTransport({ url: config.nats.url, name: `ringkv route (pid ${process.pid})` });
     try {
-      const body = {
-        bucket: req.bucket,
-        mod: req.mod,
-        fun: req.fun,
-        args: req.args,
-        path: [],
-        ...(req.timeoutMs !== undefined ? { options: { timeoutMs: req.timeoutMs } } : {}),
-      };
-      const result = await transport.request(via, { type: ROUTE_MESSAGE, body }, { timeoutMs: hopTimeoutMs + CLIENT_MARGIN_MS });
+      const client = remoteRouter(transport, via, { timeoutMs: hopTimeoutMs, marginMs: CLIENT_MARGIN_MS });
+      const options = req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : undefined;
+      const result = await client.route(req.bucket, req.mod, req.fun, req.args, options);
       io.stdout(`${formatResult(result)}\n`);
       return 0;
     } finally {

@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { track } from './child-processes.js';
 
 /** The repository root. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The built `ringkv` command. */
-export const RINGKV_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+export const RINGKV_BIN = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 
 /** What `ringkv node start` prints on stderr once it serves: `node <name> ready ...`. */
 export const READY_LINE = /^node (\S+) ready\b/m;

@@ -4,8 +4,8 @@
  */
 import { ArgumentError, type Sibling, type VersionedObject, type VersionedReply, type VersionStamp } from '@ringkv/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BUCKET_EXISTS, createStoreOn, type Backend, type Store } from '../src/index.js';
-import { bytes, directCaller, utf8, type DirectCaller } from './helpers.js';
+import { BUCKET_EXISTS, createStoreOn, type Backend, type Store } from '@ringkv/store';
+import { bytes, directCaller, utf8, type DirectCaller } from './store-helpers.js';
 
 const stamp = (vv: Record<string, number>, ts: number, actor = 'a#1'): VersionStamp => ({ vv, ts, actor });
 const write = (version: VersionStamp, hintFor?: string) => ({ replica: { mode: 'write', version, ...(hintFor ? { hintFor } : {}) } });

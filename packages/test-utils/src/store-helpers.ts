@@ -1,5 +1,5 @@
 import { createModuleRegistry, type ModuleRegistry } from '@ringkv/core';
-import type { Store } from '../src/index.js';
+import type { Store } from '@ringkv/store';
 
 export const bytes = (...b: number[]) => new Uint8Array(b);
 export const utf8 = (s: string) => new TextEncoder().encode(s);

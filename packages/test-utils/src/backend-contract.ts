@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createStoreOn, type Backend } from '../src/index.js';
-import { bytes, directCaller, utf8 } from './helpers.js';
+import { createStoreOn, type Backend } from '@ringkv/store';
+import { bytes, directCaller, utf8 } from './store-helpers.js';
 
 export interface BackendFixture {
   open(): Promise<Backend>;
