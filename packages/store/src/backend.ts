@@ -15,6 +15,30 @@ export const SPACES: readonly Space[] = ['plain', 'versioned', 'hinted'];
 
 export type BackendKind = 'memory' | 'redis';
 
+/** A position in a space's total order (table bytes, then field bytes); opaque to callers. */
+export type ScanCursor = Uint8Array;
+
+export interface ScanOptions {
+  /** Only this table (bucket); omit to scan the whole space. */
+  table?: Uint8Array;
+  /** Resume strictly after this position (the `next` of an earlier batch). */
+  after?: ScanCursor;
+  /** At most this many entries in the batch (>= 1). */
+  limit: number;
+}
+
+export interface ScanEntry {
+  table: Uint8Array;
+  field: Uint8Array;
+  value: Uint8Array;
+}
+
+export interface ScanBatch {
+  entries: ScanEntry[];
+  /** Where the next batch starts; absent when the scan is complete. */
+  next?: ScanCursor;
+}
+
 export interface TableStats {
   /** Number of fields. */
   keys: number;
@@ -64,6 +88,14 @@ export interface Backend {
   /** Every field and value of a table, in field byte order. */
   entries(space: Space, name: Uint8Array): Promise<Array<[field: Uint8Array, value: Uint8Array]>>;
   stats(space: Space, name: Uint8Array): Promise<TableStats>;
+  /**
+   * One bounded batch of a space (or of one table) in order: table bytes, then field bytes.
+   * Resumable from `next`, also in another process (the cursor holds no state). Entries that
+   * exist for the whole scan are returned exactly once, whatever is written meanwhile; entries
+   * written or deleted during the scan may or may not appear. `next` is absent once nothing
+   * is left after the batch. Empty tables yield nothing.
+   */
+  scan(space: Space, options: ScanOptions): Promise<ScanBatch>;
   /** Empties every space. */
   clear(): Promise<void>;
   close(): Promise<void>;

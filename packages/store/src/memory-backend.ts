@@ -4,32 +4,57 @@
  * Values handed out are the stored arrays themselves (no copy per read): callers must not
  * mutate them. Every operation is synchronous inside, so it also offers a {@link SyncBackend}.
  */
-import type { Backend, Space, SyncBackend, TableStats } from './backend.js';
+import type { Backend, ScanEntry, Space, SyncBackend, TableStats } from './backend.js';
 import { compareBytes, fromKeyString, keyString, ownBytes } from './bytes.js';
+import { checkScanOptions, encodeCursor } from './scan-cursor.js';
 
 interface Table {
   readonly name: Uint8Array;
   readonly fields: Map<string, Uint8Array>;
+  /**
+   * The field ids in order, built by the first scan that needs them and dropped when a field is
+   * added or removed (not when a value is overwritten), so a scan in batches sorts once, not
+   * once per batch, while writes stay a Map operation.
+   */
+  sorted?: string[];
 }
 
 export function createMemoryBackend(): Backend {
   const spaces: Record<Space, Map<string, Table>> = { plain: new Map(), versioned: new Map(), hinted: new Map() };
+  /** Table ids of each space in order, for scans; dropped when a table is created or removed. */
+  const sortedTables: Partial<Record<Space, string[]>> = {};
+
+  const newTable = (space: Space, id: string, name: Uint8Array): Table => {
+    const table: Table = { name: ownBytes(name), fields: new Map() };
+    spaces[space].set(id, table);
+    delete sortedTables[space];
+    return table;
+  };
 
   const sync: SyncBackend = {
     hasTable: (space, id) => spaces[space].has(id),
     createTable(space, id, name) {
       if (spaces[space].has(id)) return false;
-      spaces[space].set(id, { name: ownBytes(name), fields: new Map() });
+      newTable(space, id, name);
       return true;
     },
     get: (space, id, field) => spaces[space].get(id)?.fields.get(keyString(field)),
     set(space, id, name, field, value) {
-      let table = spaces[space].get(id);
-      if (!table) spaces[space].set(id, (table = { name: ownBytes(name), fields: new Map() }));
+      const table = spaces[space].get(id) ?? newTable(space, id, name);
+      const size = table.fields.size;
       table.fields.set(keyString(field), ownBytes(value));
+      if (table.fields.size !== size) table.sorted = undefined;
     },
-    delete: (space, id, field) => spaces[space].get(id)?.fields.delete(keyString(field)) ?? false,
+    delete(space, id, field) {
+      const table = spaces[space].get(id);
+      if (!table?.fields.delete(keyString(field))) return false;
+      table.sorted = undefined;
+      return true;
+    },
   };
+
+  const tableIds = (space: Space) => (sortedTables[space] ??= [...spaces[space].keys()].sort());
+  const fieldIds = (table: Table) => (table.sorted ??= [...table.fields.keys()].sort());
 
   return {
     kind: 'memory',
@@ -44,7 +69,7 @@ export function createMemoryBackend(): Backend {
       return [...spaces[space].values()].map((t) => t.name).sort(compareBytes);
     },
     async dropTable(space, name) {
-      spaces[space].delete(keyString(name));
+      if (spaces[space].delete(keyString(name))) delete sortedTables[space];
     },
     async get(space, name, field) {
       return sync.get(space, keyString(name), field);
@@ -86,9 +111,58 @@ export function createMemoryBackend(): Backend {
       }
       return out;
     },
+    async scan(space, options) {
+      const { table, after, limit } = checkScanOptions(options);
+      // Ids are latin1 strings (one char per byte), so string order is byte order.
+      const afterTable = after ? keyString(after.table) : undefined;
+      const afterField = after ? keyString(after.field) : undefined;
+      const ids = table ? [keyString(table)] : tableIds(space);
+      const entries: ScanEntry[] = [];
+      for (let t = afterTable === undefined || table ? 0 : lowerBound(ids, afterTable); t < ids.length; t++) {
+        const id = ids[t]!;
+        if (afterTable !== undefined && id < afterTable) continue;
+        const found = spaces[space].get(id);
+        if (!found) continue;
+        const fields = fieldIds(found);
+        for (let f = id === afterTable ? upperBound(fields, afterField!) : 0; f < fields.length; f++) {
+          if (entries.length === limit) {
+            const last = entries[entries.length - 1]!;
+            return { entries, next: encodeCursor(last.table, last.field) };
+          }
+          const fid = fields[f]!;
+          entries.push({ table: found.name, field: fromKeyString(fid), value: found.fields.get(fid)! });
+        }
+      }
+      return { entries };
+    },
     async clear() {
       for (const s of Object.values(spaces)) s.clear();
+      for (const space of Object.keys(sortedTables) as Space[]) delete sortedTables[space];
     },
     async close() {},
   };
+}
+
+/** First index whose id is >= `id`. */
+function lowerBound(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose id is > `id`. */
+function upperBound(ids: readonly string[], id: string): number {
+  let lo = 0;
+  let hi = ids.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ids[mid]! <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

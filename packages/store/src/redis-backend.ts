@@ -16,10 +16,11 @@
  */
 import { ArgumentError } from '@ringkv/core';
 import { Redis } from 'ioredis';
-import type { Backend, Space, TableStats } from './backend.js';
+import type { Backend, ScanEntry, Space, TableStats } from './backend.js';
 import { SPACES } from './backend.js';
 import { compareBytes, keyString } from './bytes.js';
 import { StorageError } from './errors.js';
+import { checkScanOptions, encodeCursor } from './scan-cursor.js';
 
 type Name = Buffer | string;
 
@@ -34,6 +35,8 @@ export interface RedisClientLike {
   hset(key: Name, field: Name, value: Buffer): Promise<number>;
   hdel(key: Name, ...fields: Name[]): Promise<number>;
   hscanBuffer(key: Name, cursor: number | string, countToken: 'COUNT', count: number): Promise<[Buffer, Buffer[]]>;
+  hkeysBuffer(key: Name): Promise<Buffer[]>;
+  hmgetBuffer(key: Name, ...fields: Name[]): Promise<Array<Buffer | null>>;
   multi(): {
     sadd(key: Name, member: Name): unknown;
     sismember(key: Name, member: Name): unknown;
@@ -169,6 +172,35 @@ export async function createRedisBackend(options: RedisBackendOptions): Promise<
       return exists === 1 ? (deleted as number) > 0 : undefined;
     },
     entries,
+    async scan(space, options) {
+      const { table, after, limit } = checkScanOptions(options);
+      const names = table ? [table] : await backend.tables(space);
+      const entries: ScanEntry[] = [];
+      for (const name of names) {
+        const order = after ? compareBytes(name, after.table) : 1;
+        if (order < 0) continue;
+        // Redis hashes have no order: each batch takes the table's field names (HKEYS, one
+        // round trip, O(fields)) and sorts them. Values come with one HMGET per table; a field
+        // deleted in between is skipped (deleted during the scan, so it may be left out).
+        const fields = (await client.hkeysBuffer(hashKey(space, name)))
+          .map(codec.decode)
+          .filter((f) => order > 0 || compareBytes(f, after!.field) > 0)
+          .sort(compareBytes);
+        const wanted = fields.slice(0, limit + 1 - entries.length);
+        if (wanted.length === 0) continue;
+        const values = await client.hmgetBuffer(hashKey(space, name), ...wanted.map(codec.name));
+        for (let i = 0; i < wanted.length; i++) {
+          if (entries.length === limit) {
+            const last = entries[entries.length - 1]!;
+            return { entries, next: encodeCursor(last.table, last.field) };
+          }
+          const v = values[i];
+          if (v === null || v === undefined) continue;
+          entries.push({ table: name, field: wanted[i]!, value: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
+        }
+      }
+      return { entries };
+    },
     async stats(space, name) {
       const out: TableStats = { keys: 0, bytes: 0 };
       for (const [f, v] of await entries(space, name)) {
@@ -257,7 +289,8 @@ function wrapErrors(backend: Backend): Backend {
       try {
         return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
       } catch (err) {
-        if (err instanceof StorageError) throw err;
+        // A caller's mistake (bad scan options) is not a storage failure.
+        if (err instanceof StorageError || err instanceof ArgumentError) throw err;
         throw new StorageError(`redis backend: ${op} failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       }
     };

@@ -54,13 +54,12 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
       if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
         throw new ArgumentError(`limit must be a positive integer, got ${describeType(limit)} ${String(limit)}`);
       }
-      const out: VersionedObject[] = [];
-      for (const [field, value] of await backend.entries('hinted', ownerBytes(name))) {
-        if (out.length >= limit) break;
+      // A bounded read of the owner's area, not the whole table: handoff takes it batch by batch.
+      const { entries } = await backend.scan('hinted', { table: ownerBytes(name), limit });
+      return entries.map(({ field, value }) => {
         const { bucket, key } = parseHintedField(field);
-        out.push({ bucket, key, siblings: decodeSiblings(value, `hinted object for ${name}`) });
-      }
-      return out;
+        return { bucket, key, siblings: decodeSiblings(value, `hinted object for ${name}`) };
+      });
     },
 
     async dropHinted(owner, objects) {

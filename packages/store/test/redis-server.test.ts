@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeDistributed, freePort, startRedisServer, type RedisServer, backendContract, bytes, directCaller, uniquePrefix, versionedSuite } from '@ringkv/test-utils';
+import { describeDistributed, freePort, startRedisServer, type RedisServer, backendContract, bytes, directCaller, scanContract, uniquePrefix, versionedSuite } from '@ringkv/test-utils';
 import { createRedisBackend, createStore, StorageError } from '../src/index.js';
 
 describeDistributed(
@@ -17,6 +17,7 @@ describeDistributed(
       propertyRuns: 30,
     });
     versionedSuite('redis-server', () => createRedisBackend({ keyPrefix: uniquePrefix('real-versioned'), url: redis.url }));
+    scanContract('redis (redis-server)', { open: () => createRedisBackend({ keyPrefix: uniquePrefix('real-scan'), url: redis.url }), propertyRuns: 20 });
   },
   { needs: ['redis-server'] },
 );

@@ -19,3 +19,4 @@ export * from './line-client.js';
 export * from './store-helpers.js';
 export * from './backend-contract.js';
 export * from './versioned-suite.js';
+export * from './scan-contract.js';
