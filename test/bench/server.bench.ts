@@ -5,6 +5,9 @@
  * - a single node in this process (in-process transport, memory store),
  * - a server-only node in this process routing every bucket to a storage node in another
  *   process, over a nats-server (one NATS hop each way),
+ * - a 3-node ring (issue 11): three `ringkv node start` processes from config/ring/{a,b,c}.json
+ *   (N3 R2 W2, `storage.backend: "memory"`) over one nats-server, loaded through node a's text
+ *   server,
  * - beside a redis-server started in the same run, measured with `redis-benchmark -t set,get
  *   -c 50` and with the same load generator as ringkv (Redis inline commands SET/GET).
  *
@@ -16,7 +19,7 @@
  * Bounded: RINGKV_BENCH_SERVER_MS per measurement (default 2000), RINGKV_BENCH_ROUNDS (3).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
@@ -300,6 +303,82 @@ async function startNatsHop(): Promise<NatsHop | string> {
   }
 }
 
+// ---------------------------------------------------------------- ring over NATS
+
+interface RingCluster {
+  /** Node a's text server port. */
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * nats-server + three `ringkv node start` processes from config/ring/{a,b,c}.json, forced onto
+ * the memory backend (durable storage is measured on its own), N3 R2 W2.
+ */
+async function startRingCluster(): Promise<RingCluster | string> {
+  const { hasNatsServer, startNatsServer } = await import('../support/nats.js');
+  if (!hasNatsServer()) return 'nats-server is not installed';
+  const { startNodeProcesses } = await import('../support/node-process.js');
+  const nats = await startNatsServer();
+  const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-ring-'));
+  const specs = ['a', 'b', 'c'].map((n) => {
+    const config = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${n}.json`), 'utf8')) as Record<string, unknown>;
+    config.ring = { ...(config.ring as object), n: 3, r: 2, w: 2 };
+    config.storage = { backend: 'memory' };
+    const file = join(dir, `${n}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    return { config: file, env: { NATS_URL: nats.url, PORT: '0', RINGKV_CONFIG_DIR: dir } };
+  });
+  const cleanup = async () => {
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let nodes: Awaited<ReturnType<typeof startNodeProcesses>>;
+  try {
+    nodes = await startNodeProcesses(specs);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const stop = async () => {
+    await nodes.stop();
+    await cleanup();
+  };
+  try {
+    const port = Number(nodes.byName('a@ringkv').output().match(/port (\d+)\)/)?.[1]);
+    if (!(port > 0)) throw new Error(`node a printed no text server port:\n${nodes.output()}`);
+    await createBucketOver(port);
+    return { port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** `CREATE bench` over the text protocol (retried while the ring's nodes still find each other). */
+async function createBucketOver(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      let got = '';
+      socket.setEncoding('latin1');
+      socket.on('connect', () => socket.write(`CREATE ${BUCKET}\n`));
+      socket.on('data', (d: string) => {
+        got += d;
+        if (got.endsWith('\n')) {
+          socket.end();
+          resolve(got.trim());
+        }
+      });
+      socket.on('error', reject);
+    });
+    if (reply === 'OK') return;
+    if (Date.now() > deadline) throw new Error(`CREATE ${BUCKET} on the ring answered ${JSON.stringify(reply)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 // ---------------------------------------------------------------- report
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
@@ -337,20 +416,25 @@ export async function run(): Promise<BenchSection> {
   const single: PutGet[] = [];
   const bare: LoadResult[] = [];
   const hops: PutGet[] = [];
+  const rings: PutGet[] = [];
   const sameClient: PutGet[] = [];
   const official: RedisBenchmark[] = [];
   let hop: NatsHop | string | undefined;
+  let ring: RingCluster | string | undefined;
   try {
     hop = await startNatsHop();
+    ring = await startRingCluster();
     // Warm-up (not reported): lets the JIT compile the hot paths before the first round.
     await withServer(solo, (port) => runClient({ port, op: 'put', durationMs: 1000 }));
     if (typeof hop !== 'string') await runClient({ port: hop.port, op: 'put', durationMs: 1000 });
+    if (typeof ring !== 'string') await runClient({ port: ring.port, op: 'put', durationMs: 1000 });
     for (let round = 1; round <= rounds(); round++) {
       process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
       single.push(await withServer(solo, (port) => measurePort(port, 'ringkv')));
       const ceiling = await startBareServer();
       bare.push(await runClient({ port: ceiling.port, op: 'put', durationMs: durationMs() }).finally(() => ceiling.close()));
       if (typeof hop !== 'string') hops.push(await measurePort(hop.port, 'ringkv'));
+      if (typeof ring !== 'string') rings.push(await measurePort(ring.port, 'ringkv'));
       if (redis) {
         sameClient.push(await measurePort(redis.port, 'redis-inline'));
         official.push(runRedisBenchmark(redis.port));
@@ -358,6 +442,7 @@ export async function run(): Promise<BenchSection> {
     }
   } finally {
     if (hop && typeof hop !== 'string') await hop.stop();
+    if (ring && typeof ring !== 'string') await ring.stop();
     await solo.stop();
     await redis?.stop();
     if (cLoadDir) rmSync(cLoadDir, { recursive: true, force: true });
@@ -388,6 +473,8 @@ export async function run(): Promise<BenchSection> {
           row('ringkv NATS hop GET', summarise(hops.map((r) => r.get)), rbGet, scGet?.opsPerSec),
         ]),
   ];
+  if (typeof ring === 'string') lines.push(`| ringkv ring | ${ring} | | | | | | |`);
+  else lines.push(row('ringkv ring PUT (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings.map((r) => r.put)), rbSet, scSet?.opsPerSec), row('ringkv ring GET (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings.map((r) => r.get)), rbGet, scGet?.opsPerSec));
   lines.push(row('bare Node.js server answering OK to every read (the platform\'s ceiling; PUT lines)', summarise(bare), rbSet, scSet?.opsPerSec));
   if (scSet && scGet) lines.push(row('redis-server SET, same client (inline command)', scSet, rbSet, scSet.opsPerSec), row('redis-server GET, same client (inline command)', scGet, rbGet, scGet.opsPerSec));
   if (rbSet && rbGet) {
@@ -405,6 +492,19 @@ export async function run(): Promise<BenchSection> {
     );
   } else {
     lines.push('', 'redis-server or redis-benchmark is not installed: no Redis comparison in this run.');
+  }
+  if (typeof ring !== 'string' && rings.length) {
+    const rPut = summarise(rings.map((r) => r.put));
+    const rGet = summarise(rings.map((r) => r.get));
+    const judge = (ok: boolean) => (ok ? 'met' : 'not met');
+    const putRatio = rPut.opsPerSec / put.opsPerSec;
+    const getRatio = rGet.opsPerSec / get.opsPerSec;
+    const putP99 = rPut.p99Ms / put.p99Ms;
+    const getP99 = rGet.p99Ms / get.p99Ms;
+    lines.push(
+      '',
+      `Ring against the single node, same run (issue 11 targets): PUT throughput ${fmt(putRatio, 2)}x (target >= 0.25x, ${judge(putRatio >= 0.25)}), GET throughput ${fmt(getRatio, 2)}x (target >= 0.35x, ${judge(getRatio >= 0.35)}), PUT p99 ${fmt(putP99, 1)}x (target <= 4x, ${judge(putP99 <= 4)}), GET p99 ${fmt(getP99, 1)}x (target <= 4x, ${judge(getP99 <= 4)}). Ring nodes: three \`ringkv node start\` processes from config/ring/{a,b,c}.json with \`storage.backend: "memory"\`, over one nats-server, the load entering at node a's text server.`,
+    );
   }
   return { title: 'Text protocol server', markdown: lines.join('\n') };
 }
