@@ -80,7 +80,11 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     // routes (a server-only node); KV calls routed to it fail as undefined functions.
     let store: Store | undefined;
     if (config.roles.includes('storage')) {
-      const opened = await createStore({ backend: config.storage.backend, redis: config.storage.redis });
+      const opened = await createStore({
+        backend: config.storage.backend,
+        redis: config.storage.redis,
+        ...(config.storage.serializeBy ? { serializeBy: config.storage.serializeBy } : {}),
+      });
       store = opened;
       closers.push(() => opened.close());
       store.register(modules);

@@ -93,6 +93,8 @@ export const configSchema = z
     storage: z
       .object({
         backend: z.enum(['memory', 'redis']).default('memory'),
+        /** Under the ring, what one queue covers: each key, or each bucket. @default "key" */
+        serializeBy: z.enum(['key', 'bucket']).optional(),
         redis: z
           .object({
             url: z.string().min(1).default(DEFAULT_REDIS_URL),
@@ -130,6 +132,14 @@ export const configSchema = z
         reapIntervalMs: positiveInt.max(86_400_000).optional(),
         /** Minimum age of a tombstone before it may be reaped, ms. @default 3600000 */
         tombstoneGraceMs: positiveInt.max(31_536_000_000).optional(),
+        /** Versions stamped further ahead of this node's clock are refused, ms. @default 60000 */
+        maxClockOffsetMs: positiveInt.max(31_536_000_000).optional(),
+        /** How writes travel: one round trip from a coordinating replica, or the older version read then write. @default "coordinator" */
+        writePath: z.enum(['coordinator', 'read-before-write']).optional(),
+        /** Replica messages to one node in the same event-loop turn travel as one request. @default true */
+        batchReplicaMessages: z.boolean().optional(),
+        /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
+        placementCacheSize: z.number().int().min(0).max(10_000_000).optional(),
       })
       .strict()
       .default({ members: [], n: DEFAULT_RING_N, vnodes: DEFAULT_RING_VNODES, weights: {} }),

@@ -43,6 +43,17 @@ export interface ModuleRegistry {
   resolve(mod: string, fun: string, arity: number, node: string): FunctionDef;
   /** `Mod.fun/arity` names of everything registered. */
   list(): string[];
+  /** Everything registered, as values (sorted by module, then function). */
+  entries(): RegisteredEntry[];
+}
+
+/** One registered function, as {@link ModuleRegistry.entries} lists it. */
+export interface RegisteredEntry {
+  readonly mod: string;
+  readonly fun: string;
+  /** Undefined: any number of arguments. */
+  readonly arity: number | undefined;
+  readonly kind: FunctionKind;
 }
 
 /** A registry holding the built-ins (`Kernel.node`) unless `builtins` is false. */
@@ -88,6 +99,11 @@ export function createModuleRegistry(options: { builtins?: boolean } = {}): Modu
       const names: string[] = [];
       for (const [mod, funs] of table) for (const [fun, def] of funs) names.push(`${mod}.${fun}/${def.arity ?? '*'}`);
       return names.sort();
+    },
+    entries() {
+      const out: RegisteredEntry[] = [];
+      for (const [mod, funs] of table) for (const [fun, def] of funs) out.push({ mod, fun, arity: def.arity, kind: def.kind });
+      return out.sort((a, b) => (a.mod < b.mod ? -1 : a.mod > b.mod ? 1 : a.fun < b.fun ? -1 : a.fun > b.fun ? 1 : 0));
     },
   };
 

@@ -19,7 +19,7 @@ import { ROUTE_MESSAGE, routeMessageBody } from './kv-protocol.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createModuleRegistry, type ModuleRegistry } from './module-registry.js';
 import { createRangeStrategy } from './range-strategy.js';
-import type { RouteCall, RouteContext, RouteOptions, Strategy } from './strategy.js';
+import type { RouteCall, RouteContext, RouteOptions, Strategy, StrategyHost } from './strategy.js';
 import type { Listener, Transport, TransportMessage } from './transport.js';
 
 export type MessageBodyHandler = (body: unknown) => unknown;
@@ -39,7 +39,7 @@ export interface NodeOptions {
   logger?: Logger;
 }
 
-export interface RingkvNode {
+export interface RingkvNode extends StrategyHost {
   readonly name: string;
   readonly modules: ModuleRegistry;
   readonly transport: Transport;

@@ -3,8 +3,8 @@
  * call, so a strategy whose configuration changes answers differently on the next call.
  */
 import type { BucketName } from './bucket-name.js';
-import type { FunctionKind } from './module-registry.js';
-import type { RingkvNode } from './node.js';
+import type { Logger } from './logger.js';
+import type { FunctionKind, ModuleRegistry } from './module-registry.js';
 
 export type ReplicaRole = 'primary' | 'fallback';
 
@@ -77,8 +77,23 @@ export interface Strategy {
   describe(): string;
   /**
    * Optional: called when the strategy is installed on a node (at creation or `setStrategy`),
-   * to register message handlers (`node.handle`) or start background work (handoff). Returns
+   * to register message handlers (`host.handle`) or start background work (handoff). Returns
    * a function that undoes it, called when the strategy is replaced or the node stops.
    */
-  attach?(node: RingkvNode): (() => void | Promise<void>) | void;
+  attach?(host: StrategyHost): (() => void | Promise<void>) | void;
+}
+
+/**
+ * What a strategy sees of the node it is attached to: its name, its functions, its logger, and
+ * strategy-level messages. Narrow on purpose (the node implements it; a strategy never needs
+ * the router itself), which also keeps this file free of an import of node.ts.
+ */
+export interface StrategyHost {
+  readonly name: string;
+  readonly modules: ModuleRegistry;
+  readonly logger: Logger;
+  /** Serves messages of `type` sent with {@link StrategyHost.send}. */
+  handle(type: string, handler: (body: unknown) => unknown): void;
+  /** Sends a message of `type` to `node` and waits for its reply. */
+  send(node: string, type: string, body: unknown, timeoutMs?: number): Promise<unknown>;
 }

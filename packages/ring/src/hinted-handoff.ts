@@ -10,11 +10,11 @@
  * const handoff = createHintedHandoff({ node, members, isUp, batchSize: 100 });
  * await handoff.runOnce(); // hands off everything that can go now
  */
-import type { Logger, RingkvNode, VersionedObject } from '@ringkv/core';
+import type { Logger, StrategyHost, VersionedObject } from '@ringkv/core';
 import { HANDOFF_MESSAGE, hasReplicaModule, isVersionedObject, replicaFn } from './replica-messages.js';
 
 export interface HintedHandoffOptions {
-  node: RingkvNode;
+  node: StrategyHost;
   members: readonly string[];
   isUp(node: string): boolean;
   batchSize: number;

@@ -10,12 +10,18 @@ import {
   REPLICA_MODULE,
   type BucketName,
   type ReplicaMeta,
-  type RingkvNode,
+  type StrategyHost,
   type VersionedObject,
 } from '@ringkv/core';
 
 /** Apply a read or write on this replica: `{ bucket, mod, fun, args, meta: { replica } }`. */
 export const APPLY_MESSAGE = 'ring.apply';
+/**
+ * The write path's fan-out: `{ objects, hintFor, read? }` -> the objects are merged here
+ * (`Replica.merge`), then `read` (the write's read call) runs here and the answer is
+ * `{ missed }`: the versions this replica holds that the objects do not cover.
+ */
+export const REPLICATE_MESSAGE = 'ring.replicate';
 /** Liveness probe: `{ from, actor }` -> `{ actor }`. */
 export const PING_MESSAGE = 'ring.ping';
 /** Read repair: `{ objects, hintFor }` -> merged into this replica with `Replica.merge`. */
@@ -69,6 +75,18 @@ export function parseObjects(body: unknown, type: string): { objects: VersionedO
   return { objects: b.objects as VersionedObject[], hintFor };
 }
 
+export function parseReplicate(body: unknown): { objects: VersionedObject[]; hintFor: string | null; read: ReplicaCall | undefined } {
+  const { objects, hintFor } = parseObjects(body, REPLICATE_MESSAGE);
+  const read = (body as { read?: unknown }).read;
+  if (read === undefined || read === null) return { objects, hintFor, read: undefined };
+  const r = objectBody(read, `${REPLICATE_MESSAGE} read`);
+  const bytesOk = typeof r.bucket === 'string' || r.bucket instanceof Uint8Array;
+  if (!bytesOk || typeof r.mod !== 'string' || typeof r.fun !== 'string' || !Array.isArray(r.args)) {
+    throw new BadRequestError(`${REPLICATE_MESSAGE}: read must be {bucket, mod, fun, args}`);
+  }
+  return { objects, hintFor, read: { bucket: r.bucket as BucketName, mod: r.mod, fun: r.fun, args: r.args } };
+}
+
 export function isVersionedObject(o: unknown): o is VersionedObject {
   if (o === null || typeof o !== 'object') return false;
   const v = o as Record<string, unknown>;
@@ -76,7 +94,7 @@ export function isVersionedObject(o: unknown): o is VersionedObject {
 }
 
 /** Runs a registered function on this node with replica meta, checking its kind matches the mode. */
-export async function applyOnReplica(node: RingkvNode, call: ReplicaCall, meta: ReplicaMeta): Promise<unknown> {
+export async function applyOnReplica(node: StrategyHost, call: ReplicaCall, meta: ReplicaMeta): Promise<unknown> {
   const def = node.modules.resolve(call.mod, call.fun, call.args.length, node.name);
   if (meta.mode !== 'resolve' && def.kind !== meta.mode) {
     throw new BadRequestError(`${call.mod}.${call.fun}/${call.args.length} is a ${def.kind} function, not a ${meta.mode} on node ${node.name}`);
@@ -85,13 +103,13 @@ export async function applyOnReplica(node: RingkvNode, call: ReplicaCall, meta: 
 }
 
 /** Runs `Replica.<fun>` on this node (storage's side of read repair and handoff). */
-export async function replicaFn(node: RingkvNode, fun: string, args: readonly unknown[]): Promise<unknown> {
+export async function replicaFn(node: StrategyHost, fun: string, args: readonly unknown[]): Promise<unknown> {
   const def = node.modules.resolve(REPLICA_MODULE, fun, args.length, node.name);
   return def.fn({ node: node.name, bucket: new Uint8Array(0), meta: {} }, ...args);
 }
 
 /** Whether this node's storage speaks the replication contract (registers `Replica`). */
-export function hasReplicaModule(node: RingkvNode): boolean {
+export function hasReplicaModule(node: StrategyHost): boolean {
   return node.modules.lookup(REPLICA_MODULE, 'merge', 2) !== undefined;
 }
 

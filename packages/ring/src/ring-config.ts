@@ -7,6 +7,11 @@
  * const settings = resolveRingConfig({ members: ['a@h', 'b@h', 'c@h'] }); // n 3, r 2, w 2
  */
 import { ConfigError, DEFAULT_RING_N, DEFAULT_RING_VNODES, defaultQuorum, NODE_NAME_PATTERN } from '@ringkv/core';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from './hybrid-clock.js';
+import { DEFAULT_PLACEMENT_CACHE_SIZE } from './preference-list.js';
+
+/** `coordinator`: one round trip (default); `read-before-write`: the version read from R replicas first, then the write to N. */
+export type WritePathKind = 'coordinator' | 'read-before-write';
 
 /** Time between failure-detector ping rounds. */
 export const DEFAULT_PING_INTERVAL_MS = 1000;
@@ -46,6 +51,22 @@ export interface RingStrategyConfig {
   reapIntervalMs?: number;
   /** @default 3600000 */
   tombstoneGraceMs?: number;
+  /**
+   * Versions stamped further ahead of this node's clock than this are refused (logged, never
+   * merged or observed). @default 60000
+   */
+  maxClockOffsetMs?: number;
+  /**
+   * How writes travel: `coordinator` (one round trip: a replica versions the write against
+   * what it holds and sends the result) or `read-before-write` (the version read from R
+   * replicas, then the write applied on N; kept to measure what the first buys).
+   * @default 'coordinator'
+   */
+  writePath?: WritePathKind;
+  /** Replica messages to one node in the same event-loop turn travel as one request. @default true */
+  batchReplicaMessages?: boolean;
+  /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
+  placementCacheSize?: number;
 }
 
 export type ResolvedRingConfig = Required<Omit<RingStrategyConfig, 'weights'>> & { weights: Readonly<Record<string, number>> };
@@ -103,7 +124,17 @@ export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfi
     handoffBatchSize: int('handoffBatchSize', config.handoffBatchSize, DEFAULT_HANDOFF_BATCH_SIZE, 1, 100_000),
     reapIntervalMs: ms('reapIntervalMs', DEFAULT_REAP_INTERVAL_MS),
     tombstoneGraceMs: ms('tombstoneGraceMs', DEFAULT_TOMBSTONE_GRACE_MS),
+    maxClockOffsetMs: ms('maxClockOffsetMs', DEFAULT_MAX_CLOCK_OFFSET_MS),
+    writePath: config.writePath ?? 'coordinator',
+    batchReplicaMessages: config.batchReplicaMessages ?? true,
+    placementCacheSize: int('placementCacheSize', config.placementCacheSize, DEFAULT_PLACEMENT_CACHE_SIZE, 0, 10_000_000),
   };
+  if (resolved.writePath !== 'coordinator' && resolved.writePath !== 'read-before-write') {
+    problems.push(`ring.writePath: must be "coordinator" or "read-before-write", got ${JSON.stringify(config.writePath)}`);
+  }
+  if (typeof resolved.batchReplicaMessages !== 'boolean') {
+    problems.push(`ring.batchReplicaMessages: must be true or false, got ${JSON.stringify(config.batchReplicaMessages)}`);
+  }
   if (problems.length) throw new ConfigError(`invalid ring configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return resolved;
 }

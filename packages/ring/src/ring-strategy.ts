@@ -18,14 +18,17 @@ import {
   silentLogger,
   type BucketName,
   type Logger,
-  type Placement,
-  type RingkvNode,
+  type StrategyHost,
   type Strategy,
+  type VersionedObject,
 } from '@ringkv/core';
-import { createCoordinator } from './coordinator.js';
+import { createCoordinator, type RingPlacement } from './coordinator.js';
 import { createFailureDetector, type FailureDetector } from './failure-detector.js';
 import { createHintedHandoff } from './hinted-handoff.js';
 import { createHybridClock, type HybridClock } from './hybrid-clock.js';
+import { createPreferenceLists, type PreferenceLists } from './preference-list.js';
+import { BATCH_MESSAGE, createReplicaBatcher, serveBatch } from './replica-batch.js';
+import { replyObjects } from './replica-io.js';
 import {
   APPLY_MESSAGE,
   applyOnReplica,
@@ -35,16 +38,19 @@ import {
   MERGE_MESSAGE,
   parseApply,
   parseObjects,
+  parseReplicate,
   PING_MESSAGE,
   replicaFn,
+  REPLICATE_MESSAGE,
 } from './replica-messages.js';
 import { resolveRingConfig, type ResolvedRingConfig, type RingStrategyConfig } from './ring-config.js';
 import { createRing, type Ring } from './ring.js';
 import { createTombstoneReaper, holdsHints } from './tombstone-reaper.js';
+import { coveredBy } from './write-path.js';
 
 export interface RingStrategyDeps {
-  /** Liveness view; built from pings over `node.send` when omitted. */
-  detector?: (node: RingkvNode, config: ResolvedRingConfig) => FailureDetector;
+  /** Liveness view; built from pings over `host.send` when omitted. */
+  detector?: (host: StrategyHost, config: ResolvedRingConfig) => FailureDetector;
   clock?: HybridClock;
   /** This node's incarnation; default `<node>#<random>` chosen at attach, so a restart never reuses counters. */
   actor?: string;
@@ -55,8 +61,16 @@ export interface RingStrategyDeps {
 
 export interface RingStrategy extends Strategy {
   readonly name: 'ring';
+  /** The ring in effect now (replaced with {@link RingStrategy.setRing}). */
   readonly ring: Ring;
   readonly config: ResolvedRingConfig;
+  /** The annotated preference list (primaries, fallbacks, spares, unplaced) for `bucket` now. */
+  placement(bucket: BucketName): RingPlacement;
+  /**
+   * Replaces the ring (a membership change): placements are computed from the new ring on the
+   * next call, and the old ring's cached walks are dropped with it.
+   */
+  setRing(ring: Ring): void;
   /** The incarnation writes coordinated here are stamped with (after attach). */
   actor(): string;
   /** The failure detector in use (after attach). */
@@ -69,48 +83,80 @@ export interface RingStrategy extends Strategy {
 
 export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategyDeps = {}): RingStrategy {
   const config = resolveRingConfig(input);
-  const ring = createRing({ members: config.members, vnodes: config.vnodes, weights: config.weights });
-  const clock = deps.clock ?? createHybridClock();
-  let node: RingkvNode | undefined;
+  let lists: PreferenceLists = createPreferenceLists(createRing({ members: config.members, vnodes: config.vnodes, weights: config.weights }), config.n, {
+    cacheSize: config.placementCacheSize,
+  });
+  const clock = deps.clock ?? createHybridClock(Date.now, { maxOffsetMs: config.maxClockOffsetMs });
+  let host: StrategyHost | undefined;
   let detector: FailureDetector | undefined;
   let actor = deps.actor ?? '';
-  const logger = () => deps.logger ?? node?.logger ?? silentLogger;
+  const logger = () => deps.logger ?? host?.logger ?? silentLogger;
+  const isUp = (m: string) => detector?.isUp(m) ?? true;
+
+  const direct = (node: string, type: string, body: unknown, timeoutMs: number) => {
+    if (!host) return Promise.reject(new BadRequestError('the ring strategy is not attached to a node'));
+    return host.send(node, type, body, timeoutMs);
+  };
+  const batcher = createReplicaBatcher({ send: direct });
+
+  function placement(bucket: BucketName): RingPlacement {
+    const apl = lists.annotated(bucket, detector ? isUp : undefined);
+    return { replicas: apl.replicas, primaries: apl.primaries, spares: apl.spares, unplaced: apl.unplaced, n: config.n, r: config.r, w: config.w };
+  }
 
   const coordinator = createCoordinator({
-    ring,
     n: config.n,
-    node: () => node,
-    detector: () => detector,
+    host: () => host,
+    isUp,
+    suspect: (node, err) => detector?.suspect(node, err),
     clock,
     actor: () => actor,
     logger,
+    send: config.batchReplicaMessages ? batcher.send : direct,
+    placementOf: placement,
+    writePath: config.writePath,
   });
 
+  /** Refuses versions stamped beyond the maximum clock offset (forged or broken peers), and observes the rest. */
+  function admit(objects: readonly VersionedObject[], type: string): void {
+    for (const o of objects) {
+      for (const s of o.siblings) {
+        if (!clock.plausible(s.version.ts)) {
+          logger().warn(`refused ${type}: a version stamped ${String(s.version.ts)} is beyond the maximum clock offset (${config.maxClockOffsetMs} ms)`);
+          throw new BadRequestError(`${type}: version timestamp ${String(s.version.ts)} is beyond the maximum clock offset of ${config.maxClockOffsetMs} ms`);
+        }
+      }
+    }
+    for (const o of objects) for (const s of o.siblings) clock.observe(s.version.ts);
+  }
+
   const handoff = () =>
-    node
-      ? createHintedHandoff({ node, members: config.members, isUp: (m) => detector?.isUp(m) ?? true, batchSize: config.handoffBatchSize, logger: logger() })
+    host
+      ? createHintedHandoff({ node: host, members: config.members, isUp: (m) => detector?.isUp(m) ?? true, batchSize: config.handoffBatchSize, logger: logger() })
       : undefined;
   let handoffRunner: ReturnType<typeof createHintedHandoff> | undefined;
 
   const strategy: RingStrategy = {
     name: 'ring',
-    ring,
+    get ring() {
+      return lists.ring;
+    },
     config,
     actor: () => actor,
     detector: () => detector,
-    placement(bucket: BucketName): Placement {
-      const isUp = detector ? (m: string) => detector!.isUp(m) : undefined;
-      return { replicas: ring.preferenceList(bucket, config.n, isUp), n: config.n, r: config.r, w: config.w };
+    placement,
+    setRing(ring) {
+      lists = createPreferenceLists(ring, config.n, { cacheSize: config.placementCacheSize });
     },
-    execute: (call, placement, ctx) => coordinator.execute(call, placement, ctx),
-    describe: () => `ring of ${config.members.length} members (n ${config.n}, r ${config.r}, w ${config.w}, ${config.vnodes} vnodes)`,
+    execute: (call, p, ctx) => coordinator.execute(call, p, ctx),
+    describe: () => `ring of ${lists.ring.members.length} members (n ${config.n}, r ${config.r}, w ${config.w}, ${config.vnodes} vnodes)`,
     handoffNow: () => handoffRunner?.runOnce() ?? Promise.resolve(0),
     reapNow: () =>
-      node && detector
-        ? createTombstoneReaper({ node, members: config.members, graceMs: config.tombstoneGraceMs, detector }).runOnce()
+      host && detector
+        ? createTombstoneReaper({ node: host, members: config.members, graceMs: config.tombstoneGraceMs, detector }).runOnce()
         : Promise.resolve({ reaped: false, reason: 'not attached to a node' }),
     attach(attached) {
-      node = attached;
+      host = attached;
       if (!deps.actor) actor = `${attached.name}#${randomBytes(6).toString('hex')}`;
       detector =
         deps.detector?.(attached, config) ??
@@ -126,28 +172,55 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       handoffRunner = handoff();
       const det = detector;
 
-      attached.handle(APPLY_MESSAGE, (body) => {
+      // The ring's messages, also reachable inside a `ring.batch`.
+      const handlers = new Map<string, (body: unknown) => unknown>();
+      handlers.set(APPLY_MESSAGE, (body) => {
         const { call, meta } = parseApply(body);
+        if (meta.mode === 'write') admit([{ bucket: call.bucket, key: new Uint8Array(0), siblings: [{ value: null, version: meta.version }] }], APPLY_MESSAGE);
         return applyOnReplica(attached, call, meta);
       });
-      attached.handle(PING_MESSAGE, (body) => {
+      handlers.set(PING_MESSAGE, (body) => {
         const b = body as { from?: unknown; actor?: unknown } | null;
         // A ping proves its sender is up, and tells a restart (new incarnation) apart.
         if (b && typeof b.from === 'string') det.alive(b.from, typeof b.actor === 'string' ? b.actor : undefined);
         return { actor };
       });
-      attached.handle(MERGE_MESSAGE, (body) => {
+      handlers.set(MERGE_MESSAGE, (body) => {
         const { objects, hintFor } = parseObjects(body, MERGE_MESSAGE);
         if (!hasReplicaModule(attached)) throw new BadRequestError(`node ${attached.name} has no versioned storage to repair`);
+        admit(objects, MERGE_MESSAGE);
         return replicaFn(attached, 'merge', [objects, hintFor]);
       });
-      attached.handle(HANDOFF_MESSAGE, async (body) => {
+      handlers.set(REPLICATE_MESSAGE, async (body) => {
+        const { objects, hintFor, read } = parseReplicate(body);
+        if (!hasReplicaModule(attached)) throw new BadRequestError(`node ${attached.name} has no versioned storage to replicate to`);
+        admit(objects, REPLICATE_MESSAGE);
+        await replicaFn(attached, 'merge', [objects, hintFor]);
+        if (!read) return { missed: [] };
+        // What this replica holds beyond what it was sent: the coordinator missed it.
+        const held = replyObjects(await applyOnReplica(attached, read, { mode: 'read' })) ?? [];
+        return { missed: missedBy(objects, held) };
+      });
+      handlers.set(HANDOFF_MESSAGE, async (body) => {
         const { objects } = parseObjects(body, HANDOFF_MESSAGE);
         if (!hasReplicaModule(attached)) throw new BadRequestError(`node ${attached.name} has no versioned storage to hand off to`);
+        admit(objects, HANDOFF_MESSAGE);
         await replicaFn(attached, 'merge', [objects, null]);
         return 'ok';
       });
-      attached.handle(HINTS_MESSAGE, () => holdsHints(attached, config.members));
+      handlers.set(HINTS_MESSAGE, () => holdsHints(attached, config.members));
+      for (const [type, handler] of handlers) attached.handle(type, handler);
+      attached.handle(BATCH_MESSAGE, (body) =>
+        serveBatch(
+          body,
+          (type, item) => {
+            const handler = handlers.get(type);
+            if (!handler) throw new BadRequestError(`${BATCH_MESSAGE}: node ${attached.name} does not handle ${JSON.stringify(type)} in a batch`);
+            return handler(item);
+          },
+          attached.name,
+        ),
+      );
 
       const runner = handoffRunner!;
       const offUp = det.onUp((m) => void runner.handOff(m));
@@ -177,8 +250,25 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
   return strategy;
 }
 
+/** The versions `held` has that nothing in `sent` covers, per object. */
+function missedBy(sent: readonly VersionedObject[], held: readonly VersionedObject[]): VersionedObject[] {
+  const out: VersionedObject[] = [];
+  for (const h of held) {
+    const theirs = sent.find((s) => sameBytes(s.key, h.key))?.siblings ?? [];
+    const extra = h.siblings.filter((s) => !coveredBy(s, theirs));
+    if (extra.length > 0) out.push({ bucket: h.bucket, key: h.key, siblings: extra });
+  }
+  return out;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Resolves true once `node` answers a ping sent to itself (its listener is up), false if stopped first. */
-async function untilListening(node: RingkvNode, stopped: () => boolean, maxWaitMs = 30_000): Promise<boolean> {
+async function untilListening(node: StrategyHost, stopped: () => boolean, maxWaitMs = 30_000): Promise<boolean> {
   const deadline = Date.now() + maxWaitMs;
   while (!stopped() && Date.now() < deadline) {
     try {

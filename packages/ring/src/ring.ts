@@ -43,6 +43,11 @@ export interface Ring {
   preferenceList(bucket: BucketName, n: number, isUp?: (node: string) => boolean): Replica[];
   /** The first primary of `bucket`. */
   owner(bucket: BucketName): string;
+  /**
+   * Every member, in ring order from `bucket`'s point: the first `n` are its primaries, the
+   * rest the order fallbacks are taken in. See preference-list.ts, which caches it.
+   */
+  walk(bucket: BucketName): string[];
 }
 
 export function createRing(options: RingOptions): Ring {
@@ -106,6 +111,7 @@ export function createRing(options: RingOptions): Ring {
     },
     preferenceList,
     owner: (bucket) => preferenceList(bucket, 1)[0]!.node,
+    walk: (bucket) => hashRing.range(ringKey(bucket), members.length),
   };
 }
 

@@ -10,13 +10,13 @@
  * const reaper = createTombstoneReaper({ node, members, graceMs: 3_600_000, detector });
  * await reaper.runOnce(); // { reaped: true } when the cluster was quiet enough
  */
-import type { RingkvNode } from '@ringkv/core';
+import type { StrategyHost } from '@ringkv/core';
 import type { FailureDetector } from './failure-detector.js';
 import { TICKS_PER_MS } from './hybrid-clock.js';
 import { hasReplicaModule, HINTS_MESSAGE, replicaFn } from './replica-messages.js';
 
 export interface TombstoneReaperOptions {
-  node: RingkvNode;
+  node: StrategyHost;
   members: readonly string[];
   graceMs: number;
   detector: FailureDetector;
@@ -30,7 +30,7 @@ export interface TombstoneReaper {
 }
 
 /** Whether this node holds hinted data for any member. */
-export async function holdsHints(node: RingkvNode, members: readonly string[]): Promise<boolean> {
+export async function holdsHints(node: StrategyHost, members: readonly string[]): Promise<boolean> {
   if (!hasReplicaModule(node)) return false;
   for (const m of members) {
     if (m === node.name) continue;

@@ -44,7 +44,7 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
       const checked = checkObjects(objects, 'objects');
       const owner = optionalOwner(hintFor);
       for (const o of checked) {
-        await store.withBucket(bucketBytes(o.bucket), (objs) => objs.merge(o.key, o.siblings, owner));
+        await store.withKey(bucketBytes(o.bucket), o.key, (objs) => objs.merge(o.key, o.siblings, owner));
       }
       return 'ok';
     },
@@ -66,7 +66,7 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
       const name = ownerName(owner);
       const checked = checkObjects(objects, 'objects');
       for (const o of checked) {
-        await store.withBucket(bucketBytes(o.bucket as BucketName), async (objs) => {
+        await store.withKey(bucketBytes(o.bucket as BucketName), o.key, async (objs) => {
           const held = await objs.area(o.key, name);
           // Keep what the handed-off copy does not cover: writes that arrived after it was read.
           const remaining = held.filter((s) => !o.siblings.some((t) => covers(t, s)));
@@ -82,22 +82,23 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
         throw new ArgumentError(`olderThanTs must be a number, got ${describeType(olderThanTs)}`);
       }
       let reaped = 0;
+      const owners = await store.owners();
       for (const bucket of await backend.tables('versioned')) {
-        await store.withBucket(bucket, async (objs) => {
-          const owners = await store.owners();
-          for (const [key, raw] of await backend.entries('versioned', bucket)) {
-            const siblings = decodeSiblings(raw, 'reap');
-            if (!siblings.every((s) => s.tombstone && s.version.ts < olderThanTs)) continue;
-            let hintedCovered = true;
+        for (const [key, raw] of await backend.entries('versioned', bucket)) {
+          if (!reapable(decodeSiblings(raw, 'reap'), olderThanTs)) continue;
+          // Checked again in the key's queue: a write may have arrived since the scan.
+          const gone = await store.withKey(bucket, key, async (objs) => {
+            const siblings = await objs.area(key, undefined);
+            if (!reapable(siblings, olderThanTs)) return false;
             for (const owner of owners) {
               const held = await objs.area(key, owner);
-              if (!held.every((h) => siblings.some((t) => covers(t, h)))) hintedCovered = false;
+              if (!held.every((h) => siblings.some((t) => covers(t, h)))) return false;
             }
-            if (!hintedCovered) continue;
             await objs.replace(key, [], undefined);
-            reaped++;
-          }
-        });
+            return true;
+          });
+          if (gone) reaped++;
+        }
       }
       return reaped;
     },
@@ -114,6 +115,11 @@ export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunct
     reap: { kind: 'write', arity: 1, fn: (_ctx, olderThanTs: unknown) => fns.reap(olderThanTs) },
     buckets: { kind: 'read', arity: 0, fn: () => fns.buckets() },
   });
+}
+
+/** Present, and every sibling a tombstone older than the cutoff. */
+function reapable(siblings: readonly Sibling[], olderThanTs: number): boolean {
+  return siblings.length > 0 && siblings.every((s) => s.tombstone && s.version.ts < olderThanTs);
 }
 
 /** `t` makes `s` redundant: its vector descends from `s`'s (an equal vector must be the same or a later write). */

@@ -12,7 +12,7 @@ import { createRedisBackend } from './redis-backend.js';
 import { createReplicaFunctions, registerReplicaModule, type ReplicaFunctions } from './replica-module.js';
 import { compareBytes, keyString } from './bytes.js';
 import { createVersionedKv } from './versioned-kv.js';
-import { createVersionedStore } from './versioned-store.js';
+import { createVersionedStore, type SerializeBy } from './versioned-store.js';
 
 
 export interface StoreOptions {
@@ -22,6 +22,12 @@ export interface StoreOptions {
   redis?: { url: string; keyPrefix: string };
   /** An ioredis-compatible client to use instead of connecting to `redis.url` (e.g. ioredis-mock). */
   client?: unknown;
+  /**
+   * What one queue covers under the ring: each key (default; writes to different keys of a
+   * bucket run concurrently) or each bucket (every operation of a bucket in turn).
+   * @default 'key'
+   */
+  serializeBy?: SerializeBy;
 }
 
 export interface Store {
@@ -43,15 +49,18 @@ export async function createStore(options: StoreOptions = {}): Promise<Store> {
   if (options === null || typeof options !== 'object') {
     throw new ArgumentError(`store options must be an object, got ${describeType(options)}`);
   }
+  if (options.serializeBy !== undefined && options.serializeBy !== 'key' && options.serializeBy !== 'bucket') {
+    throw new ArgumentError(`serializeBy must be 'key' or 'bucket', got ${JSON.stringify(options.serializeBy)}`);
+  }
   const backend = await openBackend(options);
-  return createStoreOn(backend);
+  return createStoreOn(backend, { serializeBy: options.serializeBy });
 }
 
 /** A store over a backend you built yourself (tests, custom backends). */
-export function createStoreOn(backend: Backend): Store {
+export function createStoreOn(backend: Backend, options: { serializeBy?: SerializeBy | undefined } = {}): Store {
   const queue = createBucketQueue();
   const plain = createPlainKv(backend, queue);
-  const versionedStore = createVersionedStore(backend, queue);
+  const versionedStore = createVersionedStore(backend, queue, options.serializeBy ?? 'key');
   const versioned = createVersionedKv(versionedStore);
 
   async function buckets(): Promise<BucketSummary[]> {

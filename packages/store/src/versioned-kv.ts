@@ -55,15 +55,16 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
 
   /** Writes a key sibling, unless this primary holds no live bucket object. */
   async function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined): Promise<PutReply> {
-    return store.withBucket(bucket, async (objects) => {
+    return store.withKey(bucket, key, async (objects) => {
       if (owner === undefined && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
       await objects.merge(key, [sibling], owner);
       return 'ok';
     });
   }
 
+  /** The objects read, in the queue of the last key (the one the call is about). */
   async function readReply(bucket: Uint8Array, keys: readonly Uint8Array[]): Promise<VersionedReply> {
-    return store.withBucket(bucket, async (objects: BucketObjects) => {
+    return store.withKey(bucket, keys[keys.length - 1] ?? BUCKET_KEY, async (objects: BucketObjects) => {
       const out: VersionedObject[] = [];
       for (const key of keys) out.push({ bucket, key, siblings: await objects.visible(key) });
       return { objects: out };
@@ -73,7 +74,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
   return {
     async create(bucket, meta) {
       const { version, owner } = writeMeta(meta, 'KV.Registry.create');
-      await store.withBucket(bucket, (objects) => objects.merge(BUCKET_KEY, [{ value: BUCKET_EXISTS, version }], owner));
+      await store.withKey(bucket, BUCKET_KEY, (objects) => objects.merge(BUCKET_KEY, [{ value: BUCKET_EXISTS, version }], owner));
       return 'ok';
     },
     async lookup(bucket, meta) {

@@ -28,15 +28,17 @@ export function encodeSiblings(siblings: readonly Sibling[]): Uint8Array {
   ]);
 }
 
-export function decodeSiblings(bytes: Uint8Array, where: string): Sibling[] {
+/** `where` names the record in errors; a function is only called when one is raised (it is on every read's path). */
+export function decodeSiblings(bytes: Uint8Array, where: string | (() => string)): Sibling[] {
+  const name = () => (typeof where === 'string' ? where : where());
   let raw: unknown;
   try {
     raw = packr.unpack(bytes);
   } catch (err) {
-    throw new StorageError(`stored record for ${where} cannot be decoded: ${(err as Error).message}`, { cause: err });
+    throw new StorageError(`stored record for ${name()} cannot be decoded: ${(err as Error).message}`, { cause: err });
   }
   if (!Array.isArray(raw) || raw[0] !== FORMAT || !Array.isArray(raw[1])) {
-    throw new StorageError(`stored record for ${where} has an unknown format`);
+    throw new StorageError(`stored record for ${name()} has an unknown format`);
   }
   return (raw[1] as unknown[][]).map((t) => {
     const sibling: Sibling = {

@@ -3,8 +3,11 @@
  * (space `versioned`, table = bucket, field = key, `''` for the bucket object) or in the hinted
  * area of an owner (space `hinted`, table = owner, field = {@link hintedField}).
  *
- * Every read-merge-write runs inside {@link VersionedStore.withBucket}, i.e. in the bucket's
- * queue, so two writes to one object never interleave between their read and their write.
+ * Every read-merge-write runs inside {@link VersionedStore.withKey}, i.e. in the key's queue,
+ * so two writes to one object never interleave between their read and their write, while
+ * writes to other keys of the same bucket go on concurrently (with `serializeBy: 'bucket'`,
+ * every key of a bucket shares one queue, as before). Operations on the bucket object (key
+ * `''`) use the bucket's own queue, the one plain operations use too.
  */
 import { mergeSiblings, renderBucket, type Sibling } from '@ringkv/core';
 import type { Backend } from './backend.js';
@@ -19,7 +22,7 @@ const decoder = new TextDecoder();
 /** Where an object lives on this node: the primary area, or the area held for a down owner. */
 export type Owner = string | undefined;
 
-/** Operations on one bucket's objects, valid only inside {@link VersionedStore.withBucket}. */
+/** Operations on one bucket's objects, valid only inside {@link VersionedStore.withKey} (for that key) or {@link VersionedStore.withBucket}. */
 export interface BucketObjects {
   /** Siblings of the object in one area ([] when absent). */
   area(key: Uint8Array, owner: Owner): Promise<Sibling[]>;
@@ -31,7 +34,13 @@ export interface BucketObjects {
   replace(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Promise<void>;
 }
 
+/** What one queue covers: one key (the default), or a whole bucket. */
+export type SerializeBy = 'key' | 'bucket';
+
 export interface VersionedStore {
+  /** Runs `fn` after every operation queued before it for `(bucket, key)`. */
+  withKey<T>(bucket: Uint8Array, key: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
+  /** Runs `fn` in the bucket's own queue (the bucket object's; not a lock over the bucket's keys). */
   withBucket<T>(bucket: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
   /** Owners that have a hinted area on this node. */
   owners(): Promise<string[]>;
@@ -39,7 +48,7 @@ export interface VersionedStore {
 
 export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
 
-export function createVersionedStore(backend: Backend, queue: BucketQueue): VersionedStore {
+export function createVersionedStore(backend: Backend, queue: BucketQueue, serializeBy: SerializeBy = 'key'): VersionedStore {
   async function owners(): Promise<string[]> {
     return (await backend.tables('hinted')).map((b) => decoder.decode(b));
   }
@@ -55,7 +64,7 @@ export function createVersionedStore(backend: Backend, queue: BucketQueue): Vers
       async area(key, owner) {
         const at = locate(key, owner);
         const raw = await backend.get(at.space, at.table, at.field);
-        return raw === undefined ? [] : decodeSiblings(raw, where(key));
+        return raw === undefined ? [] : decodeSiblings(raw, () => where(key));
       },
       async visible(key) {
         let merged = await objects.area(key, undefined);
@@ -63,7 +72,10 @@ export function createVersionedStore(backend: Backend, queue: BucketQueue): Vers
         return merged;
       },
       async merge(key, siblings, owner) {
-        const merged = mergeSiblings(await objects.area(key, owner), siblings);
+        const held = await objects.area(key, owner);
+        const merged = mergeSiblings(held, siblings);
+        // Nothing new (a bucket object sent along with every write, a repeated repair): no write.
+        if (merged.length === held.length && merged.every((s) => held.includes(s))) return merged;
         await objects.replace(key, merged, owner);
         return merged;
       },
@@ -76,7 +88,15 @@ export function createVersionedStore(backend: Backend, queue: BucketQueue): Vers
     return objects;
   }
 
+  function queueId(bucket: Uint8Array, key: Uint8Array): string {
+    const id = keyString(bucket);
+    if (serializeBy === 'bucket' || key.length === 0) return id;
+    // Length-prefixed and marked, so (bucket, key) pairs never share an id with each other.
+    return `\u0000${id.length}:${id}${keyString(key)}`;
+  }
+
   return {
+    withKey: (bucket, key, fn) => queue.run(queueId(bucket, key), () => fn(objectsOf(bucket))),
     withBucket: (bucket, fn) => queue.run(keyString(bucket), () => fn(objectsOf(bucket))),
     owners,
   };

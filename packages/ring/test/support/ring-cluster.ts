@@ -1,6 +1,6 @@
 /** In-process ring clusters for the coordinator tests: fake versioned stores, manual liveness. */
 import { createInProcessNetwork, createModuleRegistry, createNode, type RingkvNode } from '@ringkv/core';
-import { createRingStrategy, type FailureDetector, type RingStrategy, type RingStrategyConfig } from '../../src/index.js';
+import { createRingStrategy, type FailureDetector, type HybridClock, type RingStrategy, type RingStrategyConfig } from '../../src/index.js';
 import { createFakeStore, type FakeStore } from './fake-versioned-store.js';
 
 /** A detector the test drives: `down` is who this node believes is down. */
@@ -34,7 +34,7 @@ export interface TestRing {
 export async function startTestRing(
   members: string[],
   config: Partial<RingStrategyConfig> = {},
-  options: { withoutStore?: string[]; extraNodes?: string[] } = {},
+  options: { withoutStore?: string[]; extraNodes?: string[]; clockFor?: (node: string) => HybridClock | undefined } = {},
 ): Promise<TestRing> {
   const network = createInProcessNetwork();
   const ring: TestRing = {
@@ -65,7 +65,7 @@ export async function startTestRing(
     ring.down.set(name, down);
     const strategy = createRingStrategy(
       { members, vnodes: 64, ...config },
-      { detector: () => manualDetector(name, down), background: false },
+      { detector: () => manualDetector(name, down), background: false, ...(options.clockFor?.(name) ? { clock: options.clockFor(name)! } : {}) },
     );
     ring.strategies.set(name, strategy);
     const node = createNode({ name, transport: network.transport(), strategy, modules, hopTimeoutMs: 1000 });

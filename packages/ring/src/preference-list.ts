@@ -1,0 +1,102 @@
+/**
+ * The annotated preference list of a bucket, computed once per call from the ring's walk
+ * (riak_core's `get_apl_ann`): live primaries, then the fallbacks standing in for the down
+ * ones (each tagged `hintFor`), then the spares left for replicas that fail during the call,
+ * and the down primaries nobody could stand in for. Placement and the coordinator both read
+ * this one value; nobody re-derives fallbacks.
+ *
+ * The walk itself (every member in clockwise order from the bucket's point) is cached per
+ * ring value, so a bucket's hashring lookups are paid once per ring version, not per call.
+ *
+ * @example
+ * const lists = createPreferenceLists(ring, 3);
+ * const apl = lists.annotated('shopping', (m) => m !== 'b@h');
+ * apl.replicas; // [{ node: 'a@h', role: 'primary' }, { node: 'c@h', ... }, { node: 'd@h', role: 'fallback', hintFor: 'b@h' }]
+ * apl.spares;   // live non-primaries after d@h, in ring order
+ */
+import { ArgumentError, type BucketName, type Replica } from '@ringkv/core';
+import { ringKey, type Ring } from './ring.js';
+
+export interface AnnotatedPreferenceList {
+  /** Live primaries in ring order, then fallbacks (with `hintFor`) in the order of the primaries they replace. */
+  readonly replicas: readonly Replica[];
+  /** The bucket's `n` primaries, live or not, in ring order. */
+  readonly primaries: readonly string[];
+  /** Live members that are neither primaries nor fallbacks above, in ring order: stand-ins for replicas that fail mid-call. */
+  readonly spares: readonly string[];
+  /** Down primaries with no live member left to stand in for them. */
+  readonly unplaced: readonly string[];
+}
+
+export interface PreferenceLists {
+  /** The ring these lists are computed from (a new ring gets new lists). */
+  readonly ring: Ring;
+  readonly n: number;
+  /** The bucket's preference list with stand-ins; `isUp` omitted means everyone is up. */
+  annotated(bucket: BucketName, isUp?: (node: string) => boolean): AnnotatedPreferenceList;
+  /** Every member in ring order from the bucket's point (cached). */
+  walk(bucket: BucketName): readonly string[];
+}
+
+/** Buckets whose walk is kept; past it the cache starts over (cheap, and bounded). @default 10000 */
+export const DEFAULT_PLACEMENT_CACHE_SIZE = 10_000;
+
+export interface PreferenceListOptions {
+  /** Walks kept per ring value; 0 computes every walk afresh (for measuring what the cache buys). */
+  cacheSize?: number;
+}
+
+export function createPreferenceLists(ring: Ring, n: number, options: PreferenceListOptions = {}): PreferenceLists {
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`n must be a positive integer, got ${String(n)}`);
+  if (n > ring.members.length) throw new ArgumentError(`n (${n}) is larger than the number of ring members (${ring.members.length})`);
+  const cacheSize = options.cacheSize ?? DEFAULT_PLACEMENT_CACHE_SIZE;
+  // String buckets are cached under the string itself (no byte conversion on a hit); byte
+  // buckets under their latin1 key. Both caches give the same answer for the same bytes.
+  const byString = new Map<string, readonly string[]>();
+  const byBytes = new Map<string, readonly string[]>();
+
+  function walk(bucket: BucketName): readonly string[] {
+    if (cacheSize === 0) return ring.walk(bucket);
+    const str = typeof bucket === 'string';
+    const cache = str ? byString : byBytes;
+    const id = str ? bucket : ringKey(bucket);
+    let order = cache.get(id);
+    if (order === undefined) {
+      order = ring.walk(bucket);
+      if (cache.size >= cacheSize) cache.clear();
+      cache.set(id, order);
+    }
+    return order;
+  }
+
+  return {
+    ring,
+    n,
+    walk,
+    annotated(bucket, isUp) {
+      return annotate(walk(bucket), n, isUp);
+    },
+  };
+}
+
+/** The annotated list from a walk (pure). */
+export function annotate(order: readonly string[], n: number, isUp?: (node: string) => boolean): AnnotatedPreferenceList {
+  const primaries = order.slice(0, n);
+  if (!isUp) {
+    return { replicas: primaries.map((node) => ({ node, role: 'primary' })), primaries, spares: order.slice(n), unplaced: [] };
+  }
+  const replicas: Replica[] = [];
+  const down: string[] = [];
+  for (const p of primaries) {
+    if (isUp(p)) replicas.push({ node: p, role: 'primary' });
+    else down.push(p);
+  }
+  const live = order.slice(n).filter((m) => isUp(m));
+  const unplaced: string[] = [];
+  down.forEach((primary, i) => {
+    const node = live[i];
+    if (node !== undefined) replicas.push({ node, role: 'fallback', hintFor: primary });
+    else unplaced.push(primary);
+  });
+  return { replicas, primaries, spares: live.slice(down.length), unplaced };
+}

@@ -1,0 +1,113 @@
+/**
+ * The read path: ask the replicas with `{ mode: 'read' }`, settle after R versioned replies,
+ * merge them per object (dominated versions dropped), resolve concurrent siblings by last
+ * writer wins unless the caller asked for siblings, and let the read function compute its
+ * plain answer from the merged state (`{ mode: 'resolve' }`). Every replica that answered, late
+ * ones included, is then repaired in the background with what it lacked.
+ */
+import {
+  ArgumentError,
+  bucketBytes,
+  compareVectors,
+  lastWriterWins,
+  mergeSiblings,
+  renderBucket,
+  type RouteCall,
+  type RouteContext,
+  type Sibling,
+  type VersionedObject,
+} from '@ringkv/core';
+import type { AnnotatedPreferenceList } from './preference-list.js';
+import { quorumCall, type Answer } from './quorum-call.js';
+import { applyOn, quorumFailure, replyObjects, standIns, withoutFutureStamps, type ReplicaPathDeps } from './replica-io.js';
+import { hasReplicaModule, MERGE_MESSAGE, replicaFn } from './replica-messages.js';
+
+export interface ReadPath {
+  read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown>;
+}
+
+export function createReadPath(deps: ReplicaPathDeps): ReadPath {
+  async function read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown> {
+    const result = await quorumCall<VersionedObject[]>({
+      targets: apl.replicas,
+      need: r,
+      send: async (replica) => {
+        const reply = await applyOn(deps, replica, call, { mode: 'read' }, ctx);
+        const objects = replyObjects(reply);
+        if (!objects) throw new ArgumentError(`${call.mod}.${call.fun} on ${replica.node} did not answer a versioned reply under the ring`);
+        return withoutFutureStamps(objects, deps.clock, deps.logger(), replica.node);
+      },
+      replace: standIns(apl, deps.isUp),
+      onUnreachable: deps.suspect,
+    });
+    if (result.answers.length < r) throw quorumFailure('read', call, r, result.answers.length, result.failures, apl.unplaced);
+    const merged = mergeReplies(result.answers);
+    for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
+    // Repair everyone who answered, late answers included, without holding up the caller.
+    void result.all.then((all) => repair(mergeReplies(all), all, ctx)).catch((err: unknown) => {
+      deps.logger().warn(`read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
+    });
+    const objects = [...merged.values()].map((o) =>
+      call.options?.siblings ? o : { ...o, siblings: [lastWriterWins(o.siblings)!].filter(Boolean) },
+    );
+    return ctx.applyLocal(call, { replica: { mode: 'resolve', objects } });
+  }
+
+  async function repair(merged: Map<string, VersionedObject>, answers: readonly Answer<VersionedObject[]>[], ctx: RouteContext): Promise<void> {
+    const host = deps.host();
+    if (!host) return;
+    await Promise.all(
+      answers.map(async ({ replica, value }) => {
+        const held = new Map(value.map((o) => [objectKey(o), o]));
+        const stale = [...merged.entries()].filter(([k, o]) => !sameSiblings(held.get(k)?.siblings ?? [], o.siblings)).map(([, o]) => o);
+        if (stale.length === 0) return;
+        const hintFor = replica.hintFor ?? null;
+        try {
+          if (replica.node === host.name) {
+            if (hasReplicaModule(host)) await replicaFn(host, 'merge', [stale, hintFor]);
+          } else {
+            await deps.send(replica.node, MERGE_MESSAGE, { objects: stale, hintFor }, ctx.timeoutMs);
+          }
+        } catch (err) {
+          deps.logger().debug(`read repair of ${replica.node} failed: ${(err as Error).message}`);
+        }
+      }),
+    );
+  }
+
+  return { read };
+}
+
+/** (bucket, key) as one string: latin1 of the bytes, length-prefixed so pairs never collide. */
+function objectKey(o: VersionedObject): string {
+  const b = typeof o.bucket === 'string' ? Buffer.from(o.bucket, 'utf8') : Buffer.from(bucketBytes(o.bucket));
+  const bucket = b.toString('latin1');
+  return `${bucket.length}:${bucket}${Buffer.from(o.key.buffer, o.key.byteOffset, o.key.byteLength).toString('latin1')}`;
+}
+
+/** Every object any replica returned, its siblings merged across replicas (dominated ones dropped). */
+export function mergeReplies(answers: readonly Answer<readonly VersionedObject[]>[]): Map<string, VersionedObject> {
+  const merged = new Map<string, VersionedObject>();
+  for (const { value } of answers) {
+    for (const o of value) {
+      const k = objectKey(o);
+      const prev = merged.get(k);
+      merged.set(k, prev ? { ...prev, siblings: mergeSiblings(prev.siblings, o.siblings) } : { ...o, siblings: mergeSiblings([], o.siblings) });
+    }
+  }
+  return merged;
+}
+
+function sameVersion(x: Sibling, y: Sibling): boolean {
+  return (
+    x.version.ts === y.version.ts &&
+    x.version.actor === y.version.actor &&
+    (x.tombstone === true) === (y.tombstone === true) &&
+    compareVectors(x.version.vv, y.version.vv) === 'equal'
+  );
+}
+
+function sameSiblings(a: readonly Sibling[], b: readonly Sibling[]): boolean {
+  if (a.length !== b.length) return false;
+  return b.every((s) => a.some((t) => sameVersion(s, t)));
+}

@@ -1,0 +1,144 @@
+/**
+ * What the read path and the write path share: how a replica is reached (itself through the
+ * router, the others through the batched replica messages), who stands in for a replica that
+ * fails mid-call, how replica answers are checked, and the QuorumError both raise.
+ */
+import {
+  bucketBytes,
+  renderBucket,
+  type Logger,
+  type Replica,
+  type ReplicaMeta,
+  type RouteCall,
+  type RouteContext,
+  type Sibling,
+  type StrategyHost,
+  type VersionedObject,
+  type VersionedReply,
+} from '@ringkv/core';
+import { QuorumError } from './errors.js';
+import type { HybridClock } from './hybrid-clock.js';
+import type { AnnotatedPreferenceList } from './preference-list.js';
+import { isTransportFailure, type Failure } from './quorum-call.js';
+import { APPLY_MESSAGE, isVersionedObject, type ReplicaCall } from './replica-messages.js';
+
+export interface ReplicaPathDeps {
+  /** The node the strategy is attached to (undefined before attach). */
+  host(): StrategyHost | undefined;
+  isUp(node: string): boolean;
+  /** A request to `node` failed at the connection level (the failure detector listens). */
+  suspect(node: string, err: unknown): void;
+  clock: HybridClock;
+  /** This node's actor, e.g. `a@ringkv#3f9c1d2e`. */
+  actor(): string;
+  logger(): Logger;
+  /** Sends a replica message (batched per destination when batching is on). */
+  send(node: string, type: string, body: unknown, timeoutMs: number): Promise<unknown>;
+}
+
+/** The call as a replica runs it (no path, no options). */
+export function replicaCall(call: ReplicaCall): RouteCall {
+  return { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, path: [] };
+}
+
+/** Runs `call` with replica `meta` on `replica`: here through the router, elsewhere by `ring.apply`. */
+export function applyOn(deps: ReplicaPathDeps, replica: Replica, call: ReplicaCall, meta: ReplicaMeta, ctx: RouteContext): Promise<unknown> {
+  if (replica.node === ctx.self) return ctx.applyLocal(replicaCall(call), { replica: meta });
+  return deps.send(replica.node, APPLY_MESSAGE, { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, meta }, ctx.timeoutMs);
+}
+
+export interface Doubling {
+  /** Replicas that may keep an extra hinted copy, in preference order. */
+  readonly holders: readonly Replica[];
+  /** The extra copies handed out (they do not count toward the quorum). */
+  readonly doubled: Set<Replica>;
+}
+
+/**
+ * Stand-ins for replicas that fail mid-call: the spares of the annotated list, in ring order,
+ * each used once. With `doubling`, when none is left (a 3-node ring with N = 3) a live replica
+ * of the list keeps an extra hinted copy for the failed node, which does not count toward the
+ * quorum but lets hinted handoff bring the failed node up to date when it returns.
+ */
+export function standIns(apl: Pick<AnnotatedPreferenceList, 'replicas' | 'spares'>, isUp: (node: string) => boolean, doubling?: Doubling): (failed: Replica) => Replica | undefined {
+  const taken = new Set(apl.replicas.map((r) => r.node));
+  return (failed) => {
+    const hintFor = failed.hintFor ?? failed.node;
+    const next = apl.spares.find((m) => !taken.has(m) && isUp(m));
+    if (next !== undefined) {
+      taken.add(next);
+      return { node: next, role: 'fallback', hintFor };
+    }
+    if (!doubling) return undefined;
+    const holder = doubling.holders.find(
+      (h) => h.node !== failed.node && h.node !== hintFor && isUp(h.node) && ![...doubling.doubled].some((d) => d.node === h.node && d.hintFor === hintFor),
+    );
+    if (!holder) return undefined;
+    const copy: Replica = { node: holder.node, role: 'fallback', hintFor };
+    doubling.doubled.add(copy);
+    return copy;
+  };
+}
+
+/** The objects of a versioned reply, or undefined when the reply is not one. */
+export function replyObjects(reply: unknown): VersionedObject[] | undefined {
+  const objects = (reply as VersionedReply | undefined)?.objects;
+  return Array.isArray(objects) && objects.every(isVersionedObject) ? [...objects] : undefined;
+}
+
+/**
+ * Drops siblings stamped implausibly far in the future (a forged or broken peer): they are
+ * neither merged nor observed. Logs what it dropped, once per call.
+ */
+export function withoutFutureStamps(objects: VersionedObject[], clock: HybridClock, logger: Logger, from: string): VersionedObject[] {
+  let dropped = 0;
+  const out = objects.map((o) => {
+    if (o.siblings.every((s) => clock.plausible(s.version.ts))) return o;
+    const kept = o.siblings.filter((s) => clock.plausible(s.version.ts));
+    dropped += o.siblings.length - kept.length;
+    return { ...o, siblings: kept };
+  });
+  if (dropped > 0) logger.warn(`ignored ${dropped} version(s) from ${from} stamped beyond the maximum clock offset`);
+  return out;
+}
+
+/** Same bucket and key. */
+export function sameObject(a: VersionedObject, b: VersionedObject): boolean {
+  return bytesEqual(a.key, b.key) && bytesEqual(bucketBytes(a.bucket), bucketBytes(b.bucket));
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The greatest plausible timestamp among the objects' siblings (0 for none). */
+export function maxStamp(objects: readonly VersionedObject[], clock: HybridClock): number {
+  let max = 0;
+  for (const o of objects) for (const s of o.siblings as Sibling[]) if (s.version.ts > max && clock.plausible(s.version.ts)) max = s.version.ts;
+  return max;
+}
+
+export function quorumFailure(
+  kind: 'read' | 'write',
+  call: RouteCall,
+  needed: number,
+  answered: number,
+  failures: readonly Failure[],
+  unplaced: readonly string[],
+): Error {
+  // A function that throws for its input (bad arguments) throws on every replica: that error
+  // is the answer, not a quorum problem.
+  const own = failures.find((f) => !isTransportFailure(f.error));
+  if (own) return own.error as Error;
+  const failed = [
+    ...unplaced.map((node) => ({ node, error: { name: 'NodeDown', message: 'suspected down, no live node left to stand in' } })),
+    ...failures.map((f) => ({ node: f.replica.node, error: { name: (f.error as Error).name, message: (f.error as Error).message } })),
+  ];
+  const list = failed.map((f) => `${f.node} (${f.error.name}: ${f.error.message})`).join(', ');
+  return new QuorumError(
+    `${kind} quorum not met for ${call.mod}.${call.fun} on ${renderBucket(call.bucket)}: needed ${needed}, ${answered} answered; failed: ${list}`,
+    { needed, answered, failures: failed },
+  );
+}

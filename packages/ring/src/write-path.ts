@@ -1,0 +1,376 @@
+/**
+ * The write path, in one round trip (as Riak's coordinating vnode does it):
+ *
+ * 1. The call runs on a replica of the bucket: the node that received it when it is one,
+ *    otherwise it is forwarded to the first live replica.
+ * 2. That replica, under the lock of the key the write touches, reads what it holds for it
+ *    (the module's read function, see {@link contextRead}), increments the joined vector for
+ *    its actor, stamps it with its hybrid clock, applies the write locally, and reads the
+ *    resulting objects back.
+ * 3. It sends those objects to the other replicas (`ring.replicate`), which merge them and
+ *    answer the versions they hold that the objects do not cover. The write is acknowledged
+ *    once W replicas (itself included) stored it.
+ * 4. If an acknowledging replica held a version the coordinator had not seen (it missed an
+ *    acknowledged write, or a write through another coordinator raced it), the coordinator
+ *    merges it and versions the write once more on top of everything, and sends that: an
+ *    acknowledged write always dominates every write acknowledged before it started (write
+ *    quorums intersect), as the old read-before-write did, but the read costs a second round
+ *    trip only when the coordinator was behind. Truly concurrent writes stay siblings.
+ *
+ * Objects travel whole (the bucket object of `KV.Bucket.put` included, since its read reads
+ * it), so a replica that missed a bucket's CREATE is repaired by the next write.
+ *
+ * The older path (`writePath: 'read-before-write'`) is kept for comparison and for functions
+ * the one-round-trip path cannot take (no read function in the module, a coordinator that is
+ * not a replica after a forward, or a replica that declined the write, e.g. a put on a bucket
+ * it does not hold): read the version from R replicas, then apply on all N.
+ */
+import {
+  increment,
+  mergeVectors,
+  type FunctionDef,
+  type Replica,
+  type RouteCall,
+  type RouteContext,
+  type Sibling,
+  type StrategyHost,
+  type VersionedObject,
+  type VersionStamp,
+  type VersionVector,
+  compareVectors,
+} from '@ringkv/core';
+import { createKeyLocks } from './key-locks.js';
+import type { WritePathKind } from './ring-config.js';
+import type { AnnotatedPreferenceList } from './preference-list.js';
+import { quorumCall, type Answer, type Failure } from './quorum-call.js';
+import {
+  applyOn,
+  maxStamp,
+  quorumFailure,
+  replicaCall,
+  replyObjects,
+  sameObject,
+  standIns,
+  withoutFutureStamps,
+  type Doubling,
+  type ReplicaPathDeps,
+} from './replica-io.js';
+import { hasReplicaModule, REPLICATE_MESSAGE, replicaFn, type ReplicaCall } from './replica-messages.js';
+
+
+export interface WritePathDeps extends ReplicaPathDeps {
+  kind: WritePathKind;
+  /** Hands the whole call to the first live replica, which coordinates it. */
+  forward(call: RouteCall, ctx: RouteContext): Promise<unknown>;
+}
+
+export interface WritePath {
+  /** `w` stored replicas acknowledge the write; `r` is the read quorum the older path reads versions with. */
+  write(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number): Promise<unknown>;
+}
+
+interface Versioned {
+  answer: unknown;
+  /** What this replica holds after the write, to send to the others. */
+  objects: VersionedObject[];
+  /** The write stored nothing here (e.g. `'not_found'`). */
+  declined: boolean;
+}
+
+interface RoundResult {
+  /** Replicas that stored the write, this one included. */
+  stored: number;
+  failures: Failure[];
+  /** Versions acknowledging replicas held that the sent objects did not cover. */
+  missed: VersionedObject[];
+}
+
+export function createWritePath(deps: WritePathDeps): WritePath {
+  const locks = createKeyLocks();
+  const readers = new WeakMap<FunctionDef, ReaderShape | null>();
+
+  async function write(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number): Promise<unknown> {
+    const host = deps.host();
+    if (deps.kind === 'coordinator' && host && hasReplicaModule(host)) {
+      const mine = apl.replicas.find((r) => r.node === ctx.self);
+      const reader = readerFor(host, call);
+      if (mine && reader) return coordinate(call, apl, ctx, w, r, mine, reader);
+      // Not a replica of this bucket: the first live one coordinates (once; a forwarded call
+      // that still finds no replica here takes the older path rather than bounce).
+      if (!mine && reader && call.path.length === 0) return deps.forward(call, ctx);
+    }
+    return writeEverywhere(call, apl, ctx, w, r);
+  }
+
+  function readerFor(host: StrategyHost, call: RouteCall): ReplicaCall | undefined {
+    const def = host.modules.lookup(call.mod, call.fun, call.args.length);
+    if (!def) return undefined;
+    let shape = readers.get(def);
+    if (shape === undefined) {
+      shape = contextReadShape(host, call.mod, call.args.length) ?? null;
+      readers.set(def, shape);
+    }
+    return shape ? { bucket: call.bucket, mod: call.mod, fun: shape.fun, args: call.args.slice(0, shape.arity) } : undefined;
+  }
+
+  async function coordinate(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number, mine: Replica, reader: ReplicaCall): Promise<unknown> {
+    const key = lockKey(reader);
+    let first = await locks.run(key, () => versionLocally(call, reader, mine, ctx));
+    if (first.declined) {
+      // This replica could not take the write (it missed the bucket's CREATE, or lost its
+      // data): repair it from the other replicas in this same call, then try once more.
+      const found = await fetchFromOthers(reader, apl, ctx, r);
+      if (found === undefined) return writeEverywhere(call, apl, ctx, w, r);
+      if (found.length === 0) return first.answer;
+      first = await locks.run(key, async () => {
+        await mergeLocal(found, mine, ctx);
+        return versionLocally(call, reader, mine, ctx);
+      });
+      if (first.declined) return first.answer;
+    }
+    let answer = first.answer;
+    let round = await fanOut(apl, ctx, w, first.objects, reader);
+    if (round.missed.length > 0) {
+      // Behind an acknowledged (or racing) write: build on it too, once.
+      const again = await locks.run(key, async () => {
+        const held = await readLocal(reader, ctx);
+        const unseen = uncovered(round.missed, held);
+        if (unseen.length === 0) return undefined;
+        await mergeLocal(unseen, mine, ctx);
+        return versionLocally(call, reader, mine, ctx);
+      });
+      if (again && !again.declined) {
+        answer = again.answer;
+        round = await fanOut(apl, ctx, w, again.objects, reader);
+      }
+    }
+    if (round.stored < w) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced);
+    return answer;
+  }
+
+  /** Read, increment, stamp, apply, read back: all on this replica, under the key's lock. */
+  async function versionLocally(call: RouteCall, reader: ReplicaCall, mine: Replica, ctx: RouteContext): Promise<Versioned> {
+    const before = await readLocal(reader, ctx);
+    let vv: VersionVector = {};
+    for (const o of before) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
+    deps.clock.observe(maxStamp(before, deps.clock));
+    const actor = deps.actor();
+    const version: VersionStamp = { vv: increment(vv, actor), ts: deps.clock.now(), actor };
+    const answer = await ctx.applyLocal(replicaCall(call), { replica: { mode: 'write', version, ...(mine.hintFor ? { hintFor: mine.hintFor } : {}) } });
+    const objects = await readLocal(reader, ctx);
+    const declined = !objects.some((o) => o.siblings.some((s) => s.version.actor === actor && s.version.ts === version.ts));
+    return { answer, objects, declined };
+  }
+
+  /**
+   * What the other replicas hold for the write's objects (merged across them), read until R
+   * replicas answered counting this one, and until one of them holds anything (or all
+   * answered): a replica that restarted empty must not speak for the rest. Undefined when too
+   * few answered to tell.
+   */
+  async function fetchFromOthers(reader: ReplicaCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<VersionedObject[] | undefined> {
+    const others = apl.replicas.filter((x) => x.node !== ctx.self);
+    const holds = (objects: VersionedObject[]) => objects.some((o) => o.siblings.length > 0);
+    const result = await quorumCall<VersionedObject[]>({
+      targets: others,
+      need: Math.min(Math.max(r - 1, 1), others.length),
+      send: async (replica) =>
+        withoutFutureStamps(replyObjects(await applyOn(deps, replica, reader, { mode: 'read' }, ctx)) ?? [], deps.clock, deps.logger(), replica.node),
+      enough: (answers) => answers.some((a) => holds(a.value)),
+      onUnreachable: deps.suspect,
+    });
+    if (result.answers.length < Math.min(Math.max(r - 1, 1), others.length)) return undefined;
+    const found = result.answers.flatMap((a) => a.value).filter((o) => o.siblings.length > 0);
+    return found;
+  }
+
+  async function readLocal(reader: ReplicaCall, ctx: RouteContext): Promise<VersionedObject[]> {
+    return replyObjects(await ctx.applyLocal(replicaCall(reader), { replica: { mode: 'read' } })) ?? [];
+  }
+
+  async function mergeLocal(objects: VersionedObject[], replica: Replica, ctx: RouteContext): Promise<void> {
+    const host = deps.host();
+    if (host) await replicaFn(host, 'merge', [objects, replica.hintFor ?? null]);
+    void ctx;
+  }
+
+  /** Sends the objects to every other replica (and hinted copies for down primaries); settles at W stored. */
+  async function fanOut(apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, objects: VersionedObject[], reader: ReplicaCall): Promise<RoundResult> {
+    const doubling: Doubling = { holders: apl.replicas, doubled: new Set<Replica>() };
+    const replace = standIns(apl, deps.isUp, doubling);
+    // Primaries already known down with nobody to stand in get a hinted copy on a live replica.
+    const extra = apl.unplaced.flatMap((down) => replace({ node: down, role: 'primary' }) ?? []);
+    const targets = [...apl.replicas.filter((r) => r.node !== ctx.self), ...extra];
+    const calling = quorumCall<VersionedObject[]>({
+      targets,
+      need: Math.max(w - 1, 0),
+      counts: (replica) => !doubling.doubled.has(replica),
+      send: (replica) => replicateTo(replica, objects, reader, ctx),
+      replace,
+      replaceLate: true,
+      onUnreachable: deps.suspect,
+    });
+    if (w <= 1) {
+      void calling.catch(() => {});
+      return { stored: 1, failures: [], missed: [] };
+    }
+    const result = await calling;
+    return { stored: 1 + result.answers.length, failures: result.failures, missed: result.answers.flatMap((a: Answer<VersionedObject[]>) => a.value) };
+  }
+
+  async function replicateTo(replica: Replica, objects: VersionedObject[], reader: ReplicaCall, ctx: RouteContext): Promise<VersionedObject[]> {
+    if (replica.node === ctx.self) {
+      // A hinted copy this node keeps for a down primary (no spare node to hold it).
+      await mergeLocal(objects, replica, ctx);
+      return [];
+    }
+    const reply = await deps.send(replica.node, REPLICATE_MESSAGE, { objects, hintFor: replica.hintFor ?? null, read: reader }, ctx.timeoutMs);
+    const missed = (reply as { missed?: unknown } | null)?.missed;
+    const checked = replyObjects({ objects: missed });
+    return checked ? withoutFutureStamps(checked, deps.clock, deps.logger(), replica.node) : [];
+  }
+
+  // ------------------------------------------------------------- read-before-write (older path)
+
+  async function writeEverywhere(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number): Promise<unknown> {
+    const context = await versionContext(call, apl, ctx, r);
+    deps.clock.observe(context.maxTs);
+    const version: VersionStamp = { vv: increment(context.vv, deps.actor()), ts: deps.clock.now(), actor: deps.actor() };
+    const doubling: Doubling = { holders: apl.replicas, doubled: new Set<Replica>() };
+    const replace = standIns(apl, deps.isUp, doubling);
+    const extra = apl.unplaced.flatMap((down) => replace({ node: down, role: 'primary' }) ?? []);
+    const result = await quorumCall<unknown>({
+      targets: [...apl.replicas, ...extra],
+      need: w,
+      counts: (replica) => !doubling.doubled.has(replica),
+      send: (replica) => applyOn(deps, replica, call, { mode: 'write', version, ...(replica.hintFor ? { hintFor: replica.hintFor } : {}) }, ctx),
+      replace,
+      replaceLate: true,
+      // Replicas can answer differently (one that lost its data says 'not_found'): wait for agreement or for all.
+      enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1,
+      onUnreachable: deps.suspect,
+    });
+    if (result.answers.length < w) throw quorumFailure('write', call, w, result.answers.length, result.failures, apl.unplaced);
+    return majorityAnswer(result.answers, apl.replicas);
+  }
+
+  /**
+   * What a write builds on: the vector joined over what R replicas hold for the objects it
+   * touches. Best effort: replicas that fail are skipped, and the write still goes out (its
+   * version is then concurrent, not lost).
+   */
+  async function versionContext(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<{ vv: VersionVector; maxTs: number }> {
+    const host = deps.host();
+    const reader = host ? readerFor(host, call) : undefined;
+    if (!reader) return { vv: {}, maxTs: 0 };
+    const result = await quorumCall<unknown>({
+      targets: apl.replicas,
+      need: Math.min(r, apl.replicas.length),
+      send: (replica) => applyOn(deps, replica, reader, { mode: 'read' }, ctx),
+      onUnreachable: deps.suspect,
+    });
+    let vv: VersionVector = {};
+    const objects: VersionedObject[] = [];
+    for (const a of result.answers) objects.push(...withoutFutureStamps(replyObjects(a.value) ?? [], deps.clock, deps.logger(), a.replica.node));
+    for (const o of objects) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
+    return { vv, maxTs: maxStamp(objects, deps.clock) };
+  }
+
+  return { write };
+}
+
+interface ReaderShape {
+  fun: string;
+  arity: number;
+}
+
+/**
+ * The read function a write's version is read with: in the write's module, the `read`
+ * function of the greatest arity not above the write's, called with that many leading
+ * arguments (`KV.Bucket.put(b, k, v)` -> `KV.Bucket.get(b, k)`; `KV.Registry.create(b)` ->
+ * `KV.Registry.lookup(b)`). None: the write is versioned on its own actor only.
+ */
+export function contextRead(host: StrategyHost, call: RouteCall): ReplicaCall | undefined {
+  const shape = contextReadShape(host, call.mod, call.args.length);
+  return shape && { bucket: call.bucket, mod: call.mod, fun: shape.fun, args: call.args.slice(0, shape.arity) };
+}
+
+function contextReadShape(host: StrategyHost, mod: string, argc: number): ReaderShape | undefined {
+  let best: ReaderShape | undefined;
+  for (const entry of host.modules.entries()) {
+    if (entry.mod !== mod || entry.kind !== 'read') continue;
+    const arity = entry.arity ?? argc;
+    if (arity > argc) continue;
+    if (!best || arity > best.arity || (arity === best.arity && entry.fun < best.fun)) best = { fun: entry.fun, arity };
+  }
+  return best;
+}
+
+/**
+ * The lock a write takes: its read call's identity. Strings count as their UTF-8 bytes, like
+ * everywhere else in ringkv, so `"k"` and the bytes of `k` take the same lock.
+ */
+function lockKey(c: ReplicaCall): string {
+  let k = `${c.mod.length}:${c.mod}${c.fun.length}:${c.fun}`;
+  for (const a of [c.bucket, ...c.args]) {
+    const s =
+      typeof a === 'string'
+        ? `b${Buffer.from(a, 'utf8').toString('latin1')}`
+        : a instanceof Uint8Array
+          ? `b${Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('latin1')}`
+          : `j${safeJson(a)}`;
+    k += `${s.length}:${s}`;
+  }
+  return k;
+}
+
+function safeJson(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** Siblings among `missed` that nothing in `held` covers, per object. */
+export function uncovered(missed: readonly VersionedObject[], held: readonly VersionedObject[]): VersionedObject[] {
+  const out: VersionedObject[] = [];
+  for (const o of missed) {
+    const mine = held.find((h) => sameObject(h, o))?.siblings ?? [];
+    const unseen = o.siblings.filter((s) => !coveredBy(s, mine));
+    if (unseen.length > 0) out.push({ ...o, siblings: unseen });
+  }
+  return out;
+}
+
+/** Some sibling of `set` has seen `s` (its vector descends from, or equals, `s`'s). */
+export function coveredBy(s: Sibling, set: readonly Sibling[]): boolean {
+  return set.some((t) => {
+    const o = compareVectors(t.version.vv, s.version.vv);
+    return o === 'after' || o === 'equal';
+  });
+}
+
+function answerKey(v: unknown): string {
+  if (v instanceof Uint8Array) return `bytes:${Buffer.from(v).toString('hex')}`;
+  try {
+    return `json:${JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString('hex')}` : x))}`;
+  } catch {
+    return `other:${String(v)}`;
+  }
+}
+
+/** The answer most replicas gave; a tie goes to the replica earliest in the preference list. */
+function majorityAnswer(answers: readonly Answer<unknown>[], order: readonly Replica[]): unknown {
+  const counts = new Map<string, { n: number; rank: number; value: unknown }>();
+  for (const a of answers) {
+    const k = answerKey(a.value);
+    const rank = order.findIndex((r) => r.node === a.replica.node);
+    const c = counts.get(k);
+    if (c) {
+      c.n++;
+      c.rank = Math.min(c.rank, rank < 0 ? Infinity : rank);
+    } else counts.set(k, { n: 1, rank: rank < 0 ? Infinity : rank, value: a.value });
+  }
+  return [...counts.values()].sort((x, y) => y.n - x.n || x.rank - y.rank)[0]!.value;
+}
