@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { createModuleRegistry, createRangeStrategy, DEFAULT_RING_N, DEFAULT_RING_VNODES, startLocalCluster, type Strategy } from '@ringkv/core';
 import { createRing, createRingStrategy } from '@ringkv/ring';
-import { createStore, type Store } from '@ringkv/store';
+import { createStore, type Store, type StoreOptions } from '@ringkv/store';
 import type { BenchSection } from './run.js';
-import { closedLoop, fmt } from './stats.js';
+import { closedLoop, fmt, type LoadResult } from './stats.js';
 
 const BUCKETS = 100_000;
 const members = (n: number, tag = 'node') => Array.from({ length: n }, (_, i) => `${tag}${i + 1}@bench`);
@@ -25,13 +25,25 @@ function perSecond(count: number, fn: () => void): number {
   return best;
 }
 
-/** KV put/get throughput through a 3-node in-process cluster (real memory store), entering at one node. */
-async function kvThroughput(strategyFor: (node: string) => Strategy): Promise<{ put: string; get: string }> {
+interface KvRun {
+  put: LoadResult;
+  get: LoadResult;
+  /** CPU time of this process per call, in microseconds (user + system). */
+  putCpuUs: number;
+  getCpuUs: number;
+}
+
+/**
+ * KV put/get throughput through a 3-node in-process cluster (real memory store), entering at
+ * one node, with the CPU time the process spent per call: on a shared machine throughput moves
+ * with the neighbours, CPU per call much less.
+ */
+async function kvThroughput(strategyFor: (node: string) => Strategy, storeOptions: StoreOptions = {}, ms = 1500): Promise<KvRun> {
   const names = ['a@bench', 'b@bench', 'c@bench'];
   const stores: Store[] = [];
   const specs = await Promise.all(
     names.map(async (name) => {
-      const store = await createStore({ backend: 'memory' });
+      const store = await createStore({ backend: 'memory', ...storeOptions });
       stores.push(store);
       const modules = createModuleRegistry();
       store.register(modules);
@@ -44,32 +56,81 @@ async function kvThroughput(strategyFor: (node: string) => Strategy): Promise<{ 
     const buckets = Array.from({ length: 30 }, (_, i) => `bucket${i}`);
     for (const b of buckets) await via.route(b, 'KV.Registry', 'create', [b]);
     let i = 0;
+    const cpu = () => {
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    };
+    let c0 = cpu();
     const put = await closedLoop(() => {
       const b = buckets[i++ % buckets.length]!;
       return via.route(b, 'KV.Bucket', 'put', [b, `k${i % 1000}`, 'v']);
-    }, 16, 2000);
+    }, 16, ms);
+    const putCpuUs = (cpu() - c0) / Math.max(1, put.ops);
+    c0 = cpu();
     const get = await closedLoop(() => {
       const b = buckets[i++ % buckets.length]!;
       return via.route(b, 'KV.Bucket', 'get', [b, `k${i % 1000}`]);
-    }, 16, 2000);
-    const row = (r: typeof put) => `${fmt(r.opsPerSec)} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors}`;
-    return { put: row(put), get: row(get) };
+    }, 16, ms);
+    const getCpuUs = (cpu() - c0) / Math.max(1, get.ops);
+    return { put, get, putCpuUs, getCpuUs };
   } finally {
     await cluster.stop();
     await Promise.all(stores.map((s) => s.close()));
   }
 }
 
+const RING_MEMBERS = ['a@bench', 'b@bench', 'c@bench'];
+const THIRDS = [
+  { from: 0, to: 85, node: 'a@bench' },
+  { from: 86, to: 170, node: 'b@bench' },
+  { from: 171, to: 255, node: 'c@bench' },
+];
+
+/** The levers of issue 11 switched on one after another; the last row is the default configuration. */
+const KV_VARIANTS: ReadonlyArray<{ label: string; strategy: (node: string) => Strategy; store?: StoreOptions }> = [
+  { label: 'range table (one owner, no replication)', strategy: () => createRangeStrategy(THIRDS) },
+  {
+    label: 'ring before: version read then write, per-bucket queues, no batching, no placement cache',
+    strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 }),
+    store: { serializeBy: 'bucket' },
+  },
+  {
+    label: '+ one round trip per write',
+    strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0 }),
+    store: { serializeBy: 'bucket' },
+  },
+  { label: '+ per-key queues', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0 }) },
+  { label: '+ replica messages batched per node', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, placementCacheSize: 0 }) },
+  { label: '+ placement cached per ring (the default)', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2 }) },
+];
+
+const ROUNDS = 3;
+
+/** Every variant once per round, rounds interleaved; the median round per variant (by throughput). */
+async function kvLevers(): Promise<string[]> {
+  const runs: KvRun[][] = KV_VARIANTS.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, v] of KV_VARIANTS.entries()) runs[i]!.push(await kvThroughput(v.strategy, v.store));
+  }
+  const mid = <T>(xs: T[], by: (x: T) => number): T => [...xs].sort((a, b) => by(a) - by(b))[Math.floor((xs.length - 1) / 2)]!;
+  const med = runs.map((rs) => ({
+    put: mid(rs.map((r) => r.put), (r) => r.opsPerSec),
+    get: mid(rs.map((r) => r.get), (r) => r.opsPerSec),
+    putCpu: mid(rs.map((r) => r.putCpuUs), (x) => x),
+    getCpu: mid(rs.map((r) => r.getCpuUs), (x) => x),
+  }));
+  const range = med[0]!;
+  return med.map((m, i) => {
+    const prev = i > 1 ? med[i - 1]! : undefined;
+    const step = (a: number, b: number | undefined) => (b ? `${fmt(a / b, 2)}x` : '');
+    return `| ${KV_VARIANTS[i]!.label} | ${fmt(m.put.opsPerSec)} | ${fmt(m.put.p99Ms, 2)} | ${fmt(m.putCpu)} | ${fmt(m.get.opsPerSec)} | ${fmt(m.get.p99Ms, 2)} | ${fmt(m.getCpu)} | ${step(m.put.opsPerSec, prev?.put.opsPerSec)} | ${fmt(m.put.opsPerSec / range.put.opsPerSec, 3)}x | ${fmt(m.get.opsPerSec / range.get.opsPerSec, 3)}x | ${fmt(range.putCpu / m.putCpu, 3)}x | ${m.put.errors + m.get.errors} |`;
+  });
+}
+
 export async function run(): Promise<BenchSection> {
   // What replication costs: the same KV calls under the range table (one owner) and the ring.
   // First, before the large rings below fill the heap.
-  const thirds = [
-    { from: 0, to: 85, node: 'a@bench' },
-    { from: 86, to: 170, node: 'b@bench' },
-    { from: 171, to: 255, node: 'c@bench' },
-  ];
-  const rangeKv = await kvThroughput(() => createRangeStrategy(thirds));
-  const ringKv = await kvThroughput(() => createRingStrategy({ members: ['a@bench', 'b@bench', 'c@bench'], n: 3, r: 2, w: 2 }));
+  const levers = await kvLevers();
 
   const buckets = Array.from({ length: BUCKETS }, () => randomBytes(12));
   let sink = 0;
@@ -163,16 +224,13 @@ export async function run(): Promise<BenchSection> {
       '|---|---|---|---|---|',
       ...movement,
       '',
-      '### KV calls through 3 in-process nodes: range table vs ring (N = 3, R = 2, W = 2)',
+      '### KV calls through 3 in-process nodes: range table vs ring (N = 3, R = 2, W = 2), lever by lever',
       '',
-      'Real memory store on every node, 30 buckets, 16 calls in flight for 2 s, all entering at one node. Under the range table a call runs on its one owner; under the ring a put is a version read from 2 replicas then a write to 3, a get reads 2 replicas and resolves locally (read repair in the background).',
+      `Real memory store on every node, 30 buckets, 16 calls in flight for 1.5 s, all entering at one node; ${ROUNDS} interleaved rounds, the median shown. Each ring row adds one lever of issue 11 to the row above ("PUT step" compares them); the last row is the default configuration. CPU is this process's user + system time per call (all three nodes live in it), which the machine's other load disturbs far less than throughput.`,
       '',
-      '| strategy and call | ops/s | p50 ms | p99 ms | errors |',
-      '|---|---|---|---|---|',
-      `| range PUT | ${rangeKv.put} |`,
-      `| ring PUT | ${ringKv.put} |`,
-      `| range GET | ${rangeKv.get} |`,
-      `| ring GET | ${ringKv.get} |`,
+      '| configuration | PUT ops/s | PUT p99 ms | PUT CPU us/call | GET ops/s | GET p99 ms | GET CPU us/call | PUT step | PUT vs range | GET vs range | range CPU / this CPU (PUT) | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...levers,
     ].join('\n'),
   };
 }

@@ -312,10 +312,27 @@ interface RingCluster {
 }
 
 /**
+ * The levers of issue 11, switched on one after another (each row adds one to the row above),
+ * so one run shows what each bought. The last row is the default configuration.
+ */
+export const RING_VARIANTS: ReadonlyArray<{ label: string; ring: Record<string, unknown>; storage: Record<string, unknown> }> = [
+  {
+    label: 'before: version read then write, per-bucket queues, no batching, no placement cache',
+   
+    ring: { writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 },
+    storage: { serializeBy: 'bucket' },
+  },
+  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' } },
+  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {} },
+  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {} },
+  { label: '+ placement cached per ring (the default configuration)', ring: {}, storage: {} },
+];
+
+/**
  * nats-server + three `ringkv node start` processes from config/ring/{a,b,c}.json, forced onto
  * the memory backend (durable storage is measured on its own), N3 R2 W2.
  */
-async function startRingCluster(): Promise<RingCluster | string> {
+async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promise<RingCluster | string> {
   const { hasNatsServer, startNatsServer } = await import('../support/nats.js');
   if (!hasNatsServer()) return 'nats-server is not installed';
   const { startNodeProcesses } = await import('../support/node-process.js');
@@ -323,8 +340,8 @@ async function startRingCluster(): Promise<RingCluster | string> {
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-ring-'));
   const specs = ['a', 'b', 'c'].map((n) => {
     const config = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${n}.json`), 'utf8')) as Record<string, unknown>;
-    config.ring = { ...(config.ring as object), n: 3, r: 2, w: 2 };
-    config.storage = { backend: 'memory' };
+    config.ring = { ...(config.ring as object), n: 3, r: 2, w: 2, ...variant.ring };
+    config.storage = { backend: 'memory', ...variant.storage };
     const file = join(dir, `${n}.json`);
     writeFileSync(file, JSON.stringify(config));
     return { config: file, env: { NATS_URL: nats.url, PORT: '0', RINGKV_CONFIG_DIR: dir } };
@@ -416,25 +433,25 @@ export async function run(): Promise<BenchSection> {
   const single: PutGet[] = [];
   const bare: LoadResult[] = [];
   const hops: PutGet[] = [];
-  const rings: PutGet[] = [];
+  const rings: PutGet[][] = RING_VARIANTS.map(() => []);
   const sameClient: PutGet[] = [];
   const official: RedisBenchmark[] = [];
   let hop: NatsHop | string | undefined;
-  let ring: RingCluster | string | undefined;
+  const ringClusters: (RingCluster | string)[] = [];
   try {
     hop = await startNatsHop();
-    ring = await startRingCluster();
+    for (const v of RING_VARIANTS) ringClusters.push(await startRingCluster(v));
     // Warm-up (not reported): lets the JIT compile the hot paths before the first round.
     await withServer(solo, (port) => runClient({ port, op: 'put', durationMs: 1000 }));
     if (typeof hop !== 'string') await runClient({ port: hop.port, op: 'put', durationMs: 1000 });
-    if (typeof ring !== 'string') await runClient({ port: ring.port, op: 'put', durationMs: 1000 });
+    for (const ring of ringClusters) if (typeof ring !== 'string') await runClient({ port: ring.port, op: 'put', durationMs: 1000 });
     for (let round = 1; round <= rounds(); round++) {
       process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
       single.push(await withServer(solo, (port) => measurePort(port, 'ringkv')));
       const ceiling = await startBareServer();
       bare.push(await runClient({ port: ceiling.port, op: 'put', durationMs: durationMs() }).finally(() => ceiling.close()));
       if (typeof hop !== 'string') hops.push(await measurePort(hop.port, 'ringkv'));
-      if (typeof ring !== 'string') rings.push(await measurePort(ring.port, 'ringkv'));
+      for (const [i, ring] of ringClusters.entries()) if (typeof ring !== 'string') rings[i]!.push(await measurePort(ring.port, 'ringkv'));
       if (redis) {
         sameClient.push(await measurePort(redis.port, 'redis-inline'));
         official.push(runRedisBenchmark(redis.port));
@@ -442,7 +459,7 @@ export async function run(): Promise<BenchSection> {
     }
   } finally {
     if (hop && typeof hop !== 'string') await hop.stop();
-    if (ring && typeof ring !== 'string') await ring.stop();
+    for (const ring of ringClusters) if (typeof ring !== 'string') await ring.stop();
     await solo.stop();
     await redis?.stop();
     if (cLoadDir) rmSync(cLoadDir, { recursive: true, force: true });
@@ -473,8 +490,10 @@ export async function run(): Promise<BenchSection> {
           row('ringkv NATS hop GET', summarise(hops.map((r) => r.get)), rbGet, scGet?.opsPerSec),
         ]),
   ];
-  if (typeof ring === 'string') lines.push(`| ringkv ring | ${ring} | | | | | | |`);
-  else lines.push(row('ringkv ring PUT (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings.map((r) => r.put)), rbSet, scSet?.opsPerSec), row('ringkv ring GET (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings.map((r) => r.get)), rbGet, scGet?.opsPerSec));
+  const ringDown = ringClusters.find((r): r is string => typeof r === 'string');
+  const last = rings.length - 1;
+  if (ringDown !== undefined) lines.push(`| ringkv ring | ${ringDown} | | | | | | |`);
+  else lines.push(row('ringkv ring PUT (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings[last]!.map((r) => r.put)), rbSet, scSet?.opsPerSec), row('ringkv ring GET (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings[last]!.map((r) => r.get)), rbGet, scGet?.opsPerSec));
   lines.push(row('bare Node.js server answering OK to every read (the platform\'s ceiling; PUT lines)', summarise(bare), rbSet, scSet?.opsPerSec));
   if (scSet && scGet) lines.push(row('redis-server SET, same client (inline command)', scSet, rbSet, scSet.opsPerSec), row('redis-server GET, same client (inline command)', scGet, rbGet, scGet.opsPerSec));
   if (rbSet && rbGet) {
@@ -493,9 +512,9 @@ export async function run(): Promise<BenchSection> {
   } else {
     lines.push('', 'redis-server or redis-benchmark is not installed: no Redis comparison in this run.');
   }
-  if (typeof ring !== 'string' && rings.length) {
-    const rPut = summarise(rings.map((r) => r.put));
-    const rGet = summarise(rings.map((r) => r.get));
+  if (ringDown === undefined && rings[last]!.length) {
+    const rPut = summarise(rings[last]!.map((r) => r.put));
+    const rGet = summarise(rings[last]!.map((r) => r.get));
     const judge = (ok: boolean) => (ok ? 'met' : 'not met');
     const putRatio = rPut.opsPerSec / put.opsPerSec;
     const getRatio = rGet.opsPerSec / get.opsPerSec;
@@ -504,6 +523,25 @@ export async function run(): Promise<BenchSection> {
     lines.push(
       '',
       `Ring against the single node, same run (issue 11 targets): PUT throughput ${fmt(putRatio, 2)}x (target >= 0.25x, ${judge(putRatio >= 0.25)}), GET throughput ${fmt(getRatio, 2)}x (target >= 0.35x, ${judge(getRatio >= 0.35)}), PUT p99 ${fmt(putP99, 1)}x (target <= 4x, ${judge(putP99 <= 4)}), GET p99 ${fmt(getP99, 1)}x (target <= 4x, ${judge(getP99 <= 4)}). Ring nodes: three \`ringkv node start\` processes from config/ring/{a,b,c}.json with \`storage.backend: "memory"\`, over one nats-server, the load entering at node a's text server.`,
+    );
+  }
+  if (ringDown === undefined && rings[0]!.length) {
+    const med = rings.map((rs) => ({ put: summarise(rs.map((r) => r.put)), get: summarise(rs.map((r) => r.get)) }));
+    lines.push(
+      '',
+      '### Ring over NATS: what each lever of issue 11 bought',
+      '',
+      'The same 3-node ring (three `ringkv node start` processes, memory backend, N3 R2 W2) with the levers switched on one after another, each row adding one to the row above; every row is its own cluster, measured in the same interleaved rounds as the table above. "step" is the row against the row above, "vs single" against the single node of the same run.',
+      '',
+      '| ring configuration | PUT ops/s | PUT p99 ms | GET ops/s | GET p99 ms | PUT step | GET step | PUT vs single | GET vs single | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...med.map((m, i) => {
+        const prev = med[i - 1];
+        const step = (a: number, b: number | undefined) => (b ? `${fmt(a / b, 2)}x` : '');
+        return `| ${RING_VARIANTS[i]!.label} | ${fmt(m.put.opsPerSec)} | ${fmt(m.put.p99Ms, 2)} | ${fmt(m.get.opsPerSec)} | ${fmt(m.get.p99Ms, 2)} | ${step(m.put.opsPerSec, prev?.put.opsPerSec)} | ${step(m.get.opsPerSec, prev?.get.opsPerSec)} | ${fmt(m.put.opsPerSec / put.opsPerSec, 2)}x | ${fmt(m.get.opsPerSec / get.opsPerSec, 2)}x | ${m.put.errors + m.get.errors} |`;
+      }),
+      '',
+      `All levers together against the baseline, same run: PUT ${fmt(med[last]!.put.opsPerSec / med[0]!.put.opsPerSec, 2)}x, GET ${fmt(med[last]!.get.opsPerSec / med[0]!.get.opsPerSec, 2)}x.`,
     );
   }
   return { title: 'Text protocol server', markdown: lines.join('\n') };

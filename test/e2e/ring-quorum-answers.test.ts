@@ -60,6 +60,36 @@ afterEach(async () => {
   for (const name of [...members.keys()]) await stop(name);
 });
 
+describe('one actor per node, a new epoch after data loss (kv679)', () => {
+  it('keeps the actor across a restart with the data, takes a new one after losing it, and a write through it wins every later quorum read', async () => {
+    network = createInProcessNetwork();
+    for (const m of MEMBERS) await start(m);
+    await members.get(C)!.strategy.ready();
+    const first = members.get(C)!.strategy.actor();
+    expect(first).toMatch(/^c@truth#[0-9a-f]{16}$/);
+    expect(await route(A, 'create', ['kv679'])).toBe('ok');
+    expect(await route(C, 'put', ['kv679', 'k', 'old'])).toBe('ok');
+    expect(await route(C, 'put', ['kv679', 'k', 'older-still-newer'])).toBe('ok');
+
+    await start(C, await stop(C)); // same storage: same actor
+    await members.get(C)!.strategy.ready();
+    expect(members.get(C)!.strategy.actor()).toBe(first);
+
+    await stop(C);
+    await start(C); // data lost: new epoch
+    await members.get(C)!.strategy.ready();
+    const second = members.get(C)!.strategy.actor();
+    expect(second).not.toBe(first);
+    expect(second).toMatch(/^c@truth#/);
+    expect(await route(C, 'put', ['kv679', 'k', 'new'])).toBe('ok');
+    for (const via of MEMBERS) expect(dec.decode(((await route(via, 'get', ['kv679', 'k'])) as { value: Uint8Array }).value)).toBe('new');
+    // Vectors stay one entry per actor that wrote: at most C's two epochs here.
+    const reply = (await members.get(A)!.node.send(B, 'ring.apply', { bucket: 'kv679', mod: 'KV.Bucket', fun: 'get', args: ['kv679', 'k'], meta: { mode: 'read' } })) as VersionedReply;
+    const vv = reply.objects[1]!.siblings[0]!.version.vv;
+    expect(Object.keys(vv).sort()).toEqual([first, second].sort());
+  });
+});
+
 describe('quorum answers that tell the truth', () => {
   it('a replica that missed the CREATE is repaired by the next write through any replica', async () => {
     network = createInProcessNetwork();

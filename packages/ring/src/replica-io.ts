@@ -31,6 +31,8 @@ export interface ReplicaPathDeps {
   clock: HybridClock;
   /** This node's actor, e.g. `a@ringkv#3f9c1d2e`. */
   actor(): string;
+  /** Pending while the actor is not known yet (storage is answering its epoch). */
+  ready(): Promise<void> | undefined;
   logger(): Logger;
   /** Sends a replica message (batched per destination when batching is on). */
   send(node: string, type: string, body: unknown, timeoutMs: number): Promise<unknown>;

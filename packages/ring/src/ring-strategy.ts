@@ -52,7 +52,12 @@ export interface RingStrategyDeps {
   /** Liveness view; built from pings over `host.send` when omitted. */
   detector?: (host: StrategyHost, config: ResolvedRingConfig) => FailureDetector;
   clock?: HybridClock;
-  /** This node's incarnation; default `<node>#<random>` chosen at attach, so a restart never reuses counters. */
+  /**
+   * The actor versions are stamped with. Default `<node>#<epoch>`, the epoch kept by the node's
+   * storage (`Replica.epoch`): the same across restarts that keep the data, new after data loss,
+   * so a node never reuses counters that older copies elsewhere already passed. Without
+   * versioned storage, `<node>#<random>` per attach.
+   */
   actor?: string;
   logger?: Logger;
   /** Start periodic pings, handoff and reaping on attach. @default true */
@@ -71,8 +76,10 @@ export interface RingStrategy extends Strategy {
    * next call, and the old ring's cached walks are dropped with it.
    */
   setRing(ring: Ring): void;
-  /** The incarnation writes coordinated here are stamped with (after attach). */
+  /** The actor writes coordinated here are stamped with (after attach; see {@link RingStrategy.ready}). */
   actor(): string;
+  /** Resolves once the actor is known (the storage answered its epoch). */
+  ready(): Promise<void>;
   /** The failure detector in use (after attach). */
   detector(): FailureDetector | undefined;
   /** Runs one hinted-handoff round now; resolves to the number of objects handed off. */
@@ -90,6 +97,10 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
   let host: StrategyHost | undefined;
   let detector: FailureDetector | undefined;
   let actor = deps.actor ?? '';
+  // Pings carry a per-attach incarnation, so a restart is noticed even when the actor stays.
+  let incarnation = '';
+  let actorReady: Promise<void> = Promise.resolve();
+  let actorKnown = true;
   const logger = () => deps.logger ?? host?.logger ?? silentLogger;
   const isUp = (m: string) => detector?.isUp(m) ?? true;
 
@@ -111,6 +122,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     suspect: (node, err) => detector?.suspect(node, err),
     clock,
     actor: () => actor,
+    ready: () => (actorKnown ? undefined : actorReady),
     logger,
     send: config.batchReplicaMessages ? batcher.send : direct,
     placementOf: placement,
@@ -143,6 +155,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     },
     config,
     actor: () => actor,
+    ready: () => actorReady,
     detector: () => detector,
     placement,
     setRing(ring) {
@@ -157,7 +170,23 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
         : Promise.resolve({ reaped: false, reason: 'not attached to a node' }),
     attach(attached) {
       host = attached;
-      if (!deps.actor) actor = `${attached.name}#${randomBytes(6).toString('hex')}`;
+      incarnation = `${attached.name}#${randomBytes(6).toString('hex')}`;
+      if (!deps.actor) {
+        actor = incarnation;
+        if (hasReplicaModule(attached) && attached.modules.lookup('Replica', 'epoch', 1)) {
+          actorKnown = false;
+          actorReady = replicaFn(attached, 'epoch', [attached.name]).then(
+            (epoch) => {
+              if (typeof epoch === 'string' && epoch !== '') actor = `${attached.name}#${epoch}`;
+              actorKnown = true;
+            },
+            (err: unknown) => {
+              logger().warn(`storage gave no epoch (${(err as Error).message}); versions use the incarnation ${incarnation}`);
+              actorKnown = true;
+            },
+          );
+        }
+      }
       detector =
         deps.detector?.(attached, config) ??
         createFailureDetector({
@@ -165,7 +194,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
           members: config.members,
           intervalMs: config.pingIntervalMs,
           ping: async (m) => {
-            const reply = (await attached.send(m, PING_MESSAGE, { from: attached.name, actor }, config.pingTimeoutMs)) as { actor?: unknown };
+            const reply = (await attached.send(m, PING_MESSAGE, { from: attached.name, actor: incarnation }, config.pingTimeoutMs)) as { actor?: unknown };
             return typeof reply?.actor === 'string' ? reply.actor : undefined;
           },
         });
@@ -183,7 +212,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
         const b = body as { from?: unknown; actor?: unknown } | null;
         // A ping proves its sender is up, and tells a restart (new incarnation) apart.
         if (b && typeof b.from === 'string') det.alive(b.from, typeof b.actor === 'string' ? b.actor : undefined);
-        return { actor };
+        return { actor: incarnation };
       });
       handlers.set(MERGE_MESSAGE, (body) => {
         const { objects, hintFor } = parseObjects(body, MERGE_MESSAGE);

@@ -73,6 +73,8 @@ interface Versioned {
   answer: unknown;
   /** What this replica holds after the write, to send to the others. */
   objects: VersionedObject[];
+  /** Those of them the write changed: all a hinted copy needs. */
+  changed: VersionedObject[];
   /** The write stored nothing here (e.g. `'not_found'`). */
   declined: boolean;
 }
@@ -90,6 +92,8 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   const readers = new WeakMap<FunctionDef, ReaderShape | null>();
 
   async function write(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number): Promise<unknown> {
+    const pending = deps.ready();
+    if (pending) await pending;
     const host = deps.host();
     if (deps.kind === 'coordinator' && host && hasReplicaModule(host)) {
       const mine = apl.replicas.find((r) => r.node === ctx.self);
@@ -129,7 +133,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       if (first.declined) return first.answer;
     }
     let answer = first.answer;
-    let round = await fanOut(apl, ctx, w, first.objects, reader);
+    let round = await fanOut(apl, ctx, w, first, reader);
     if (round.missed.length > 0) {
       // Behind an acknowledged (or racing) write: build on it too, once.
       const again = await locks.run(key, async () => {
@@ -141,7 +145,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       });
       if (again && !again.declined) {
         answer = again.answer;
-        round = await fanOut(apl, ctx, w, again.objects, reader);
+        round = await fanOut(apl, ctx, w, again, reader);
       }
     }
     if (round.stored < w) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced);
@@ -151,15 +155,19 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   /** Read, increment, stamp, apply, read back: all on this replica, under the key's lock. */
   async function versionLocally(call: RouteCall, reader: ReplicaCall, mine: Replica, ctx: RouteContext): Promise<Versioned> {
     const before = await readLocal(reader, ctx);
+    // The vector builds on the object the call is about: the last one its read answers (the
+    // others, such as the bucket object `KV.Bucket.get` also reads, are context), so vectors
+    // keep one entry per actor that wrote the object itself.
     let vv: VersionVector = {};
-    for (const o of before) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
+    const about = before[before.length - 1];
+    for (const o of before) if (about && sameObject(o, about)) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
     deps.clock.observe(maxStamp(before, deps.clock));
     const actor = deps.actor();
     const version: VersionStamp = { vv: increment(vv, actor), ts: deps.clock.now(), actor };
     const answer = await ctx.applyLocal(replicaCall(call), { replica: { mode: 'write', version, ...(mine.hintFor ? { hintFor: mine.hintFor } : {}) } });
     const objects = await readLocal(reader, ctx);
-    const declined = !objects.some((o) => o.siblings.some((s) => s.version.actor === actor && s.version.ts === version.ts));
-    return { answer, objects, declined };
+    const changed = objects.filter((o) => o.siblings.some((s) => s.version.actor === actor && s.version.ts === version.ts));
+    return { answer, objects, changed, declined: changed.length === 0 };
   }
 
   /**
@@ -195,7 +203,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   }
 
   /** Sends the objects to every other replica (and hinted copies for down primaries); settles at W stored. */
-  async function fanOut(apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, objects: VersionedObject[], reader: ReplicaCall): Promise<RoundResult> {
+  async function fanOut(apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, written: Versioned, reader: ReplicaCall): Promise<RoundResult> {
     const doubling: Doubling = { holders: apl.replicas, doubled: new Set<Replica>() };
     const replace = standIns(apl, deps.isUp, doubling);
     // Primaries already known down with nobody to stand in get a hinted copy on a live replica.
@@ -205,7 +213,9 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       targets,
       need: Math.max(w - 1, 0),
       counts: (replica) => !doubling.doubled.has(replica),
-      send: (replica) => replicateTo(replica, objects, reader, ctx),
+      // Replicas get everything read (a bucket object they missed is repaired); hinted copies
+      // only what changed (what the down node missed by this write).
+      send: (replica) => replicateTo(replica, replica.hintFor ? written.changed : written.objects, reader, ctx),
       replace,
       replaceLate: true,
       onUnreachable: deps.suspect,

@@ -124,6 +124,28 @@ describe('write path: one round trip', () => {
   });
 });
 
+describe('write path: a node that does not answer', () => {
+  it('never holds a write past W answers, and never waits for a node the detector holds down', async () => {
+    ring = await startTestRing([A, B, C]);
+    // C hangs (a gray failure: reachable, never answers).
+    ring.node(C).handle('ring.replicate', () => new Promise(() => {}));
+    ring.node(C).handle('ring.batch', () => new Promise(() => {}));
+    let t0 = Date.now();
+    expect(await ring.node(A).route('hang', 'T', 'put', ['hang', 'k', 'v'])).toBe('ok');
+    expect(Date.now() - t0).toBeLessThan(500); // hop timeout is 1000 ms: A did not wait for C
+    // W = 3 has to wait for C: it fails after the timeout, not later, and C is suspected.
+    t0 = Date.now();
+    await expect(ring.node(A).route('hang', 'T', 'put', ['hang', 'k', 'v2'], { w: 3 })).rejects.toThrow(/needed 3, 2 answered/);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(ring.down.get(A)!.has(C)).toBe(true);
+    // Held down: the next W = 3 write fails at once, W = 2 answers at once.
+    t0 = Date.now();
+    await expect(ring.node(A).route('hang', 'T', 'put', ['hang', 'k', 'v3'], { w: 3 })).rejects.toThrow(/c@t \(NodeDown/);
+    expect(await ring.node(A).route('hang', 'T', 'put', ['hang', 'k', 'v4'])).toBe('ok');
+    expect(Date.now() - t0).toBeLessThan(500);
+  });
+});
+
 describe('forged timestamps (maximum clock offset)', () => {
   const FORGED = 2 ** 53 - 2;
 

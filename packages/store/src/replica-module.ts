@@ -27,11 +27,19 @@ import {
 import type { Backend } from './backend.js';
 import { parseHintedField } from './hinted-field.js';
 import { checkObjects, decodeSiblings } from './versioned-record.js';
-import { ownerBytes, type VersionedStore } from './versioned-store.js';
+import { randomBytes } from 'node:crypto';
+import { NODE_TABLE, ownerBytes, type VersionedStore } from './versioned-store.js';
 import type { BucketSummary } from '@ringkv/core';
 
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;
+  /**
+   * This storage's epoch for `node`: made up (random) the first time, kept with the data after.
+   * Storage that lost its data (a wiped folder, a memory store restarted, a reset) has none and
+   * makes a new one, so the node's versions start a new actor instead of reusing counters that
+   * older copies elsewhere already passed (Riak's kv679).
+   */
+  epoch(node: unknown): Promise<string>;
   hinted(owner: unknown, limit: unknown): Promise<VersionedObject[]>;
   dropHinted(owner: unknown, objects: unknown): Promise<'ok'>;
   reap(olderThanTs: unknown): Promise<number>;
@@ -47,6 +55,18 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
         await store.withKey(bucketBytes(o.bucket), o.key, (objs) => objs.merge(o.key, o.siblings, owner));
       }
       return 'ok';
+    },
+
+    async epoch(node) {
+      const name = ownerName(node);
+      const field = new TextEncoder().encode(name);
+      return store.withBucket(NODE_TABLE, async () => {
+        const held = await backend.get('hinted', NODE_TABLE, field);
+        if (held !== undefined) return new TextDecoder().decode(held);
+        const fresh = randomBytes(8).toString('hex');
+        await backend.set('hinted', NODE_TABLE, field, new TextEncoder().encode(fresh));
+        return fresh;
+      });
     },
 
     async hinted(owner, limit) {
@@ -110,6 +130,7 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
 export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunctions): void {
   modules.registerModule(REPLICA_MODULE, {
     merge: { kind: 'write', fn: (_ctx, objects: unknown, hintFor?: unknown) => fns.merge(objects, hintFor) },
+    epoch: { kind: 'write', arity: 1, fn: (_ctx, node: unknown) => fns.epoch(node) },
     hinted: { kind: 'read', arity: 2, fn: (_ctx, owner: unknown, limit: unknown) => fns.hinted(owner, limit) },
     dropHinted: { kind: 'write', arity: 2, fn: (_ctx, owner: unknown, objects: unknown) => fns.dropHinted(owner, objects) },
     reap: { kind: 'write', arity: 1, fn: (_ctx, olderThanTs: unknown) => fns.reap(olderThanTs) },

@@ -48,9 +48,17 @@ export interface VersionedStore {
 
 export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
 
+/**
+ * The node's own records (its epoch), in the `hinted` space under a table name no node can have
+ * (node names are printable ASCII): kept and lost with the data, never taken for an owner.
+ */
+export const NODE_TABLE = new Uint8Array([0]);
+
 export function createVersionedStore(backend: Backend, queue: BucketQueue, serializeBy: SerializeBy = 'key'): VersionedStore {
   async function owners(): Promise<string[]> {
-    return (await backend.tables('hinted')).map((b) => decoder.decode(b));
+    const out: string[] = [];
+    for (const b of await backend.tables('hinted')) if (b[0] !== 0) out.push(decoder.decode(b));
+    return out;
   }
 
   function objectsOf(bucket: Uint8Array): BucketObjects {
