@@ -333,9 +333,9 @@ export const RING_VARIANTS: ReadonlyArray<{ label: string; ring: Record<string, 
  * the memory backend (durable storage is measured on its own), N3 R2 W2.
  */
 async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promise<RingCluster | string> {
-  const { hasNatsServer, startNatsServer } = await import('../support/nats.js');
+  const { hasNatsServer, startNatsServer } = await import('@ringkv/test-utils');
   if (!hasNatsServer()) return 'nats-server is not installed';
-  const { startNodeProcesses } = await import('../support/node-process.js');
+  const { startNodeProcesses } = await import('@ringkv/test-utils');
   const nats = await startNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-bench-ring-'));
   const specs = ['a', 'b', 'c'].map((n) => {

@@ -1,8 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { BadRequestError, type Sibling } from '@ringkv/core';
 import { annotate, createHybridClock, createKeyLocks, createPreferenceLists, createRing, type HybridClock } from '../src/index.js';
-import { eventually, startTestRing, type TestRing } from './support/ring-cluster.js';
+import { startTestRing, type TestRing } from './support/ring-cluster.js';
+
+/** Bounded waits for background work (read repair, the last replica's merge). */
+const WAIT = { timeout: 3000, interval: 10 };
 
 const A = 'a@t';
 const B = 'b@t';
@@ -38,9 +41,9 @@ describe('write path: one round trip', () => {
     // No version read first, no ring.apply: one ring.replicate per other replica.
     expect(sent.map((s) => s.type).sort()).toEqual(['ring.replicate', 'ring.replicate']);
     expect(new Set(sent.map((s) => s.to))).toEqual(new Set([B, C]));
-    await eventually(() => {
+    await vi.waitFor(() => {
       for (const n of [A, B, C]) expect(values(ring!.stores.get(n)!.primary('fruit', 'apple'))).toEqual(['red']);
-    });
+    }, WAIT);
   });
 
   it('forwards a write from a node that holds no replica of the bucket to one that does', async () => {
@@ -63,9 +66,9 @@ describe('write path: one round trip', () => {
     expect(values(ring.stores.get(B)!.primary('late', 'k'))).toEqual([]);
     expect(await ring.node(B).route('late', 'T', 'put', ['late', 'k', 'two'])).toBe('ok');
     for (const via of [A, B, C]) expect(await ring.node(via).route('late', 'T', 'get', ['late', 'k'], { r: 3, siblings: true })).toEqual({ value: 'two' });
-    await eventually(() => {
+    await vi.waitFor(() => {
       for (const n of [A, B, C]) expect(values(ring!.stores.get(n)!.primary('late', 'k'))).toEqual(['two']);
-    });
+    }, WAIT);
   });
 
   it('keeps writes racing through two coordinators as siblings, resolved the same way everywhere', async () => {
@@ -74,10 +77,10 @@ describe('write path: one round trip', () => {
     const answers = await Promise.all([A, B, C].map((via) => ring!.node(via).route('race', 'T', 'get', ['race', 'k'], { r: 3 })));
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(['a', 'b']).toContain((answers[0] as { value: string }).value);
-    await eventually(() => {
+    await vi.waitFor(() => {
       const held = [A, B, C].map((n) => JSON.stringify(ring!.stores.get(n)!.primary('race', 'k').map((s) => s.version)));
       expect(new Set(held).size).toBe(1);
-    });
+    }, WAIT);
   });
 
   it('batches the replica messages of writes started together into one request per node', async () => {
@@ -86,9 +89,9 @@ describe('write path: one round trip', () => {
     await Promise.all(Array.from({ length: 5 }, (_, i) => ring!.node(A).route('batch', 'T', 'put', ['batch', `k${i}`, `v${i}`])));
     const toB = sent.filter((s) => s.to === B);
     expect(toB).toEqual([{ to: B, type: 'ring.batch', items: Array(5).fill('ring.replicate') }]);
-    await eventually(() => {
+    await vi.waitFor(() => {
       for (let i = 0; i < 5; i++) expect(values(ring!.stores.get(B)!.primary('batch', `k${i}`))).toEqual([`v${i}`]);
-    });
+    }, WAIT);
   });
 
   it('sends each message alone when batching is off', async () => {

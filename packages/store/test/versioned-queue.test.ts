@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryBackend, createStoreOn, type Backend } from '../src/index.js';
-import { directCaller, utf8 } from './helpers.js';
+import { directCaller, utf8 } from '@ringkv/test-utils';
 
 /** A memory backend whose reads of one field wait for a gate (a slow disk or a busy Redis). */
 function gatedBackend(slowField: string): { backend: Backend; open(): void } {
