@@ -13,7 +13,7 @@
 export type Space = 'plain' | 'versioned' | 'hinted';
 export const SPACES: readonly Space[] = ['plain', 'versioned', 'hinted'];
 
-export type BackendKind = 'memory' | 'redis';
+export type BackendKind = 'memory' | 'redis' | 'lmdb';
 
 /** A position in a space's total order (table bytes, then field bytes); opaque to callers. */
 export type ScanCursor = Uint8Array;
@@ -57,6 +57,14 @@ export interface SyncBackend {
   get(space: Space, id: string, field: Uint8Array): Uint8Array | undefined;
   set(space: Space, id: string, name: Uint8Array, field: Uint8Array, value: Uint8Array): void;
   delete(space: Space, id: string, field: Uint8Array): boolean;
+  /**
+   * For a backend whose writes take effect at once but become durable later (LMDB: visible to
+   * the next call, on disk after the next group commit): a promise for the durability of the
+   * writes made through this face since the last call, or undefined when there is nothing to
+   * wait for. A caller acknowledges a write only once it resolves; it rejects when the write
+   * could not be stored (a full disk). Absent on memory, whose writes are final at once.
+   */
+  written?(): Promise<void> | undefined;
 }
 
 export interface Backend {

@@ -21,6 +21,7 @@ export * from './backend.js';
 export * from './errors.js';
 export * from './memory-backend.js';
 export * from './redis-backend.js';
+export * from './lmdb-backend.js';
 export * from './store.js';
 /** The listing message and its entries live in the KV protocol of `@ringkv/core`. */
 export { BUCKETS_MESSAGE, type BucketSummary } from '@ringkv/core';

@@ -3,9 +3,11 @@
  * PUT overwrites and never creates a bucket, DELETE of a missing key succeeds, GET of a missing
  * key is "no value". Arguments are already bytes.
  *
- * Every operation runs in its bucket's queue. On a backend with a synchronous face (memory)
- * and a bucket with nothing queued, it runs inline instead and answers a plain value: it cannot
- * interleave with anything, and the hot path allocates no promise chain.
+ * Every operation runs in its bucket's queue. On a backend with a synchronous face (memory,
+ * LMDB) and a bucket with nothing queued, it runs inline instead: it cannot interleave with
+ * anything. Memory answers a plain value (the hot path allocates no promise chain); LMDB's
+ * writes take effect at once and the answer waits for them to be durable (`written()`), outside
+ * the queue, so the next operation on the bucket does not wait for the disk.
  */
 import type { KvReply } from '@ringkv/core';
 import type { Backend } from './backend.js';
@@ -31,12 +33,17 @@ export interface PlainKv {
 
 export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
   const sync = backend.sync;
+  /** `answer` once the writes just made are durable (at once on memory). */
+  const acked = <T>(answer: T): Answer<T> => {
+    const w = sync?.written?.();
+    return w ? w.then(() => answer) : answer;
+  };
   return {
     create(bucket) {
       const id = keyString(bucket);
       if (sync && queue.idle(id)) {
         sync.createTable('plain', id, bucket);
-        return 'ok';
+        return acked('ok' as const);
       }
       return queue.run(id, async () => {
         await backend.createTable('plain', bucket);
@@ -53,7 +60,7 @@ export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
       if (sync && queue.idle(id)) {
         if (!sync.hasTable('plain', id)) return 'not_found';
         sync.set('plain', id, bucket, key, value);
-        return 'ok';
+        return acked('ok' as const);
       }
       return queue.run(id, async () => ((await backend.setIfTable('plain', bucket, key, value)) ? 'ok' : 'not_found'));
     },
@@ -73,7 +80,7 @@ export function createPlainKv(backend: Backend, queue: BucketQueue): PlainKv {
       if (sync && queue.idle(id)) {
         if (!sync.hasTable('plain', id)) return 'not_found';
         sync.delete('plain', id, key);
-        return 'ok';
+        return acked('ok' as const);
       }
       return queue.run(id, async () => ((await backend.deleteIfTable('plain', bucket, key)) === undefined ? 'not_found' : 'ok'));
     },

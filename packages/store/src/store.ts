@@ -9,6 +9,7 @@ import { registerKvModules } from './kv-module.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { createPlainKv } from './plain-kv.js';
 import { createRedisBackend } from './redis-backend.js';
+import { createLmdbBackend, type LmdbBackendOptions } from './lmdb-backend.js';
 import { createReplicaFunctions, registerReplicaModule, type ReplicaFunctions } from './replica-module.js';
 import { compareBytes, keyString } from './bytes.js';
 import { createVersionedKv } from './versioned-kv.js';
@@ -20,6 +21,8 @@ export interface StoreOptions {
   backend?: BackendKind;
   /** For `backend: 'redis'`. */
   redis?: { url: string; keyPrefix: string };
+  /** For `backend: 'lmdb'`: the data folder, durability, value limit. */
+  lmdb?: LmdbBackendOptions;
   /** An ioredis-compatible client to use instead of connecting to `redis.url` (e.g. ioredis-mock). */
   client?: unknown;
   /**
@@ -122,5 +125,11 @@ async function openBackend(options: StoreOptions): Promise<Backend> {
       ...(options.client !== undefined ? { client: options.client } : {}),
     });
   }
-  throw new ArgumentError(`backend must be 'memory' or 'redis', got ${JSON.stringify(kind)}`);
+  if (kind === 'lmdb') {
+    if (options.lmdb === null || typeof options.lmdb !== 'object') {
+      throw new ArgumentError("backend 'lmdb' needs lmdb options with a path (the data folder)");
+    }
+    return createLmdbBackend(options.lmdb);
+  }
+  throw new ArgumentError(`backend must be 'lmdb', 'memory' or 'redis', got ${JSON.stringify(kind)}`);
 }
