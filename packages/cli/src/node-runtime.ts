@@ -9,10 +9,11 @@
  * await running.node.route('hello', 'Kernel', 'node', []); // 'foo@computer-name'
  * await running.stop();
  */
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   ConfigError,
+  DEFAULT_DATA_ROOT,
   createInProcessNetwork,
   createModuleRegistry,
   createNode,
@@ -29,7 +30,7 @@ import {
 import { connectNatsTransport } from '@ringkv/nats';
 import { createRingStrategy } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
-import { createStore, type Store } from '@ringkv/store';
+import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
 
 export interface StartNodeOptions {
   /** The config file the config came from: `modules` paths resolve relative to its folder. */
@@ -80,14 +81,18 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     // routes (a server-only node); KV calls routed to it fail as undefined functions.
     let store: Store | undefined;
     if (config.roles.includes('storage')) {
+      const storage = config.storage;
+      const dataDir = storage.backend === 'lmdb' ? resolve(storage.path ?? defaultDataDir(name)) : undefined;
       const opened = await createStore({
-        backend: config.storage.backend,
-        redis: config.storage.redis,
-        ...(config.storage.serializeBy ? { serializeBy: config.storage.serializeBy } : {}),
+        backend: storage.backend,
+        redis: storage.redis,
+        ...(storage.serializeBy ? { serializeBy: storage.serializeBy } : {}),
+        ...(dataDir ? { lmdb: { path: dataDir, syncIntervalMs: storage.syncIntervalMs, maxValueBytes: storage.maxValueBytes } } : {}),
       });
       store = opened;
       closers.push(() => opened.close());
       store.register(modules);
+      logger.info(describeStorage(opened, storage.syncIntervalMs));
     }
 
     const node = createNode({
@@ -175,4 +180,23 @@ export async function loadModuleFiles(paths: readonly string[], registry: Module
       throw new ConfigError(`modules: register() of ${abs} failed: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * `data/<node name>` (relative to the working directory). Characters other than letters,
+ * digits and `@._-` are %-escaped, so a node name can never climb out of `data/` or name a
+ * second node's folder.
+ */
+export function defaultDataDir(node: string): string {
+  const safe = node.replace(/[^A-Za-z0-9@._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return join(DEFAULT_DATA_ROOT, safe);
+}
+
+/** The start-up line: where the data is and how much it holds. */
+function describeStorage(store: Store, syncIntervalMs: number): string {
+  const backend = store.backend;
+  if (backend.kind !== 'lmdb') return `storage: ${backend.kind}${backend.kind === 'memory' ? ' (not kept across restarts)' : ''}`;
+  const s = (backend as LmdbBackend).summary();
+  const durability = syncIntervalMs === 0 ? 'writes answered once on disk' : `writes answered once committed, flushed every ${syncIntervalMs} ms`;
+  return `storage: lmdb in ${s.path}: ${s.entries} entries in ${s.tables} buckets/areas, ${(s.fileBytes / 1048576).toFixed(1)} MiB on disk; ${durability}`;
 }

@@ -23,7 +23,7 @@ describe('startNodeFromConfig', () => {
   it('starts nodes that route to each other, with module files resolved relative to the config file', async () => {
     const network = createInProcessNetwork();
     const configFile = join(dir, 'foo.json');
-    const common = { transport: 'in-process', roles: ['storage'], modules: ['./greeter.mjs'] };
+    const common = { transport: 'in-process', roles: ['storage'], modules: ['./greeter.mjs'], storage: { backend: 'memory' } };
     const foo = await startNodeFromConfig(parseConfig({ ...common, node: 'foo@computer-name', routingTable: table }), { configFile, network });
     const bar = await startNodeFromConfig(
       parseConfig({ ...common, node: 'bar@computer-name', routingTable: [{ from: 'a', to: 'z', node: 'bar@computer-name' }] }),
@@ -49,7 +49,7 @@ describe('startNodeFromConfig', () => {
 
   it('says which module file is wrong, and leaves nothing running', async () => {
     const network = createInProcessNetwork();
-    const base = { node: 'foo@computer-name', transport: 'in-process' };
+    const base = { node: 'foo@computer-name', transport: 'in-process', storage: { backend: 'memory' } };
     for (const [file, message] of [
       ['./no-register.mjs', /does not export a function register\(registry\)/],
       ['./throws.mjs', /register\(\) of .*throws\.mjs failed: boom/],

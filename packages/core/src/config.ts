@@ -1,7 +1,7 @@
 /**
  * Configuration in the spirit of the guide's application environment, layered:
  * built-in defaults < `<dir>/default.json` < `<dir>/<NODE_ENV>.json` < the node's own file <
- * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`). The result is validated at load; an invalid
+ * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`, `RINGKV_STORAGE_BACKEND`). The result is validated at load; an invalid
  * value fails with a {@link ConfigError} naming the field and what is wrong.
  *
  * @example
@@ -16,6 +16,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_MAX_HOPS,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MAX_VALUE_BYTES,
   DEFAULT_NATS_URL,
   DEFAULT_PORT,
   DEFAULT_REDIS_KEY_PREFIX,
@@ -92,7 +93,14 @@ export const configSchema = z
       .default({ port: DEFAULT_PORT, host: DEFAULT_HOST, maxLineLength: DEFAULT_MAX_LINE_LENGTH }),
     storage: z
       .object({
-        backend: z.enum(['memory', 'redis']).default('memory'),
+        /** Where buckets live: LMDB in a data folder (durable), process memory, or Redis. @default "lmdb" */
+        backend: z.enum(['lmdb', 'memory', 'redis']).default('lmdb'),
+        /** The LMDB data folder. @default "data/<node name>" under the working directory */
+        path: z.string().min(1).optional(),
+        /** 0: a write is answered once flushed to disk; N: once committed, flushed every N ms. @default 0 */
+        syncIntervalMs: z.number().int().min(0).max(3_600_000).default(0),
+        /** Largest value (record under the ring) LMDB stores, bytes. @default 16777216 */
+        maxValueBytes: positiveInt.max(1024 * 1024 * 1024).default(DEFAULT_MAX_VALUE_BYTES),
         /** Under the ring, what one queue covers: each key, or each bucket. @default "key" */
         serializeBy: z.enum(['key', 'bucket']).optional(),
         redis: z
@@ -104,7 +112,12 @@ export const configSchema = z
           .default({ url: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_REDIS_KEY_PREFIX }),
       })
       .strict()
-      .default({ backend: 'memory', redis: { url: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_REDIS_KEY_PREFIX } }),
+      .default({
+        backend: 'lmdb',
+        syncIntervalMs: 0,
+        maxValueBytes: DEFAULT_MAX_VALUE_BYTES,
+        redis: { url: DEFAULT_REDIS_URL, keyPrefix: DEFAULT_REDIS_KEY_PREFIX },
+      }),
     ring: z
       .object({
         /** Ring members (strategy "ring"). */
@@ -234,6 +247,8 @@ function envOverrides(env: Record<string, string | undefined>): Record<string, u
   const out: Record<string, unknown> = {};
   if (env.RINGKV_NODE) out.node = env.RINGKV_NODE;
   if (env.NATS_URL) out.nats = { url: env.NATS_URL };
+  // Lets test harnesses and scripts keep nodes off the disk without a config file of their own.
+  if (env.RINGKV_STORAGE_BACKEND) out.storage = { backend: env.RINGKV_STORAGE_BACKEND };
   if (env.PORT !== undefined && env.PORT !== '') {
     const p = Number(env.PORT);
     if (!/^\d+$/.test(env.PORT) || p > 65535) {

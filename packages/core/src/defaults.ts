@@ -12,6 +12,10 @@ export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_REDIS_KEY_PREFIX = 'ringkv:';
+/** Largest value (versioned record) the LMDB backend stores unless configured: 16 MiB. */
+export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+/** Where a node keeps its LMDB folder unless configured: `data/<node name>` under the working directory. */
+export const DEFAULT_DATA_ROOT = 'data';
 /** Replicas per bucket on the ring. */
 export const DEFAULT_RING_N = 3;
 /** Virtual nodes per ring member (see docs/benchmarks.md for the measurement behind it). */

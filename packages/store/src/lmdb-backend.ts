@@ -19,7 +19,7 @@
  */
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ArgumentError, describeType } from '@ringkv/core';
+import { ArgumentError, DEFAULT_MAX_VALUE_BYTES, describeType } from '@ringkv/core';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Backend, ScanEntry, Space, SyncBackend, TableStats } from './backend.js';
 import { SPACES } from './backend.js';
@@ -31,8 +31,6 @@ import { checkScanOptions, encodeCursor } from './scan-cursor.js';
 
 /** Bumped when the layout changes; a folder with a newer one is refused, not misread. */
 export const LMDB_FORMAT_VERSION = 1;
-/** Largest value (or versioned record) stored unless configured: 16 MiB. */
-export const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
 
 export interface LmdbBackendOptions {
   /** The data folder (created when missing). */

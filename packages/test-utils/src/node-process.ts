@@ -73,7 +73,9 @@ export async function startNodeProcess(spec: NodeProcessSpec): Promise<NodeProce
   function launch(): void {
     const proc = spawn(process.execPath, [RINGKV_BIN, 'node', 'start', '--config', spec.config, ...(spec.args ?? [])], {
       cwd: spec.cwd ?? REPO_ROOT,
-      env: { ...process.env, ...spec.env },
+      // Memory unless the test asks for LMDB (`--data-dir` in args, or this variable in env):
+      // node tests must not leave data/ folders behind or share one between runs.
+      env: { ...process.env, RINGKV_STORAGE_BACKEND: 'memory', ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -10,10 +10,10 @@ import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createInProcessNetwork, loadConfig, renderBucket, type Logger } from '@ringkv/core';
+import { DEFAULT_DATA_ROOT, createInProcessNetwork, loadConfig, renderBucket, type Logger } from '@ringkv/core';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
-import { startNodeFromConfig, type RunningNode } from '../node-runtime.js';
+import { defaultDataDir, startNodeFromConfig, type RunningNode } from '../node-runtime.js';
 
 export type DevTransport = 'auto' | 'nats' | 'in-process';
 
@@ -26,6 +26,8 @@ export interface DevClusterOptions {
   env: Record<string, string | undefined>;
   /** Where node logs go. */
   log: (line: string) => void;
+  /** Keep the nodes' data on LMDB under this folder (`<dir>/<node name>`); memory when absent. */
+  dataDir?: string;
 }
 
 export interface DevCluster {
@@ -65,7 +67,12 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
       overrides = { transport: 'in-process' };
     }
     const start = async (file: string) => {
-      const config = loadConfig({ file, configDir: options.configDir, env: options.env, overrides });
+      const named = loadConfig({ file, configDir: options.configDir, env: options.env, overrides });
+      // dev keeps memory unless asked: trying ringkv out should leave nothing behind.
+      const storage = options.dataDir
+        ? { backend: 'lmdb', path: join(options.dataDir, defaultDataDir(named.node ?? 'node').slice(DEFAULT_DATA_ROOT.length + 1)) }
+        : { backend: 'memory' };
+      const config = loadConfig({ file, configDir: options.configDir, env: options.env, overrides: { ...overrides, storage } });
       const running = await startNodeFromConfig(config, { configFile: file, network, logger: lineLogger(`[${config.node}] `, options.log) });
       closers.push(() => running.stop());
       return running;
@@ -88,7 +95,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
 export const devCommand: Command = {
   name: 'dev',
   summary: 'start a local cluster (the guide\'s foo and bar) with the text server on port 4040',
-  help: `Usage: ringkv dev [--once] [--transport auto|nats|in-process] [--config-dir <dir>]
+  help: `Usage: ringkv dev [--once] [--transport auto|nats|in-process] [--config-dir <dir>] [--data-dir <dir>]
 
 Starts the guide's two nodes in this process: foo@computer-name from config/foo.json
 (text server + storage; a..m -> foo, n..z -> bar) and bar@computer-name from
@@ -96,11 +103,14 @@ config/bar.json (storage; a..z -> bar). The text server listens on port 4040
 (the PORT environment variable overrides it). Nodes talk over a nats-server that
 ringkv dev starts on a free loopback port when nats-server is on the PATH (and stops
 on exit), else over the in-process transport; it says which. Runs until Ctrl-C.
+Data lives in memory and is gone when dev stops, unless --data-dir is given: then
+each node keeps it on LMDB in <dir>/<node name> (delete the folder to wipe it).
 
 Options:
   --once                 show the guide's session over TCP, then stop
   --transport <t>        auto (default), nats or in-process
   --config-dir <dir>     where foo.json and bar.json are (default: ./config)
+  --data-dir <dir>       keep data on disk (LMDB) in <dir>/<node name>
 
 Example:
   ringkv dev
@@ -111,7 +121,7 @@ Example:
     try {
       ({ values } = parseArgs({
         args: argv,
-        options: { once: { type: 'boolean' }, transport: { type: 'string' }, 'config-dir': { type: 'string' } },
+        options: { once: { type: 'boolean' }, transport: { type: 'string' }, 'config-dir': { type: 'string' }, 'data-dir': { type: 'string' } },
         allowPositionals: false,
       }));
     } catch (err) {
@@ -122,7 +132,13 @@ Example:
       throw new UsageError(`--transport must be auto, nats or in-process, got ${JSON.stringify(values.transport)}`);
     }
     const configDir = resolve(io.cwd, values['config-dir'] ?? 'config');
-    const cluster = await startDevCluster({ configDir, transport, env: io.env, log: (l) => io.stderr(`${l}\n`) });
+    const cluster = await startDevCluster({
+      configDir,
+      transport,
+      env: io.env,
+      log: (l) => io.stderr(`${l}\n`),
+      ...(values['data-dir'] ? { dataDir: resolve(io.cwd, values['data-dir']) } : {}),
+    });
     try {
       io.stdout(
         [

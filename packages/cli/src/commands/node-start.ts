@@ -3,6 +3,7 @@
  * (stops taking calls, lets in-flight ones answer, closes the connection) and exits 0.
  */
 import { consoleLogger, loadConfig } from '@ringkv/core';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
@@ -11,12 +12,14 @@ import { startNodeFromConfig } from '../node-runtime.js';
 export const nodeStartCommand: Command = {
   name: 'node start',
   summary: 'run one node from a config file until SIGINT/SIGTERM',
-  help: `Usage: ringkv node start --config <file> [--node <name>] [--nats <url>]
+  help: `Usage: ringkv node start --config <file> [--node <name>] [--nats <url>] [--data-dir <dir>]
 
 Runs one ringkv node in this process: connects to NATS (config "nats.url", or the
 NATS_URL environment variable), serves calls addressed to the node, and runs the
 roles the config gives it (storage, server). Prints "node <name> ready ..." on stderr
-once it serves. On SIGINT or SIGTERM it stops taking calls, lets the ones in flight
+once it serves, and on a "storage:" line where its data is and how much it holds.
+Storage defaults to LMDB in data/<node name> under the working directory (config
+"storage.path", or --data-dir); a write is answered once it is on disk. On SIGINT or SIGTERM it stops taking calls, lets the ones in flight
 answer, disconnects and exits 0; a second signal exits at once with code 1.
 
 Configuration layers: default.json and <NODE_ENV>.json from the config folder, then
@@ -26,6 +29,7 @@ Options:
   --config <file>   the node's config file (JSON)
   --node <name>     the node's name (overrides "node" in the config)
   --nats <url>      NATS server URL(s), comma-separated for a cluster
+  --data-dir <dir>  keep this node's data (LMDB) in <dir> (overrides storage.path)
 
 Example:
   NATS_URL=nats://127.0.0.1:4222 ringkv node start --config config/foo.json
@@ -35,7 +39,7 @@ Example:
     try {
       ({ values } = parseArgs({
         args: argv,
-        options: { config: { type: 'string' }, node: { type: 'string' }, nats: { type: 'string' } },
+        options: { config: { type: 'string' }, node: { type: 'string' }, nats: { type: 'string' }, 'data-dir': { type: 'string' } },
         allowPositionals: false,
       }));
     } catch (err) {
@@ -44,6 +48,7 @@ Example:
     const overrides: Record<string, unknown> = {};
     if (values.node) overrides.node = values.node;
     if (values.nats) overrides.nats = { url: values.nats };
+    if (values['data-dir']) overrides.storage = { backend: 'lmdb', path: resolve(io.cwd, values['data-dir']) };
     const config = loadConfig({
       ...(values.config ? { file: values.config } : { configDir: `${io.cwd}/config` }),
       env: io.env,
