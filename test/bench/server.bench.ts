@@ -556,3 +556,30 @@ if (role === 'client' && process.argv[1] === THIS_FILE) {
 } else if (role === 'storage' && process.argv[1] === THIS_FILE) {
   await storageMain(process.env.RINGKV_BENCH_NATS ?? '');
 }
+
+// ---------------------------------------------------------------- for other benches
+
+/**
+ * The load machinery above, for benches that drive the text server the same way
+ * (storage.bench.ts): `prepare()` compiles the C load generator (say what it is in the report),
+ * `measure` runs PUT then GET against a port, `withServer` opens a text server on a node.
+ */
+export const serverLoad = {
+  prepare(): string {
+    cLoad ??= compileLoadGenerator();
+    return cLoad ? 'server-load.c (C, epoll)' : 'a Node.js client in a child process (no C compiler found)';
+  },
+  cleanup(): void {
+    if (cLoadDir) rmSync(cLoadDir, { recursive: true, force: true });
+    cLoad = cLoadDir = undefined;
+  },
+  measure: (port: number): Promise<PutGet> => measurePort(port, 'ringkv'),
+  warmUp: (port: number): Promise<LoadResult> => runClient({ port, op: 'put', durationMs: 1000 }),
+  withServer,
+  summarise,
+  durationMs,
+  rounds,
+  connections: CONNECTIONS,
+  keys: KEYS,
+  bucket: BUCKET,
+};

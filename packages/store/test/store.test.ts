@@ -22,7 +22,9 @@ describe('createStore', () => {
   });
 
   it('rejects bad options with an ArgumentError saying what is wrong', async () => {
-    await expect(createStore({ backend: 'disk' as 'memory' })).rejects.toThrow(/backend must be 'memory' or 'redis', got "disk"/);
+    await expect(createStore({ backend: 'disk' as 'memory' })).rejects.toThrow(/backend must be 'lmdb', 'memory' or 'redis', got "disk"/);
+    await expect(createStore({ backend: 'lmdb' })).rejects.toThrow(/backend 'lmdb' needs lmdb options with a path/);
+    await expect(createStore({ backend: 'lmdb', lmdb: { path: '' } })).rejects.toThrow(/path must be a non-empty string/);
     await expect(createStore({ backend: 'redis' })).rejects.toThrow(/needs redis.url/);
     await expect(createStore({ backend: 'redis', redis: 'x' as never })).rejects.toThrow(/redis options must be an object/);
     await expect(createStore(null as never)).rejects.toBeInstanceOf(ArgumentError);
