@@ -23,7 +23,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 /** The packages the issue names; a package missing here (or turned private) fails the suite. */
-const EXPECTED = ['@ringkv/core', '@ringkv/nats', '@ringkv/ring', '@ringkv/server', '@ringkv/sim', '@ringkv/store', 'ringkv'];
+const EXPECTED = ['@ringkv/core', '@ringkv/http', '@ringkv/nats', '@ringkv/ring', '@ringkv/server', '@ringkv/sim', '@ringkv/store', 'ringkv'];
 const packageNames = publishablePackages(root).map((p) => p.manifest.name);
 
 let work = '';
@@ -185,7 +185,7 @@ describe('a fresh project installing the tarballs', () => {
 
   it('runs the documented in-process examples with plain node', () => {
     // The examples that need no NATS server and no fixed port; the others are type-checked only.
-    const runnable = ['getting-started-1', 'getting-started-2', 'getting-started-3', 'ringkv-core-1', 'ringkv-store-1', 'ringkv-ring-1'];
+    const runnable = ['getting-started-1', 'getting-started-2', 'getting-started-3', 'ringkv-core-1', 'ringkv-store-1', 'ringkv-ring-1', 'ringkv-http-1'];
     const failures: string[] = [];
     for (const name of runnable) {
       const file = join(project, 'readme', `${name}.ts`);

@@ -13,7 +13,7 @@ it('the README quick-start session matches what ringkv dev --once answers over T
     .split('\n')
     .map((l) => (/^(CREATE|PUT|GET|DELETE)\b/.test(l) ? `> ${l}` : `< ${l}`));
 
-  const r = await runRingkv(['dev', '--once', '--transport', 'in-process'], { env: { PORT: '0' } });
+  const r = await runRingkv(['dev', '--once', '--transport', 'in-process'], { env: { PORT: '0', HTTP_PORT: '0' } });
   expect(r.code, r.stderr).toBe(0);
   expect(readme).toContain('nc localhost 4040');
   const transcript = r.stdout.slice(r.stdout.indexOf('$ nc localhost')).trimEnd().split('\n').slice(1);

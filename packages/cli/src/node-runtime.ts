@@ -31,6 +31,8 @@ import { connectNatsTransport } from '@ringkv/nats';
 import { createRingStrategy } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
+import type { NodeMetrics } from '@ringkv/http';
+import { statsSourceFor } from './node-stats-source.js';
 
 export interface StartNodeOptions {
   /** The config file the config came from: `modules` paths resolve relative to its folder. */
@@ -50,6 +52,8 @@ export interface RunningNode {
   readonly transport: Transport;
   /** The TCP port the text server listens on (role "server"), once it is wired. */
   readonly serverPort?: number;
+  /** The port of the HTTP API, /metrics and the dashboard (config `http.port`), once it is wired. */
+  readonly httpPort?: number;
   /** Stops serving, drains in-flight calls, closes storage and the connection. Idempotent. */
   stop(): Promise<void>;
 }
@@ -109,12 +113,18 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
 
     store?.attach(node);
 
+    // Metrics count the calls of both servers; they exist when the HTTP server does (it serves them).
+    // Loaded only then: fastify and prom-client cost every other node start (and every CLI command) nothing.
+    const http = config.http.port !== undefined ? await import('@ringkv/http') : undefined;
+    const source = statsSourceFor(store);
+    const metrics: NodeMetrics | undefined = http?.createNodeMetrics({ node, source });
+
     let serverPort: number | undefined;
     // Role "server": the text protocol in front of this node. Closed first on stop(), so the
     // commands in flight finish while the node and its storage are still up.
     if (config.roles.includes('server')) {
       const server = await startServer({
-        node,
+        node: metrics ? metrics.meter(node, 'text') : node,
         port: config.server.port,
         host: config.server.host,
         maxLineLength: config.server.maxLineLength,
@@ -124,12 +134,32 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
       closers.push(() => server.close());
     }
 
+    let httpPort: number | undefined;
+    // The HTTP API (any role: a storage-only node still serves /metrics and the dashboard).
+    if (http && metrics && config.http.port !== undefined) {
+      const httpServer = await http.startHttpServer({
+        node,
+        port: config.http.port,
+        host: config.http.host,
+        metrics,
+        source,
+        ...(config.http.bodyLimit !== undefined ? { bodyLimit: config.http.bodyLimit } : {}),
+        ...(config.http.maxConnections !== undefined ? { maxConnections: config.http.maxConnections } : {}),
+        ...(config.http.idleTimeoutMs !== undefined ? { idleTimeoutMs: config.http.idleTimeoutMs } : {}),
+        ...(config.http.requestTimeoutMs !== undefined ? { requestTimeoutMs: config.http.requestTimeoutMs } : {}),
+        logger,
+      });
+      httpPort = httpServer.port;
+      closers.push(() => httpServer.close());
+    }
+
     let stopped: Promise<void> | undefined;
     return {
       node,
       config,
       transport,
       ...(serverPort !== undefined ? { serverPort } : {}),
+      ...(httpPort !== undefined ? { httpPort } : {}),
       stop: () => (stopped ??= closeAll()),
     };
   } catch (err) {

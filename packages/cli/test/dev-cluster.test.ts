@@ -34,7 +34,7 @@ afterEach(async () => {
 
 describe('ringkv dev', () => {
   it('--once starts foo and bar in-process, prints how to connect and the guide\'s session, and stops', async () => {
-    const c = capture({ PORT: '0' });
+    const c = capture({ PORT: '0', HTTP_PORT: '0' });
     expect(await main(['dev', '--once', '--transport', 'in-process'], c.io)).toBe(0);
     const out = c.out();
     expect(out).toContain('transport: in-process');
@@ -49,7 +49,7 @@ describe('ringkv dev', () => {
   });
 
   it('takes its port from PORT, defaulting to 4040 from the config', async () => {
-    cluster = await startDevCluster({ configDir, transport: 'in-process', env: { PORT: '0' }, log: () => {} });
+    cluster = await startDevCluster({ configDir, transport: 'in-process', env: { PORT: '0', HTTP_PORT: '0' }, log: () => {} });
     expect(cluster.port).not.toBe(4040);
     expect(cluster.foo.config.server.port).toBe(0);
     const defaults = await import('@ringkv/core');
@@ -57,7 +57,7 @@ describe('ringkv dev', () => {
   });
 
   it('in-process: runs the guide session; buckets n..z live on bar only, a..m on foo', async () => {
-    cluster = await startDevCluster({ configDir, transport: 'in-process', env: { PORT: '0' }, log: () => {} });
+    cluster = await startDevCluster({ configDir, transport: 'in-process', env: { PORT: '0', HTTP_PORT: '0' }, log: () => {} });
     await guideSession(cluster.port);
     const c = await openClient(cluster.port);
     expect(await c.ask('CREATE apple\n', 'OK\r\n')).toBe('OK\r\n');
@@ -70,17 +70,17 @@ describe('ringkv dev', () => {
   });
 
   it('refuses bad options and explains a port in use', async () => {
-    const a = capture({ PORT: '0' });
+    const a = capture({ PORT: '0', HTTP_PORT: '0' });
     expect(await main(['dev', '--transport', 'carrier-pigeon'], a.io)).toBe(2);
     expect(a.err()).toContain('--transport must be auto, nats or in-process');
-    const b = capture({ PORT: '0' });
+    const b = capture({ PORT: '0', HTTP_PORT: '0' });
     expect(await main(['dev', '--config-dir', '/nonexistent'], b.io)).toBe(2);
     expect(b.err()).toContain('/nonexistent/foo.json does not exist');
     const busy: Server = createServer();
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
     const port = (busy.address() as { port: number }).port;
     try {
-      const c = capture({ PORT: String(port) });
+      const c = capture({ PORT: String(port), HTTP_PORT: '0' });
       expect(await main(['dev', '--once', '--transport', 'in-process'], c.io)).toBe(2);
       expect(c.err()).toContain('port is in use');
       expect(c.err()).toContain('PORT=4041');
@@ -92,7 +92,7 @@ describe('ringkv dev', () => {
 
 describeDistributed('ringkv dev over NATS', () => {
   it('starts its own nats-server, runs the guide session across foo and bar, and stops the server with it', async () => {
-    cluster = await startDevCluster({ configDir, transport: 'auto', env: { PORT: '0' }, log: () => {} });
+    cluster = await startDevCluster({ configDir, transport: 'auto', env: { PORT: '0', HTTP_PORT: '0' }, log: () => {} });
     expect(cluster.transport).toMatch(/^NATS at nats:\/\/127\.0\.0\.1:\d+ \(nats-server started by ringkv dev/);
     await guideSession(cluster.port);
     const natsPort = Number(cluster.transport.match(/127\.0\.0\.1:(\d+)/)?.[1]);
@@ -102,7 +102,7 @@ describeDistributed('ringkv dev over NATS', () => {
   });
 
   it('as a process: serves until SIGINT, then stops and exits 0', async () => {
-    const child = spawn(process.execPath, [RINGKV_BIN, 'dev'], { cwd: REPO_ROOT, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [RINGKV_BIN, 'dev'], { cwd: REPO_ROOT, env: { ...process.env, PORT: '0', HTTP_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

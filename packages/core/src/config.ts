@@ -1,7 +1,7 @@
 /**
  * Configuration in the spirit of the guide's application environment, layered:
  * built-in defaults < `<dir>/default.json` < `<dir>/<NODE_ENV>.json` < the node's own file <
- * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`, `RINGKV_STORAGE_BACKEND`). The result is validated at load; an invalid
+ * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`, `RINGKV_STORAGE_BACKEND`, `HTTP_PORT`). The result is validated at load; an invalid
  * value fails with a {@link ConfigError} naming the field and what is wrong.
  *
  * @example
@@ -91,6 +91,25 @@ export const configSchema = z
       })
       .strict()
       .default({ port: DEFAULT_PORT, host: DEFAULT_HOST, maxLineLength: DEFAULT_MAX_LINE_LENGTH }),
+    /**
+     * The HTTP API, /stats, /metrics and the dashboard (@ringkv/http), served when `port` is set
+     * (or the HTTP_PORT environment variable). Limits default in @ringkv/http.
+     */
+    http: z
+      .object({
+        port: port.optional(),
+        host: z.string().min(1).default(DEFAULT_HOST),
+        /** Largest request body in bytes. @default 1048576 */
+        bodyLimit: positiveInt.max(1024 * 1024 * 1024).optional(),
+        /** @default 256 */
+        maxConnections: positiveInt.max(1_000_000).optional(),
+        /** A connection idle this long is closed, ms. @default 30000 */
+        idleTimeoutMs: positiveInt.max(3_600_000).optional(),
+        /** A request must arrive whole within this time, ms. @default 30000 */
+        requestTimeoutMs: positiveInt.max(3_600_000).optional(),
+      })
+      .strict()
+      .default({ host: DEFAULT_HOST }),
     storage: z
       .object({
         /** Where buckets live: LMDB in a data folder (durable), process memory, or Redis. @default "lmdb" */
@@ -255,6 +274,13 @@ function envOverrides(env: Record<string, string | undefined>): Record<string, u
       throw new ConfigError(`environment variable PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
     }
     out.server = { port: p };
+  }
+  if (env.HTTP_PORT !== undefined && env.HTTP_PORT !== '') {
+    const p = Number(env.HTTP_PORT);
+    if (!/^\d+$/.test(env.HTTP_PORT) || p > 65535) {
+      throw new ConfigError(`environment variable HTTP_PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.HTTP_PORT)}`);
+    }
+    out.http = { port: p };
   }
   return out;
 }

@@ -13,6 +13,7 @@
 import type { BucketName } from './bucket-name.js';
 import type { CallContext, FunctionKind, ModuleRegistry } from './module-registry.js';
 import type { VersionedReply } from './replication.js';
+import type { VersionVector } from './version-vector.js';
 import type { RouteCall, RouteOptions } from './strategy.js';
 import type { Transport } from './transport.js';
 
@@ -30,6 +31,25 @@ export interface KvGetReply {
   siblings?: Array<Uint8Array | null>;
 }
 
+/**
+ * What `KV.Bucket.object` answers: get's reply, plus under the ring every sibling (stamp order,
+ * null for a delete; [] when the key was never written) and `vclock`, the version vector joined
+ * over them: what a writer that saw this answer builds on (the HTTP API's X-Riak-Vclock). The
+ * range table keeps one value and no versions: neither field.
+ */
+export interface KvObjectReply {
+  value: Uint8Array | null;
+  siblings?: Array<Uint8Array | null>;
+  vclock?: VersionVector;
+}
+
+/** What `KV.Bucket.keys` answers: the live keys of the bucket in byte order, at most `limit`. */
+export interface KvKeysReply {
+  keys: Uint8Array[];
+  /** More keys exist than were answered. */
+  truncated: boolean;
+}
+
 export type KvOk = 'ok';
 export type KvNotFound = 'not_found';
 
@@ -42,6 +62,13 @@ export interface KvSignatures {
   put: { args: [bucket: KvBytes, key: KvBytes, value: KvBytes]; reply: KvOk | KvNotFound };
   get: { args: [bucket: KvBytes, key: KvBytes]; reply: KvGetReply | KvNotFound };
   delete: { args: [bucket: KvBytes, key: KvBytes]; reply: KvOk | KvNotFound };
+  /** A read like get that also answers siblings and the vclock (the HTTP API reads with it). */
+  object: { args: [bucket: KvBytes, key: KvBytes]; reply: KvObjectReply | KvNotFound };
+  /**
+   * The bucket's live keys as the node that runs it holds them: a `plain` function, so under
+   * the ring the first live primary answers alone (a coverage read, like Riak's key listing).
+   */
+  keys: { args: [bucket: KvBytes, limit: number]; reply: KvKeysReply | KvNotFound };
 }
 
 export type KvOp = keyof KvSignatures;
@@ -66,6 +93,10 @@ export const KV_FUNCTIONS: { readonly [O in KvOp]: KvFunctionDef } = {
   put: { mod: 'KV.Bucket', fun: 'put', arity: 3, kind: 'write' },
   get: { mod: 'KV.Bucket', fun: 'get', arity: 2, kind: 'read' },
   delete: { mod: 'KV.Bucket', fun: 'delete', arity: 2, kind: 'write' },
+  // Named so that it sorts after `get`: a write's version is read with the module's read
+  // function of the greatest arity, ties going to the first name (the ring's coordinator).
+  object: { mod: 'KV.Bucket', fun: 'object', arity: 2, kind: 'read' },
+  keys: { mod: 'KV.Bucket', fun: 'keys', arity: 2, kind: 'plain' },
 };
 
 /** `KV.Bucket.put` and so on: how errors and docs name an operation. */

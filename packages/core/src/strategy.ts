@@ -5,6 +5,7 @@
 import type { BucketName } from './bucket-name.js';
 import type { Logger } from './logger.js';
 import type { FunctionKind, ModuleRegistry } from './module-registry.js';
+import type { VersionVector } from './version-vector.js';
 
 export type ReplicaRole = 'primary' | 'fallback';
 
@@ -45,6 +46,12 @@ export interface RouteOptions {
   siblings?: boolean;
   /** Per-hop timeout for this call, in ms. */
   timeoutMs?: number;
+  /**
+   * For a write (ring): the version vector of what the caller read (the HTTP API's
+   * X-Riak-Vclock). It is joined into the write's version, so the write supersedes exactly
+   * those siblings even when the coordinator's own version read did not see them all.
+   */
+  context?: VersionVector;
 }
 
 /** What the router lends a strategy that coordinates calls itself. */

@@ -63,6 +63,19 @@ describe('config', () => {
     expect(loadConfig({ file: join(dir, 'n1.json'), env: { RINGKV_NODE: 'other@h' } }).node).toBe('other@h');
   });
 
+  it('serves HTTP only when http.port or HTTP_PORT says so, on 127.0.0.1 unless http.host says otherwise', () => {
+    const dir = tmpConfig({ 'n1.json': { node: 'n1@h' }, 'n2.json': { node: 'n2@h', http: { port: 8098, host: '0.0.0.0', bodyLimit: 4096 } } });
+    const off = loadConfig({ file: join(dir, 'n1.json'), env: {} });
+    expect(off.http.port).toBeUndefined();
+    expect(off.http.host).toBe('127.0.0.1');
+    expect(loadConfig({ file: join(dir, 'n1.json'), env: { HTTP_PORT: '8099' } }).http.port).toBe(8099);
+    const on = loadConfig({ file: join(dir, 'n2.json'), env: {} });
+    expect(on.http).toMatchObject({ port: 8098, host: '0.0.0.0', bodyLimit: 4096 });
+    expect(() => loadConfig({ file: join(dir, 'n1.json'), env: { HTTP_PORT: 'x' } })).toThrow(/HTTP_PORT: must be an integer/);
+    expect(() => parseConfig({ http: { port: 70000 } })).toThrow(/http\.port/);
+    expect(() => parseConfig({ http: { bodyLimit: 0 } })).toThrow(/http\.bodyLimit/);
+  });
+
   it('names the field and the problem for invalid files', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ routingTable: [{ from: 'a', to: 'zz', node: 'foo@h' }] }, /routingTable\[0\]: to: must be one ASCII character/],

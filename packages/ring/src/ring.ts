@@ -48,6 +48,11 @@ export interface Ring {
    * rest the order fallbacks are taken in. See preference-list.ts, which caches it.
    */
   walk(bucket: BucketName): string[];
+  /**
+   * The member owning `position` on the 32-bit circle (0 to 2^32 - 1): the first point at or
+   * clockwise after it. Lets a picture of the ring (the HTTP dashboard) show who owns what.
+   */
+  ownerAt(position: number): string;
 }
 
 export function createRing(options: RingOptions): Ring {
@@ -112,6 +117,12 @@ export function createRing(options: RingOptions): Ring {
     preferenceList,
     owner: (bucket) => preferenceList(bucket, 1)[0]!.node,
     walk: (bucket) => hashRing.range(ringKey(bucket), members.length),
+    ownerAt(position) {
+      if (!Number.isInteger(position) || position < 0 || position > 0xffffffff) {
+        throw new ArgumentError(`position must be an integer from 0 to 2^32 - 1, got ${String(position)}`);
+      }
+      return hashRing.ring[hashRing.find(position)]!.server;
+    },
   };
 }
 

@@ -26,6 +26,7 @@
  * it does not hold): read the version from R replicas, then apply on all N.
  */
 import {
+  ArgumentError,
   increment,
   mergeVectors,
   type FunctionDef,
@@ -161,6 +162,10 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     let vv: VersionVector = {};
     const about = before[before.length - 1];
     for (const o of before) if (about && sameObject(o, about)) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
+    // What the caller says it read (route option `context`, the HTTP API's X-Riak-Vclock): the
+    // write supersedes it even if this replica has not seen all of it yet.
+    const seen = callerContext(call);
+    if (seen) vv = mergeVectors(vv, seen);
     deps.clock.observe(maxStamp(before, deps.clock));
     const actor = deps.actor();
     const version: VersionStamp = { vv: increment(vv, actor), ts: deps.clock.now(), actor };
@@ -245,7 +250,8 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   async function writeEverywhere(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, r: number): Promise<unknown> {
     const context = await versionContext(call, apl, ctx, r);
     deps.clock.observe(context.maxTs);
-    const version: VersionStamp = { vv: increment(context.vv, deps.actor()), ts: deps.clock.now(), actor: deps.actor() };
+    const seen = callerContext(call);
+    const version: VersionStamp = { vv: increment(seen ? mergeVectors(context.vv, seen) : context.vv, deps.actor()), ts: deps.clock.now(), actor: deps.actor() };
     const doubling: Doubling = { holders: apl.replicas, doubled: new Set<Replica>() };
     const replace = standIns(apl, deps.isUp, doubling);
     const extra = apl.unplaced.flatMap((down) => replace({ node: down, role: 'primary' }) ?? []);
@@ -383,4 +389,18 @@ function majorityAnswer(answers: readonly Answer<unknown>[], order: readonly Rep
     } else counts.set(k, { n: 1, rank: rank < 0 ? Infinity : rank, value: a.value });
   }
   return [...counts.values()].sort((x, y) => y.n - x.n || x.rank - y.rank)[0]!.value;
+}
+
+/** Most actors a caller's context may name: it ends up in every version built on it. */
+const MAX_CONTEXT_ACTORS = 256;
+
+/** Route option `context` (the versions the caller read), checked: it may come from a stranger. */
+function callerContext(call: RouteCall): VersionVector | undefined {
+  const given = call.options?.context;
+  if (given === undefined) return undefined;
+  const entries = given !== null && typeof given === 'object' && !Array.isArray(given) ? Object.entries(given) : undefined;
+  if (!entries || entries.length > MAX_CONTEXT_ACTORS || !entries.every(([, n]) => Number.isSafeInteger(n) && n >= 0)) {
+    throw new ArgumentError(`option context must be a version vector (at most ${MAX_CONTEXT_ACTORS} actors, each a non-negative integer)`);
+  }
+  return given;
 }

@@ -25,6 +25,7 @@ export * from './lmdb-backend.js';
 export * from './store.js';
 /** The listing message and its entries live in the KV protocol of `@ringkv/core`. */
 export { BUCKETS_MESSAGE, type BucketSummary } from '@ringkv/core';
-export type { GetReply, PutReply } from './plain-kv.js';
+export type { GetReply, KeysReply, ObjectReply, PutReply } from './plain-kv.js';
+export { MAX_KEYS_PER_LISTING } from './key-listing.js';
 export { BUCKET_EXISTS } from './versioned-kv.js';
 export type { ReplicaFunctions } from './replica-module.js';

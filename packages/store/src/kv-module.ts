@@ -8,10 +8,15 @@
  */
 import { ArgumentError, bucketBytes, registerKvFunctions, renderBucket, replicaMeta, type CallContext, type ModuleRegistry } from '@ringkv/core';
 import { argBytes, bytesEqual, nonEmptyArgBytes } from './bytes.js';
-import type { PlainKv } from './plain-kv.js';
+import type { KeysReply, PlainKv } from './plain-kv.js';
 import type { VersionedKv } from './versioned-kv.js';
 
-export function registerKvModules(modules: ModuleRegistry, plain: PlainKv, versioned: VersionedKv): void {
+export function registerKvModules(
+  modules: ModuleRegistry,
+  plain: PlainKv,
+  versioned: VersionedKv,
+  listKeys: (bucket: Uint8Array, limit: unknown) => Promise<KeysReply>,
+): void {
   registerKvFunctions(modules, {
       create: (ctx, bucket) => {
         const b = bucketArg(ctx, bucket);
@@ -36,6 +41,13 @@ export function registerKvModules(modules: ModuleRegistry, plain: PlainKv, versi
         const meta = replicaMeta(ctx.meta);
         return meta ? versioned.get(b, k, meta) : plain.get(b, k);
       },
+      object: (ctx, bucket, key) => {
+        const b = bucketArg(ctx, bucket);
+        const k = nonEmptyArgBytes(key, 'key');
+        const meta = replicaMeta(ctx.meta);
+        return meta ? versioned.object(b, k, meta) : plain.get(b, k);
+      },
+      keys: (ctx, bucket, limit) => listKeys(bucketArg(ctx, bucket), limit),
       delete: (ctx, bucket, key) => {
         const b = bucketArg(ctx, bucket);
         const k = nonEmptyArgBytes(key, 'key');

@@ -20,6 +20,10 @@ export type PutReply = KvReply<'put'>;
  * for siblings also gets `siblings`: every concurrent value in stamp order (null for a delete).
  */
 export type GetReply = KvReply<'get'>;
+/** `KV.Bucket.object`: get's reply, plus siblings and the joined vclock under the ring. */
+export type ObjectReply = KvReply<'object'>;
+/** `KV.Bucket.keys`: the live keys of a bucket in byte order, at most `limit` of them. */
+export type KeysReply = KvReply<'keys'>;
 
 type Answer<T> = T | Promise<T>;
 

@@ -5,6 +5,7 @@
 import { ArgumentError, BUCKETS_MESSAGE, DEFAULT_REDIS_KEY_PREFIX, describeType, type BucketSummary, type ModuleRegistry, type RingkvNode } from '@ringkv/core';
 import type { Backend, BackendKind } from './backend.js';
 import { createBucketQueue } from './bucket-queue.js';
+import { createKeyListing } from './key-listing.js';
 import { registerKvModules } from './kv-module.js';
 import { createMemoryBackend } from './memory-backend.js';
 import { createPlainKv } from './plain-kv.js';
@@ -96,7 +97,7 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
     backend,
     replica,
     register(modules) {
-      registerKvModules(modules, plain, versioned);
+      registerKvModules(modules, plain, versioned, createKeyListing(backend));
       registerReplicaModule(modules, replica);
     },
     attach(node) {

@@ -15,6 +15,7 @@
  */
 import {
   ArgumentError,
+  joinedVector,
   lastWriterWins,
   stampOrder,
   type BucketName,
@@ -25,7 +26,7 @@ import {
 } from '@ringkv/core';
 import { bucketBytes } from '@ringkv/core';
 import { bytesEqual } from './bytes.js';
-import type { GetReply, PutReply } from './plain-kv.js';
+import type { GetReply, ObjectReply, PutReply } from './plain-kv.js';
 import { checkObjects, checkStamp } from './versioned-record.js';
 import type { BucketObjects, VersionedStore } from './versioned-store.js';
 
@@ -35,6 +36,8 @@ export interface VersionedKv {
   put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
   get(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<GetReply | VersionedReply>;
   delete(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
+  /** `KV.Bucket.object`: read like get; resolves to every sibling and the joined vector. */
+  object(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<ObjectReply | VersionedReply>;
 }
 
 const BUCKET_KEY = new Uint8Array(0);
@@ -102,6 +105,20 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
         return { value };
       }
       throw new ArgumentError("KV.Bucket.get is a read function: replica mode must be 'read' or 'resolve', got 'write'");
+    },
+    async object(bucket, key, meta) {
+      if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
+      if (meta.mode === 'resolve') {
+        if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
+        const siblings = find(meta.objects, bucket, key).sort((x, y) => stampOrder(x.version, y.version));
+        const winner = lastWriterWins(siblings);
+        return {
+          value: winner && !winner.tombstone ? (winner.value as Uint8Array) : null,
+          siblings: siblings.map((s) => (s.tombstone ? null : (s.value as Uint8Array))),
+          vclock: joinedVector(siblings),
+        };
+      }
+      throw new ArgumentError("KV.Bucket.object is a read function: replica mode must be 'read' or 'resolve', got 'write'");
     },
     async delete(bucket, key, meta) {
       const { version, owner } = writeMeta(meta, 'KV.Bucket.delete');

@@ -35,6 +35,8 @@ export interface DevCluster {
   readonly bar: RunningNode;
   /** The text server's port on foo. */
   readonly port: number;
+  /** The HTTP API's port on foo (8098, `HTTP_PORT` overrides). */
+  readonly httpPort: number | undefined;
   /** What the nodes talk over, in words (`NATS at nats://127.0.0.1:35123 (nats-server started by ringkv dev)`). */
   readonly transport: string;
   stop(): Promise<void>;
@@ -66,27 +68,31 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
       transport = `in-process (${choice === 'auto' ? 'nats-server is not on the PATH; install it to run over real NATS' : 'as asked'})`;
       overrides = { transport: 'in-process' };
     }
-    const start = async (file: string) => {
+    const start = async (file: string, extra: Record<string, unknown> = {}) => {
       const named = loadConfig({ file, configDir: options.configDir, env: options.env, overrides });
       // dev keeps memory unless asked: trying ringkv out should leave nothing behind.
       const storage = options.dataDir
         ? { backend: 'lmdb', path: join(options.dataDir, defaultDataDir(named.node ?? 'node').slice(DEFAULT_DATA_ROOT.length + 1)) }
         : { backend: 'memory' };
-      const config = loadConfig({ file, configDir: options.configDir, env: options.env, overrides: { ...overrides, storage } });
+      const config = loadConfig({ file, configDir: options.configDir, env: options.env, overrides: { ...overrides, storage, ...extra } });
       const running = await startNodeFromConfig(config, { configFile: file, network, logger: lineLogger(`[${config.node}] `, options.log) });
       closers.push(() => running.stop());
       return running;
     };
     // bar first: foo's server must not take commands before their owner serves.
     const bar = await start(barFile);
-    const foo = await start(fooFile);
+    // foo also serves HTTP: on HTTP_PORT when set (the config layering reads it), else Riak's 8098.
+    const httpOverride = options.env.HTTP_PORT ? {} : { http: { port: (await import('@ringkv/http')).DEFAULT_HTTP_PORT } };
+    const foo = await start(fooFile, httpOverride);
     if (foo.serverPort === undefined) throw new UsageError(`${fooFile} does not give foo the "server" role`);
     let stopped: Promise<void> | undefined;
-    return { foo, bar, port: foo.serverPort, transport, stop: () => (stopped ??= stopAll()) };
+    return { foo, bar, port: foo.serverPort, httpPort: foo.httpPort, transport, stop: () => (stopped ??= stopAll()) };
   } catch (err) {
     await stopAll();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new UsageError(`the text server's port is in use (${(err as Error).message}); pick another one with PORT, e.g. PORT=4041 ringkv dev`);
+      throw new UsageError(
+        `a port is in use (${(err as Error).message}); pick others with PORT and HTTP_PORT, e.g. PORT=4041 HTTP_PORT=8099 ringkv dev`,
+      );
     }
     throw err;
   }
@@ -100,7 +106,8 @@ export const devCommand: Command = {
 Starts the guide's two nodes in this process: foo@computer-name from config/foo.json
 (text server + storage; a..m -> foo, n..z -> bar) and bar@computer-name from
 config/bar.json (storage; a..z -> bar). The text server listens on port 4040
-(the PORT environment variable overrides it). Nodes talk over a nats-server that
+(the PORT environment variable overrides it), and foo serves the HTTP API, /metrics
+and the dashboard on port 8098 (HTTP_PORT overrides it). Nodes talk over a nats-server that
 ringkv dev starts on a free loopback port when nats-server is on the PATH (and stops
 on exit), else over the in-process transport; it says which. Runs until Ctrl-C.
 Data lives in memory and is gone when dev stops, unless --data-dir is given: then
@@ -152,9 +159,19 @@ Example:
           '',
           'and type, for example: CREATE shopping / PUT shopping eggs 3 / GET shopping eggs / DELETE shopping eggs',
           '',
+          ...(cluster.httpPort !== undefined
+            ? [
+                `HTTP API (Riak's conventions), /stats, /metrics and the dashboard on port ${cluster.httpPort}:`,
+                '',
+                `  curl localhost:${cluster.httpPort}/buckets/shopping/keys/eggs`,
+                `  open http://localhost:${cluster.httpPort}/ in a browser`,
+                '',
+              ]
+            : []),
         ].join('\n'),
       );
       if (values.once) {
+        if (cluster.httpPort !== undefined) io.stdout(`${await curlSession(cluster.httpPort)}\n\n`);
         io.stdout(`${await guideSession(cluster.port)}\n`);
         return 0;
       }
@@ -207,6 +224,28 @@ async function guideSession(port: number): Promise<string> {
     }
   } finally {
     socket.destroy();
+  }
+  return out.join('\n');
+}
+
+/**
+ * The README's curl session, made over real HTTP: each step as the curl command a person would
+ * type, then what curl prints (the body; nothing for 204 No Content).
+ */
+async function curlSession(port: number): Promise<string> {
+  const base = `localhost:${port}`;
+  const steps: { curl: string; method: string; path: string; body?: string; headers?: Record<string, string> }[] = [
+    { curl: `curl -X PUT -H 'Content-Type: text/plain' --data-binary 3 ${base}/buckets/shopping/keys/eggs`, method: 'PUT', path: '/buckets/shopping/keys/eggs', body: '3', headers: { 'content-type': 'text/plain' } },
+    { curl: `curl ${base}/buckets/shopping/keys/eggs`, method: 'GET', path: '/buckets/shopping/keys/eggs' },
+    { curl: `curl '${base}/buckets/shopping/keys?keys=true'`, method: 'GET', path: '/buckets/shopping/keys?keys=true' },
+    { curl: `curl -X DELETE ${base}/buckets/shopping/keys/eggs`, method: 'DELETE', path: '/buckets/shopping/keys/eggs' },
+    { curl: `curl ${base}/buckets/shopping/keys/eggs`, method: 'GET', path: '/buckets/shopping/keys/eggs' },
+  ];
+  const out: string[] = [];
+  for (const step of steps) {
+    const res = await fetch(`http://127.0.0.1:${port}${step.path}`, { method: step.method, ...(step.body !== undefined ? { body: step.body } : {}), headers: step.headers ?? {} });
+    const text = await res.text();
+    out.push(`$ ${step.curl}`, ...(text === '' ? [] : text.replace(/\n$/, '').split('\n')));
   }
   return out.join('\n');
 }

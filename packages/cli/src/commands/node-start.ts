@@ -59,7 +59,7 @@ Example:
     const running = await startNodeFromConfig(config, { ...(values.config ? { configFile: values.config } : { baseDir: io.cwd }), logger });
     const where = config.transport === 'nats' ? `nats ${config.nats.url}` : 'in-process';
     io.stderr(
-      `node ${running.node.name} ready (transport ${where}; ${running.node.strategy().describe()}; roles ${config.roles.join(', ')}${running.serverPort !== undefined ? `; port ${running.serverPort}` : ''})\n`,
+      `node ${running.node.name} ready (transport ${where}; ${running.node.strategy().describe()}; roles ${config.roles.join(', ')}${running.serverPort !== undefined ? `; port ${running.serverPort}` : ''}${running.httpPort !== undefined ? `; http port ${running.httpPort}` : ''})\n`,
     );
 
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
