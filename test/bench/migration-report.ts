@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RING_VNODES } from '@ringkv/core';
 import { randomBucketNames, simulate, type BucketInput, type SimulationReport, type StrategyResult, type StrategySpec } from '@ringkv/sim';
-import { renderSvg } from '../../packages/cli/src/simulate-svg.js';
+import { renderSvg } from 'ringkv/internal';
 
 const docs = fileURLToPath(new URL('../../docs/', import.meta.url));
 const wordsFile = process.argv[2] ?? '/usr/share/dict/words';

@@ -51,6 +51,22 @@ export function usage(): string {
 }
 
 /** Finds the longest command name that prefixes argv (`node start` before `node`). */
+/** The commands whose first word is `word`, as a usage text; undefined when there are none. */
+export function groupUsage(word: string): string | undefined {
+  const members = COMMANDS.filter((c) => c.name.includes(' ') && c.name.split(' ')[0] === word);
+  if (members.length === 0) return undefined;
+  const width = Math.max(...members.map((c) => c.name.length));
+  return [
+    `Usage: ringkv ${word} <subcommand> [options]`,
+    '',
+    'Subcommands:',
+    ...members.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    `Run \`ringkv ${members[0]!.name} --help\` for a subcommand's options and an example.`,
+    '',
+  ].join('\n');
+}
+
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
   const sorted = [...COMMANDS].sort((a, b) => b.name.split(' ').length - a.name.split(' ').length);
   for (const command of sorted) {
@@ -71,6 +87,14 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   }
   const found = findCommand(argv);
   if (!found) {
+    // `ringkv node`, `ringkv node --help`: the first word of a group of commands.
+    const group = groupUsage(argv[0]!);
+    if (group !== undefined) {
+      const asked = argv.slice(1).some((a) => a === '--help' || a === '-h');
+      if (asked) io.stdout(group);
+      else io.stderr(`ringkv: ${JSON.stringify(argv.join(' '))} needs a subcommand\n\n${group}`);
+      return asked ? 0 : 2;
+    }
     io.stderr(`ringkv: unknown command ${JSON.stringify(argv.join(' '))}\n\n${usage()}`);
     return 2;
   }

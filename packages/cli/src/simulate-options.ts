@@ -111,6 +111,17 @@ export function parseSimulateArgs(argv: string[], io: CommandIO, mode: 'simulate
   const weights = config?.strategy === 'ring' ? config.ring.weights : undefined;
   const configTable = config?.strategy === 'range' && config.routingTable.length > 0 && str('members') === undefined && str('nodes') === undefined ? config.routingTable : undefined;
 
+  // Accepted, but said out loud: a simulation that cannot mean what the user likely wanted.
+  if (mode !== 'plan' && add.length === 0 && remove.length === 0) {
+    io.stderr('ringkv simulate: warning: nothing changes (no --add, --add-node or --remove): every figure below describes the current placement only\n');
+  }
+  const after = members.filter((m) => !remove.includes(m)).length + add.length;
+  if (n > Math.min(members.length, after) && (str('compare') !== undefined || (str('strategy') ?? config?.strategy) === 'ring')) {
+    io.stderr(
+      `ringkv ${mode}: warning: N = ${n} replicas but the cluster has ${members.length} member(s) before and ${after} after the change: a bucket cannot have more distinct replicas than members\n`,
+    );
+  }
+
   const range = (p: RangePolicy): StrategySpec => ({ kind: 'range', policy: p, initial, ...(configTable ? { table: configTable } : {}) });
   const ring = (v: number): StrategySpec => ({ kind: 'ring', vnodes: v, n, ...(weights && Object.keys(weights).length ? { weights } : {}) });
 

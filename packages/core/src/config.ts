@@ -25,7 +25,7 @@ import {
   DEFAULT_RING_VNODES,
 } from './defaults.js';
 import { ConfigError } from './errors.js';
-import { boundToByte, type RangeTable } from './range-table.js';
+import { boundToByte, overlappingRanges, type RangeTable } from './range-table.js';
 
 /** `name@host`: printable ASCII without spaces, exactly one `@`, both sides non-empty. */
 export const NODE_NAME_PATTERN = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
@@ -180,6 +180,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    for (const message of overlappingRanges(c.routingTable, 'entry ')) ctx.addIssue({ code: 'custom', path: ['routingTable'], message });
     if (c.strategy !== 'ring') return;
     const members = c.ring.members;
     if (members.length === 0) {

@@ -8,6 +8,7 @@
  * const foo = createNode({ name: 'foo@computer-name', transport: network.transport() });
  */
 import { errorFromWire, errorToWire, NodeUnreachableError, TimeoutError, TransportError } from './errors.js';
+import { checkWireValue, copyWireValue } from './wire-value.js';
 import { checkTopic, type Listener, type MessageHandler, type TopicHandler, type Transport, type TransportMessage } from './transport.js';
 
 export interface InProcessNetwork {
@@ -24,6 +25,7 @@ export function createInProcessNetwork(): InProcessNetwork {
   function transport(): Transport {
     let closed = false;
     const mine = new Set<string>();
+    const pending = new Set<() => void>();
     const myTopics = new Set<{ topic: string; handler: TopicHandler }>();
     const unsubscribe = (sub: { topic: string; handler: TopicHandler }) => {
       myTopics.delete(sub);
@@ -51,13 +53,21 @@ export function createInProcessNetwork(): InProcessNetwork {
         if (!handler) return Promise.reject(new NodeUnreachableError(`node ${node} is not reachable`));
         let copy: TransportMessage;
         try {
-          copy = structuredClone(msg);
+          copy = { type: msg.type, body: copyWireValue(msg.body, 'body') };
         } catch (err) {
           return Promise.reject(new TransportError(`message to ${node} cannot be sent: ${(err as Error).message}`));
         }
         return new Promise((resolve, reject) => {
+          // Settled once: by the reply, the timeout, or this transport closing.
+          const settle = (fn: () => void) => {
+            clearTimeout(timer);
+            pending.delete(abandon);
+            fn();
+          };
+          const abandon = () => settle(() => reject(new TransportError(`transport closed before node ${node} answered`)));
+          pending.add(abandon);
           const timer = setTimeout(
-            () => reject(new TimeoutError(`node ${node} did not answer within ${timeoutMs} ms`)),
+            () => settle(() => reject(new TimeoutError(`node ${node} did not answer within ${timeoutMs} ms`))),
             timeoutMs,
           );
           // Run on a later tick, as a real transport would.
@@ -66,17 +76,15 @@ export function createInProcessNetwork(): InProcessNetwork {
               .then(() => handler(copy))
               .then(
                 (reply) => {
-                  clearTimeout(timer);
-                  try {
-                    resolve(structuredClone(reply));
-                  } catch (err) {
-                    reject(new TransportError(`reply from ${node} cannot be sent: ${(err as Error).message}`));
-                  }
+                  settle(() => {
+                    try {
+                      resolve(copyWireValue(reply, 'reply'));
+                    } catch (err) {
+                      reject(new TransportError(`reply from ${node} cannot be sent: ${(err as Error).message}`));
+                    }
+                  });
                 },
-                (err: unknown) => {
-                  clearTimeout(timer);
-                  reject(errorFromWire(errorToWire(err, node)));
-                },
+                (err: unknown) => settle(() => reject(errorFromWire(errorToWire(err, node)))),
               );
           });
         });
@@ -84,13 +92,19 @@ export function createInProcessNetwork(): InProcessNetwork {
       async publish(topic: string, body: unknown): Promise<void> {
         if (closed) throw new TransportError('transport is closed');
         checkTopic(topic);
+        // Refused even with nobody listening: the same body fails the same way everywhere.
+        try {
+          checkWireValue(body, 'body');
+        } catch (err) {
+          throw new TransportError(`message on topic ${topic} cannot be sent: ${(err as Error).message}`);
+        }
         const subscribers = topics.get(topic);
         if (!subscribers) return;
         for (const handler of subscribers) {
           // One copy per subscriber, delivered on a later tick, as over a network.
           let copy: unknown;
           try {
-            copy = structuredClone(body);
+            copy = copyWireValue(body, 'body');
           } catch (err) {
             throw new TransportError(`message on topic ${topic} cannot be sent: ${(err as Error).message}`);
           }
@@ -118,6 +132,7 @@ export function createInProcessNetwork(): InProcessNetwork {
         for (const node of mine) handlers.delete(node);
         mine.clear();
         for (const sub of [...myTopics]) unsubscribe(sub);
+        for (const abandon of [...pending]) abandon();
       },
     };
   }

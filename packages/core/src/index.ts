@@ -13,6 +13,7 @@ export * from './strategy.js';
 export * from './range-strategy.js';
 export * from './module-registry.js';
 export * from './transport.js';
+export * from './wire-value.js';
 export * from './in-process-transport.js';
 export * from './node.js';
 export * from './kv-protocol.js';

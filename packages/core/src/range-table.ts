@@ -79,7 +79,31 @@ export function renderTable(table: RangeTable): string {
   return `[${table.map((e) => `${renderByte(e.from)}..${renderByte(e.to)} -> ${e.node}`).join(', ')}]`;
 }
 
-/** Printable ASCII as itself, anything else as 0xNN. */
+/**
+ * Printable ASCII as itself, anything else as 0xNN. Digits too print as 0xNN: a table bound
+ * `0` in config is byte 0, so `0..2` would read as bytes 0..2 when it meant 0x30..0x32.
+ */
 export function renderByte(b: number): string {
-  return b > 0x20 && b < 0x7f ? String.fromCharCode(b) : `0x${b.toString(16).padStart(2, '0')}`;
+  const isDigit = b >= 0x30 && b <= 0x39;
+  return b > 0x20 && b < 0x7f && !isDigit ? String.fromCharCode(b) : `0x${b.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * Pairs of entries whose ranges overlap, as messages. First match wins at lookup, so a later
+ * overlapping entry is partly or wholly dead: config refuses such tables.
+ */
+export function overlappingRanges(table: RangeTable, label = 'entry '): string[] {
+  const found: string[] = [];
+  for (let i = 0; i < table.length; i++) {
+    for (let j = i + 1; j < table.length; j++) {
+      const a = table[i]!;
+      const b = table[j]!;
+      if (a.from <= b.to && b.from <= a.to) {
+        found.push(
+          `${label}${j} (${renderByte(b.from)}..${renderByte(b.to)} -> ${b.node}) overlaps ${label}${i} (${renderByte(a.from)}..${renderByte(a.to)} -> ${a.node}); the first match wins, so bytes ${renderByte(Math.max(a.from, b.from))}..${renderByte(Math.min(a.to, b.to))} never reach ${b.node}`,
+        );
+      }
+    }
+  }
+  return found;
 }

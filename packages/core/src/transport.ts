@@ -6,7 +6,9 @@
  * - a request not answered within `timeoutMs` rejects with {@link TimeoutError} naming the node;
  * - an error thrown by the remote handler rejects the request with an error of the same
  *   class name and message (see `errorToWire` / `errorFromWire`);
- * - payloads are copied, never shared: bytes in, the same bytes out.
+ * - payloads are copied, never shared: bytes in, the same bytes out;
+ * - a payload holds only the values of `wire-value.ts` (plain data and bytes); anything else
+ *   is refused with a TransportError before it is sent, so every transport delivers the same.
  *
  * Optionally a transport also broadcasts (`publish` / `subscribe` on a topic), which change
  * feeds such as the text protocol's SUBSCRIBE use. Delivery is at most once, with no reply.

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, findEntry, lookupRange, NoEntryError, parseRangeTable, renderTable, type RangeTable } from '../src/index.js';
+import { ConfigError, findEntry, lookupRange, NoEntryError, parseConfig, parseRangeTable, renderTable, type RangeTable } from '../src/index.js';
 
 const entryArb = fc
   .record({ a: fc.integer({ min: 0, max: 255 }), b: fc.integer({ min: 0, max: 255 }), node: fc.constantFrom('a@h', 'b@h', 'c@h') })
@@ -84,5 +84,15 @@ describe('range table (parsing and rendering)', () => {
       }
     })();
     expect(err?.message).toBe('could not find entry for <<0xff, 0x0a>> in table []');
+  });
+
+  it('prints digit bytes as hex, so a table of digits cannot be read as small byte numbers', () => {
+    expect(renderTable(parseRangeTable([{ from: '0', to: '2', node: 'foo@x' }, { from: 0, to: 2, node: 'bar@x' }]))).toBe('[0x30..0x32 -> foo@x, 0x00..0x02 -> bar@x]');
+  });
+
+  it('refuses overlapping ranges in a config table, naming both entries', () => {
+    expect(() => parseConfig({ routingTable: [{ from: 'a', to: 'm', node: 'foo@x' }, { from: 'k', to: 'z', node: 'bar@x' }] })).toThrow(
+      /entry 1 \(k\.\.z -> bar@x\) overlaps entry 0 \(a\.\.m -> foo@x\); the first match wins, so bytes k\.\.m never reach bar@x/,
+    );
   });
 });

@@ -8,7 +8,7 @@
  * Byte strings travel as MessagePack `bin` and come back as plain `Uint8Array` (not Node's
  * `Buffer`), copied out of the network buffer so stored values do not pin socket chunks.
  */
-import { BadRequestError, errorFromWire, type TransportMessage, type WireError } from '@ringkv/core';
+import { BadRequestError, checkWireValue, errorFromWire, type TransportMessage, type WireError } from '@ringkv/core';
 import { Packr } from 'msgpackr';
 
 // Plain MessagePack (no msgpackr records): every message is self-contained, so peers never
@@ -18,7 +18,9 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, copyBuffers: t
 export const REPLY_OK = 0;
 export const REPLY_ERROR = 1;
 
+/** Throws TransportError when the body is outside the payload domain (`checkWireValue`). */
 export function encodeRequest(msg: TransportMessage): Uint8Array {
+  checkWireValue(msg.body, 'body');
   return packr.pack([msg.type, msg.body]);
 }
 
@@ -36,7 +38,9 @@ export function decodeRequest(data: Uint8Array): TransportMessage {
   return { type: value[0], body: value[1] };
 }
 
+/** Throws TransportError when the result is outside the payload domain (`checkWireValue`). */
 export function encodeResult(result: unknown): Uint8Array {
+  checkWireValue(result, 'reply');
   return packr.pack([REPLY_OK, result]);
 }
 

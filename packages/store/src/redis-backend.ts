@@ -1,3 +1,5 @@
+// Buffer appears in the exported client type: consumers get Node's types with the package.
+/// <reference types="node" preserve="true" />
 /**
  * The Redis backend, through ioredis. Layout under the configured key prefix `P`:
  *

@@ -20,6 +20,7 @@ import {
   compareVectors,
   stampOrder,
   type BucketName,
+  type BucketSummary,
   type ModuleRegistry,
   type Sibling,
   type VersionedObject,
@@ -29,7 +30,6 @@ import { parseHintedField } from './hinted-field.js';
 import { checkObjects, decodeSiblings } from './versioned-record.js';
 import { randomBytes } from 'node:crypto';
 import { NODE_TABLE, ownerBytes, type VersionedStore } from './versioned-store.js';
-import type { BucketSummary } from '@ringkv/core';
 
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;

@@ -20,3 +20,4 @@ export * from './store-helpers.js';
 export * from './backend-contract.js';
 export * from './versioned-suite.js';
 export * from './scan-contract.js';
+export * from './transport-compliance.js';

@@ -2,7 +2,7 @@
  * `ringkv node start --config <file>`: runs one node until SIGINT or SIGTERM, then drains
  * (stops taking calls, lets in-flight ones answer, closes the connection) and exits 0.
  */
-import { consoleLogger, loadConfig } from '@ringkv/core';
+import { ConfigError, consoleLogger, loadConfig } from '@ringkv/core';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
@@ -56,7 +56,20 @@ Example:
     });
     const name = config.node ?? '';
     const logger = consoleLogger(`[${name}] `);
-    const running = await startNodeFromConfig(config, { ...(values.config ? { configFile: values.config } : { baseDir: io.cwd }), logger });
+    if (config.strategy === 'ring' && name !== '' && !config.ring.members.includes(name)) {
+      logger.warn(`${name} is not in its own ring.members (${config.ring.members.join(', ')}): it will own no part of the ring, only route calls to the members`);
+    }
+    const running = await startNodeFromConfig(config, { ...(values.config ? { configFile: values.config } : { baseDir: io.cwd }), logger }).catch(
+      (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+          throw new ConfigError(
+            `the text server's port ${config.server.port} (host ${config.server.host}) is in use by another process: pick another one with the PORT environment variable or "server.port" in the config, e.g. PORT=4041 ringkv node start ...`,
+            { cause: err },
+          );
+        }
+        throw err;
+      },
+    );
     const where = config.transport === 'nats' ? `nats ${config.nats.url}` : 'in-process';
     io.stderr(
       `node ${running.node.name} ready (transport ${where}; ${running.node.strategy().describe()}; roles ${config.roles.join(', ')}${running.serverPort !== undefined ? `; port ${running.serverPort}` : ''}${running.httpPort !== undefined ? `; http port ${running.httpPort}` : ''})\n`,
