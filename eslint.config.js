@@ -1,5 +1,6 @@
 // Lint gate: type-aware rules that catch what the compiler does not (a promise nobody awaits,
 // an import cycle between source files). Formatting is prettier's job, not eslint's.
+import { existsSync, readdirSync } from 'node:fs';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 import tseslint from 'typescript-eslint';
@@ -12,10 +13,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: {
       parser: tseslint.parser,
-      parserOptions: {
-        project: ['./packages/*/tsconfig.test.json', './packages/test-utils/tsconfig.json', './test/tsconfig.json'],
-        tsconfigRootDir: import.meta.dirname,
-      },
+      parserOptions: { tsconfigRootDir: import.meta.dirname },
     },
     plugins: { '@typescript-eslint': tseslint.plugin, 'import-x': importX },
     settings: {
@@ -35,4 +33,17 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(packages/|[a-z-]+/(src|test)/)', message: 'import sibling packages by name (@ringkv/...), not by relative path' }] }],
     },
   },
+  // One TypeScript program per workspace: each file is checked with its own workspace's
+  // project (sources and tests), and linting one workspace never builds the others' programs.
+  ...workspaceProjects().map(([dir, project]) => ({
+    files: [`${dir}/**/*.ts`],
+    languageOptions: { parserOptions: { project: `./${dir}/${project}` } },
+  })),
 );
+
+function workspaceProjects() {
+  const dirs = readdirSync(new URL('./packages/', import.meta.url)).map((d) => `packages/${d}`);
+  return [...dirs, 'test']
+    .map((dir) => [dir, ['tsconfig.test.json', 'tsconfig.json'].find((f) => existsSync(new URL(`./${dir}/${f}`, import.meta.url)))])
+    .filter(([, project]) => project !== undefined);
+}

@@ -21,3 +21,4 @@ export * from './backend-contract.js';
 export * from './versioned-suite.js';
 export * from './scan-contract.js';
 export * from './transport-compliance.js';
+export * from './text-protocol-suite.js';
