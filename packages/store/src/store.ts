@@ -38,7 +38,7 @@ export interface Store {
   readonly backend: Backend;
   /** The `Replica` functions, callable directly (the ring calls them through the registry). */
   readonly replica: ReplicaFunctions;
-  /** Registers `KV.Registry`, `KV.Bucket` (and `Replica`) in `modules`. */
+  /** Registers the KV protocol's functions (and `Replica`) in `modules`. */
   register(modules: ModuleRegistry): void;
   /** Serves the bucket listing (`BUCKETS_MESSAGE`) on `node`. */
   attach(node: RingkvNode): void;

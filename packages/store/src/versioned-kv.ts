@@ -24,7 +24,7 @@ import {
   type VersionedObject,
   type VersionedReply,
 } from '@ringkv/core';
-import { bucketBytes } from '@ringkv/core';
+import { bucketBytes, kvFunctionName } from '@ringkv/core';
 import { bytesEqual } from './bytes.js';
 import type { GetReply, ObjectReply, PutReply } from './plain-kv.js';
 import { checkObjects, checkStamp } from './versioned-record.js';
@@ -76,17 +76,17 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
 
   return {
     async create(bucket, meta) {
-      const { version, owner } = writeMeta(meta, 'KV.Registry.create');
+      const { version, owner } = writeMeta(meta, kvFunctionName('create'));
       await store.withKey(bucket, BUCKET_KEY, (objects) => objects.merge(BUCKET_KEY, [{ value: BUCKET_EXISTS, version }], owner));
       return 'ok';
     },
     async lookup(bucket, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY]);
       if (meta.mode === 'resolve') return live(find(meta.objects, bucket, BUCKET_KEY));
-      throw new ArgumentError("KV.Registry.lookup is a read function: replica mode must be 'read' or 'resolve', got 'write'");
+      throw new ArgumentError(`${kvFunctionName('lookup')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
     async put(bucket, key, value, meta) {
-      const { version, owner } = writeMeta(meta, 'KV.Bucket.put');
+      const { version, owner } = writeMeta(meta, kvFunctionName('put'));
       return writeKey(bucket, key, { value, version }, owner);
     },
     async get(bucket, key, meta) {
@@ -104,7 +104,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
         }
         return { value };
       }
-      throw new ArgumentError("KV.Bucket.get is a read function: replica mode must be 'read' or 'resolve', got 'write'");
+      throw new ArgumentError(`${kvFunctionName('get')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
     async object(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
@@ -121,7 +121,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       throw new ArgumentError("KV.Bucket.object is a read function: replica mode must be 'read' or 'resolve', got 'write'");
     },
     async delete(bucket, key, meta) {
-      const { version, owner } = writeMeta(meta, 'KV.Bucket.delete');
+      const { version, owner } = writeMeta(meta, kvFunctionName('delete'));
       return writeKey(bucket, key, { value: null, tombstone: true, version }, owner);
     },
   };
