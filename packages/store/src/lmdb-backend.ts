@@ -235,7 +235,9 @@ function build({ path, syncIntervalMs, maxValueBytes, lock, env, tablesDb, data 
       if (pending.get(id) === entry) pending.delete(id);
     };
     p.then(settle, settle);
-    track(p);
+    // Not awaited here: the acknowledgement is taken by whoever waits on `untaken`; track()
+    // already marks its promise handled.
+    void track(p);
   }
 
   function read(key: Buffer): Uint8Array | undefined {
@@ -298,7 +300,7 @@ function build({ path, syncIntervalMs, maxValueBytes, lock, env, tablesDb, data 
     const prefixId = t.prefix.toString('latin1');
     for (const pid of pending.keys()) if (pid.startsWith(prefixId)) ids.add(pid);
     for (const pid of ids) write(Buffer.from(pid, 'latin1'), null);
-    track(tablesDb.remove(tableKey(space, t.name)));
+    void track(tablesDb.remove(tableKey(space, t.name)));
   }
 
   const sync: SyncBackend = {
