@@ -172,6 +172,24 @@ export const configSchema = z
         batchReplicaMessages: z.boolean().optional(),
         /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
         placementCacheSize: z.number().int().min(0).max(10_000_000).optional(),
+        /** Active anti-entropy (hash-tree exchanges between replicas); defaults in @ringkv/ring. */
+        antiEntropy: z
+          .object({
+            /** @default true */
+            enabled: z.boolean().optional(),
+            /** Time between exchange rounds, ms. @default 30000 */
+            intervalMs: z.number().int().min(10).max(86_400_000).optional(),
+            /** Objects one exchange repairs at most. @default 10000 */
+            maxKeysPerExchange: positiveInt.max(1_000_000).optional(),
+            /** Objects per repair message. @default 500 */
+            batchSize: positiveInt.max(10_000).optional(),
+            /** Repair rate limit per node, objects per second. @default 20000 */
+            maxKeysPerSecond: positiveInt.max(10_000_000).optional(),
+            /** How often trees fold in recent writes, ms. @default 200 */
+            treeUpdateMs: z.number().int().min(10).max(60_000).optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ members: [], n: DEFAULT_RING_N, vnodes: DEFAULT_RING_VNODES, weights: {} }),

@@ -6,6 +6,7 @@
  * @example
  * const settings = resolveRingConfig({ members: ['a@h', 'b@h', 'c@h'] }); // n 3, r 2, w 2
  */
+import { resolveAntiEntropyConfig, type AntiEntropyConfig, type ResolvedAntiEntropyConfig } from './anti-entropy/anti-entropy-config.js';
 import { ConfigError, DEFAULT_RING_N, DEFAULT_RING_VNODES, defaultQuorum, NODE_NAME_PATTERN } from '@ringkv/core';
 import { DEFAULT_MAX_CLOCK_OFFSET_MS } from './hybrid-clock.js';
 import { DEFAULT_PLACEMENT_CACHE_SIZE } from './preference-list.js';
@@ -67,9 +68,14 @@ export interface RingStrategyConfig {
   batchReplicaMessages?: boolean;
   /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
   placementCacheSize?: number;
+  /** Active anti-entropy (anti-entropy/anti-entropy-config.ts has the defaults). */
+  antiEntropy?: AntiEntropyConfig;
 }
 
-export type ResolvedRingConfig = Required<Omit<RingStrategyConfig, 'weights'>> & { weights: Readonly<Record<string, number>> };
+export type ResolvedRingConfig = Required<Omit<RingStrategyConfig, 'weights' | 'antiEntropy'>> & {
+  weights: Readonly<Record<string, number>>;
+  antiEntropy: ResolvedAntiEntropyConfig;
+};
 
 export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfig {
   if (config === null || typeof config !== 'object') throw new ConfigError('ring: configuration must be an object');
@@ -128,6 +134,7 @@ export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfi
     writePath: config.writePath ?? 'coordinator',
     batchReplicaMessages: config.batchReplicaMessages ?? true,
     placementCacheSize: int('placementCacheSize', config.placementCacheSize, DEFAULT_PLACEMENT_CACHE_SIZE, 0, 10_000_000),
+    antiEntropy: resolveAntiEntropyConfig(config.antiEntropy, problems),
   };
   if (resolved.writePath !== 'coordinator' && resolved.writePath !== 'read-before-write') {
     problems.push(`ring.writePath: must be "coordinator" or "read-before-write", got ${JSON.stringify(config.writePath)}`);

@@ -22,6 +22,7 @@ import {
   type Strategy,
   type VersionedObject,
 } from '@ringkv/core';
+import { createAntiEntropy, type AntiEntropy, type AntiEntropyStats, type ExchangeReport } from './anti-entropy/anti-entropy.js';
 import { createCoordinator, type RingPlacement } from './coordinator.js';
 import { createFailureDetector, type FailureDetector } from './failure-detector.js';
 import { createHintedHandoff } from './hinted-handoff.js';
@@ -86,6 +87,15 @@ export interface RingStrategy extends Strategy {
   handoffNow(): Promise<number>;
   /** Runs one tombstone-reaping round now. */
   reapNow(): Promise<{ reaped: boolean; reason?: string }>;
+  /** This node's anti-entropy (after attach, when `antiEntropy.enabled`). */
+  antiEntropy(): AntiEntropy | undefined;
+  /**
+   * Anti-entropy counters of this node (exchanges, keys repaired, bytes, synced): what
+   * `ringkv cluster status` and `/metrics` show. Zeros with `enabled: false` when it is off.
+   */
+  antiEntropyStats(): AntiEntropyStats;
+  /** Runs one anti-entropy round now (every group with every live peer). */
+  antiEntropyNow(): Promise<ExchangeReport[]>;
 }
 
 export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategyDeps = {}): RingStrategy {
@@ -147,6 +157,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       ? createHintedHandoff({ node: host, members: config.members, isUp: (m) => detector?.isUp(m) ?? true, batchSize: config.handoffBatchSize, logger: logger() })
       : undefined;
   let handoffRunner: ReturnType<typeof createHintedHandoff> | undefined;
+  let aae: AntiEntropy | undefined;
 
   const strategy: RingStrategy = {
     name: 'ring',
@@ -160,14 +171,25 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     placement,
     setRing(ring) {
       lists = createPreferenceLists(ring, config.n, { cacheSize: config.placementCacheSize });
+      aae?.ringChanged();
     },
     execute: (call, p, ctx) => coordinator.execute(call, p, ctx),
     describe: () => `ring of ${lists.ring.members.length} members (n ${config.n}, r ${config.r}, w ${config.w}, ${config.vnodes} vnodes)`,
     handoffNow: () => handoffRunner?.runOnce() ?? Promise.resolve(0),
     reapNow: () =>
       host && detector
-        ? createTombstoneReaper({ node: host, members: config.members, graceMs: config.tombstoneGraceMs, detector }).runOnce()
+        ? createTombstoneReaper({
+            node: host,
+            members: config.members,
+            graceMs: config.tombstoneGraceMs,
+            detector,
+            // With anti-entropy, only tombstones every replica was confirmed to hold go.
+            ...(aae ? { reap: (olderThanTs: number) => aae!.reap(olderThanTs) } : {}),
+          }).runOnce()
         : Promise.resolve({ reaped: false, reason: 'not attached to a node' }),
+    antiEntropy: () => aae,
+    antiEntropyStats: () => aae?.stats() ?? disabledAntiEntropyStats(config.antiEntropy.enabled),
+    antiEntropyNow: () => aae?.runRound() ?? Promise.resolve([]),
     attach(attached) {
       host = attached;
       incarnation = `${attached.name}#${randomBytes(6).toString('hex')}`;
@@ -200,6 +222,18 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
         });
       handoffRunner = handoff();
       const det = detector;
+      aae = config.antiEntropy.enabled
+        ? createAntiEntropy({
+            node: attached,
+            ring: () => lists.ring,
+            n: config.n,
+            config: config.antiEntropy,
+            isUp: (m) => det.isUp(m),
+            logger,
+            admit: (objects) => admit(objects, 'anti-entropy repair'),
+          })
+        : undefined;
+      aae?.attach();
 
       // The ring's messages, also reachable inside a `ring.batch`.
       const handlers = new Map<string, (body: unknown) => unknown>();
@@ -252,7 +286,10 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       );
 
       const runner = handoffRunner!;
-      const offUp = det.onUp((m) => void runner.handOff(m));
+      const offUp = det.onUp((m) => {
+        void runner.handOff(m);
+        aae?.peerUp(m);
+      });
       const timers: ReturnType<typeof setInterval>[] = [];
       let detached = false;
       if (deps.background !== false) {
@@ -264,6 +301,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
           }, config.reapIntervalMs),
         );
         for (const t of timers) t.unref?.();
+        aae?.start();
         // Say hello once this node answers its own ping (attach runs before the node listens):
         // peers learn it is up, and its new incarnation, and start handing off to it.
         void untilListening(attached, () => detached).then((ok) => (ok ? det.hello() : undefined));
@@ -272,6 +310,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
         detached = true;
         offUp();
         det.stop();
+        aae?.stop();
         for (const t of timers) clearInterval(t);
       };
     },
@@ -294,6 +333,28 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+function disabledAntiEntropyStats(enabled: boolean): AntiEntropyStats {
+  return {
+    enabled,
+    state: 'idle',
+    keys: 0,
+    trees: 0,
+    exchanges: 0,
+    exchangesInSync: 0,
+    exchangesFailed: 0,
+    keysRepaired: 0,
+    keysPushed: 0,
+    keysPulled: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    tombstonesReaped: 0,
+    rebuilds: 0,
+    lastExchangeAt: null,
+    synced: false,
+    pairs: [],
+  };
 }
 
 /** Resolves true once `node` answers a ping sent to itself (its listener is up), false if stopped first. */

@@ -23,6 +23,8 @@ export interface TombstoneReaperOptions {
   wallMs?: () => number;
   /** Timeout of the hint queries. @default 2000 */
   timeoutMs?: number;
+  /** How this node reaps once the round's checks passed. @default local `Replica.reap(olderThanTs)` */
+  reap?(olderThanTs: number): Promise<number>;
 }
 
 export interface TombstoneReaper {
@@ -56,7 +58,8 @@ export function createTombstoneReaper(options: TombstoneReaperOptions): Tombston
         return { reaped: false, reason: `hint query failed: ${(err as Error).message}` };
       }
       const horizon = Math.floor(((options.wallMs ?? Date.now)() - options.graceMs) * TICKS_PER_MS);
-      await replicaFn(node, 'reap', [horizon]);
+      if (options.reap) await options.reap(horizon);
+      else await replicaFn(node, 'reap', [horizon]);
       return { reaped: true };
     },
   };

@@ -144,7 +144,7 @@ function reapable(siblings: readonly Sibling[], olderThanTs: number): boolean {
 }
 
 /** `t` makes `s` redundant: its vector descends from `s`'s (an equal vector must be the same or a later write). */
-function covers(t: Sibling, s: Sibling): boolean {
+export function covers(t: Sibling, s: Sibling): boolean {
   if (!descends(t.version.vv, s.version.vv)) return false;
   return compareVectors(t.version.vv, s.version.vv) !== 'equal' || stampOrder(t.version, s.version) >= 0;
 }

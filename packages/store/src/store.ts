@@ -15,6 +15,8 @@ import { createReplicaFunctions, registerReplicaModule, type ReplicaFunctions } 
 import { compareBytes, keyString } from './bytes.js';
 import { createVersionedKv } from './versioned-kv.js';
 import { createVersionedStore, type SerializeBy } from './versioned-store.js';
+import { createChangeLog } from './change-log.js';
+import { createAntiEntropyFunctions, registerAntiEntropyFunctions } from './replica-anti-entropy.js';
 
 
 export interface StoreOptions {
@@ -64,7 +66,8 @@ export async function createStore(options: StoreOptions = {}): Promise<Store> {
 export function createStoreOn(backend: Backend, options: { serializeBy?: SerializeBy | undefined } = {}): Store {
   const queue = createBucketQueue();
   const plain = createPlainKv(backend, queue);
-  const versionedStore = createVersionedStore(backend, queue, options.serializeBy ?? 'key');
+  const changes = createChangeLog();
+  const versionedStore = createVersionedStore(backend, queue, options.serializeBy ?? 'key', changes.record);
   const versioned = createVersionedKv(versionedStore);
 
   async function buckets(): Promise<BucketSummary[]> {
@@ -92,6 +95,7 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
     return [...found.values()].sort((a, b) => compareBytes(a.bucket, b.bucket));
   }
   const replica = createReplicaFunctions(backend, versionedStore, buckets);
+  const antiEntropy = createAntiEntropyFunctions(backend, versionedStore, changes);
 
   return {
     backend,
@@ -99,12 +103,16 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
     register(modules) {
       registerKvModules(modules, plain, versioned, createKeyListing(backend));
       registerReplicaModule(modules, replica);
+      registerAntiEntropyFunctions(modules, antiEntropy);
     },
     attach(node) {
       node.handle(BUCKETS_MESSAGE, () => buckets());
     },
     buckets,
-    reset: () => backend.clear(),
+    reset: async () => {
+      await backend.clear();
+      changes.cleared();
+    },
     close: () => backend.close(),
   };
 }

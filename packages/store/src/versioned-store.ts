@@ -54,7 +54,16 @@ export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
  */
 export const NODE_TABLE = new Uint8Array([0]);
 
-export function createVersionedStore(backend: Backend, queue: BucketQueue, serializeBy: SerializeBy = 'key'): VersionedStore {
+/**
+ * `onPrimaryChange` hears every change of the primary area (anti-entropy's change log); it is
+ * called after the backend took the write.
+ */
+export function createVersionedStore(
+  backend: Backend,
+  queue: BucketQueue,
+  serializeBy: SerializeBy = 'key',
+  onPrimaryChange?: (bucket: Uint8Array, key: Uint8Array) => void,
+): VersionedStore {
   async function owners(): Promise<string[]> {
     const out: string[] = [];
     for (const b of await backend.tables('hinted')) if (b[0] !== 0) out.push(decoder.decode(b));
@@ -91,6 +100,7 @@ export function createVersionedStore(backend: Backend, queue: BucketQueue, seria
         const at = locate(key, owner);
         if (siblings.length > 0) await backend.set(at.space, at.table, at.field, encodeSiblings(siblings));
         else await backend.delete(at.space, at.table, at.field);
+        if (owner === undefined) onPrimaryChange?.(bucket, key);
       },
     };
     return objects;
