@@ -192,6 +192,13 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
   let soonTimer: ReturnType<typeof setTimeout> | undefined;
   let updateTimer: ReturnType<typeof setInterval> | undefined;
   let running = false;
+  /**
+   * The one exchange this node takes part in at a time, either side. Two nodes repairing the
+   * same third one at once would each send it everything; with one slot per node the second
+   * is told "busy", retries shortly, and then finds the pair in sync.
+   */
+  let session: { peer: string; group: string; role: 'initiator' | 'responder'; expires: number } | undefined;
+  const sessionFree = () => session === undefined || session.expires < now();
   // A function, not an inline test: TypeScript would narrow `state` across the awaits above.
   const stopped = () => state === 'stopped';
   // Token bucket for repairs: at most maxKeysPerSecond objects per second, one second of burst.
@@ -386,6 +393,11 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     if (!g || !g.members.includes(peer) || peer === self) {
       return { ...base, outcome: 'failed', bytesSent: 0, bytesReceived: 0, ms: 0, error: `${peer} is not a peer of group ${group}` };
     }
+    if (!sessionFree()) {
+      return { ...base, outcome: 'not-ready', bytesSent: 0, bytesReceived: 0, ms: 0, error: `busy with ${session!.peer}` };
+    }
+    const mine = { peer, group, role: 'initiator' as const, expires: now() + 10 * timeoutMs };
+    session = mine;
     try {
       await ready();
       const result = await runExchange(
@@ -435,6 +447,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       record(group, peer, 'failed');
       log().warn(`anti-entropy: exchange with ${peer} failed: ${(err as Error).message}`, { node: self, peer, group });
       return { ...base, outcome: 'failed', bytesSent: bytes.sent, bytesReceived: bytes.received, ms: now() - started, error: (err as Error).message };
+    } finally {
+      if (session === mine) session = undefined;
     }
   }
 
@@ -566,12 +580,22 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
           void ready().catch(() => undefined);
           return { ready: false };
         }
+        const ours = session && !sessionFree() && session.peer === req.from && session.group === req.group;
         if (req.level === 0) {
+          // Busy elsewhere, or both sides started this same pair at once: the smaller name
+          // goes on as the initiator, the other serves.
+          if (!sessionFree() && !(ours && session!.role === 'responder') && !(ours && self > req.from)) return { ready: false, busy: true };
           await catchUp();
           const root = g.tree.root();
-          if (req.root && Buffer.from(req.root).equals(Buffer.from(root))) record(req.group, req.from, 'in-sync');
+          if (req.root && Buffer.from(req.root).equals(Buffer.from(root))) {
+            record(req.group, req.from, 'in-sync');
+            if (ours && session!.role === 'responder') session = undefined;
+          } else if (!ours || session!.role === 'responder') {
+            session = { peer: req.from, group: req.group, role: 'responder', expires: now() + 2 * timeoutMs };
+          }
           return { ready: true, hashes: root };
         }
+        if (ours && session!.role === 'responder') session!.expires = now() + 2 * timeoutMs;
         return { ready: true, hashes: g.tree.children(req.level, req.parents) };
       });
       node.handle(AAE_KEYS_MESSAGE, (body) => {
@@ -601,13 +625,13 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         const { from, group, result } = parseDone(body);
         serveTree(group, from);
         record(group, from, result);
+        if (session?.role === 'responder' && session.peer === from && session.group === group) session = undefined;
         return 'ok';
       });
       node.handle(AAE_DIGESTS_MESSAGE, async (body) => {
         const { group, refs } = parseRefs(body, AAE_DIGESTS_MESSAGE);
         if (group === undefined) throw new BadRequestError(`${AAE_DIGESTS_MESSAGE}: group must be a string`);
-        if (state !== 'ready') throw new BadRequestError(`anti-entropy: ${self} is still building its trees`);
-        await catchUp();
+        await ready();
         const g = serveTree(group);
         const hashes = new Uint8Array(refs.length * HASH_BYTES);
         const view = new DataView(hashes.buffer);

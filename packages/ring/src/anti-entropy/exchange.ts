@@ -13,6 +13,7 @@
  * each batch paced by `pace` (the node's rate limit).
  */
 import type { VersionedObject } from '@ringkv/core';
+import { encodeRef, entryHash, refId } from './object-digest.js';
 import { HASH_BYTES, levelSize, sameHashAt, type EntryHash, type HashTree } from './hash-tree.js';
 
 /** The peer's answer to a root request when its tree is not built yet (restarting). */
@@ -132,7 +133,14 @@ export async function runExchange(local: ExchangeLocal, peer: ExchangePeer, limi
   }
   for (const batch of batches(push.filter((id) => allowed.has(id)), limits.batchSize)) {
     await limits.pace?.(batch.length);
-    const objects = (await local.fetch(batch)).filter((o) => o.siblings.length > 0);
+    // After the pull, an object this node merged may now be exactly what the peer holds (the
+    // peer's version dominated): sending it back would be bytes for nothing.
+    const objects = (await local.fetch(batch)).filter((o) => {
+      if (o.siblings.length === 0) return false;
+      const theirs = peerEntries.get(refId(encodeRef(o.bucket, o.key)));
+      const now = theirs && entryHash(encodeRef(o.bucket, o.key), o.siblings);
+      return !(theirs && now && now.hi === theirs.hi && now.lo === theirs.lo);
+    });
     if (objects.length) await peer.merge(objects);
     result.pushed += objects.length;
   }

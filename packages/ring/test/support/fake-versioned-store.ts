@@ -30,6 +30,14 @@ const id = (bucket: Uint8Array, key: Uint8Array) => `${Buffer.from(bucket).toStr
 export function createFakeStore(): FakeStore {
   const primary = new Map<string, Obj>();
   const hints = new Map<string, Map<string, Obj>>();
+  // Anti-entropy's change log: every primary-area change, in order (tests are small: no bound).
+  let changeSeq = 1;
+  let changed = new Map<string, number>();
+  let logReset = true;
+  const touched = (k: string) => {
+    changed.delete(k);
+    changed.set(k, ++changeSeq);
+  };
 
   const area = (hintFor?: string | null) => {
     if (!hintFor) return primary;
@@ -42,7 +50,9 @@ export function createFakeStore(): FakeStore {
     const k = id(b, o.key);
     const held = target.get(k);
     target.set(k, { bucket: b, key: o.key, siblings: mergeSiblings(held?.siblings ?? [], o.siblings) });
+    if (target === primary) touched(k);
   }
+  const current = (k: string, bucket: Uint8Array, key: Uint8Array): Obj => primary.get(k) ?? { bucket, key, siblings: [] };
   function view(bucket: Uint8Array, key: Uint8Array): Obj {
     const k = id(bucket, key);
     let siblings: Sibling[] = primary.get(k)?.siblings ?? [];
@@ -109,8 +119,74 @@ export function createFakeStore(): FakeStore {
           kind: 'write',
           arity: 1,
           fn: (_ctx, olderThanTs: number) => {
-            for (const [k, o] of primary) if (o.siblings.every((s) => s.tombstone && s.version.ts < olderThanTs)) primary.delete(k);
+            for (const [k, o] of primary) {
+              if (o.siblings.every((s) => s.tombstone && s.version.ts < olderThanTs)) {
+                primary.delete(k);
+                touched(k);
+              }
+            }
             return 'ok';
+          },
+        },
+        scan: {
+          kind: 'read',
+          arity: 2,
+          fn: (_ctx, after: Uint8Array | null, limit: number) => {
+            const from = after ? Buffer.from(after).toString('latin1') : undefined;
+            const ids = [...primary.keys()].sort().filter((k) => from === undefined || k > from);
+            const page = ids.slice(0, limit);
+            return {
+              objects: page.map((k) => primary.get(k)!),
+              next: ids.length > limit && limit > 0 ? new Uint8Array(Buffer.from(page.at(-1)!, 'latin1')) : null,
+            };
+          },
+        },
+        changes: {
+          kind: 'read',
+          arity: 2,
+          fn: (_ctx, since: number, limit: number) => {
+            if (logReset || since === 0) {
+              logReset = false;
+              changed = new Map();
+              return { reset: true, seq: changeSeq, objects: [], more: false };
+            }
+            const out: Obj[] = [];
+            let last = since;
+            for (const [k, seq] of changed) {
+              if (seq <= since) {
+                changed.delete(k);
+                continue;
+              }
+              if (out.length >= limit) return { reset: false, seq: last, objects: out, more: true };
+              const [b, key] = k.split('/').map((h) => new Uint8Array(Buffer.from(h, 'hex')));
+              out.push(current(k, b!, key!));
+              last = seq;
+            }
+            return { reset: false, seq: out.length ? last : changeSeq, objects: out, more: false };
+          },
+        },
+        fetch: {
+          kind: 'read',
+          arity: 1,
+          fn: (_ctx, refs: Array<{ bucket: Uint8Array; key: Uint8Array }>) =>
+            refs.map((r) => current(id(bucketBytes(r.bucket), r.key), bucketBytes(r.bucket), r.key)),
+        },
+        reapExact: {
+          kind: 'write',
+          arity: 1,
+          fn: (_ctx, objects: VersionedObject[]) => {
+            let n = 0;
+            for (const o of objects) {
+              const k = id(bucketBytes(o.bucket), o.key);
+              const held = primary.get(k);
+              const same = held && JSON.stringify(mergeSiblings(held.siblings, [])) === JSON.stringify(mergeSiblings(o.siblings, []));
+              if (same && held.siblings.every((s) => s.tombstone)) {
+                primary.delete(k);
+                touched(k);
+                n++;
+              }
+            }
+            return n;
           },
         },
       });
@@ -121,6 +197,8 @@ export function createFakeStore(): FakeStore {
     clear() {
       primary.clear();
       hints.clear();
+      changed.clear();
+      logReset = true;
     },
   };
 }
