@@ -19,12 +19,6 @@ import { checkObjects, decodeSiblings } from './versioned-record.js';
 import type { VersionedStore } from './versioned-store.js';
 import { covers } from './replica-module.js';
 
-/** One batch of an ordered scan of a space (what the backends' own `scan` answers). */
-interface ScanBatch {
-  entries: Array<{ table: Uint8Array; field: Uint8Array; value: Uint8Array }>;
-  next?: Uint8Array;
-}
-
 /** Largest batch a caller may ask for in one call. */
 const MAX_BATCH = 100_000;
 
@@ -54,7 +48,7 @@ export function createAntiEntropyFunctions(backend: Backend, store: VersionedSto
       if (after !== null && after !== undefined && !(after instanceof Uint8Array)) {
         throw new ArgumentError(`after must be a scan cursor (bytes) or null, got ${describeType(after)}`);
       }
-      const batch = await scanVersioned(backend, after ?? undefined, n);
+      const batch = n === 0 ? { entries: [] } : await backend.scan('versioned', { ...(after ? { after } : {}), limit: n });
       return {
         objects: batch.entries.map((e) => ({ bucket: e.table, key: e.field, siblings: decodeSiblings(e.value, 'anti-entropy scan') })),
         next: batch.next ?? null,
@@ -133,39 +127,4 @@ function sameSet(a: readonly Sibling[], b: readonly Sibling[]): boolean {
   if (a.length !== b.length) return false;
   const keys = new Set(a.map(stampKey));
   return b.every((s) => keys.has(stampKey(s)));
-}
-
-/**
- * The primary area in order. Uses the backend's own ordered scan when it has one; otherwise
- * walks tables and their sorted entries (cursor: 4-byte table length, table, field).
- */
-async function scanVersioned(backend: Backend, after: Uint8Array | undefined, limit: number): Promise<ScanBatch> {
-  const native = (backend as { scan?: (space: 'versioned', o: { after?: Uint8Array; limit: number }) => Promise<ScanBatch> }).scan;
-  if (native) return limit === 0 ? { entries: [] } : native.call(backend, 'versioned', { ...(after ? { after } : {}), limit });
-  let fromTable: Buffer | undefined;
-  let fromField: Buffer | undefined;
-  if (after) {
-    if (after.length < 4) throw new ArgumentError('after is not a scan cursor');
-    const len = new DataView(after.buffer, after.byteOffset, after.byteLength).getUint32(0);
-    fromTable = Buffer.from(after.subarray(4, 4 + len));
-    fromField = Buffer.from(after.subarray(4 + len));
-  }
-  const entries: ScanBatch['entries'] = [];
-  for (const table of await backend.tables('versioned')) {
-    const t = Buffer.from(table);
-    if (fromTable && Buffer.compare(t, fromTable) < 0) continue;
-    for (const [field, value] of await backend.entries('versioned', table)) {
-      if (fromTable && t.equals(fromTable) && Buffer.compare(Buffer.from(field), fromField!) <= 0) continue;
-      if (entries.length >= limit) {
-        const last = entries[entries.length - 1]!;
-        const cursor = new Uint8Array(4 + last.table.length + last.field.length);
-        new DataView(cursor.buffer).setUint32(0, last.table.length);
-        cursor.set(last.table, 4);
-        cursor.set(last.field, 4 + last.table.length);
-        return { entries, next: cursor };
-      }
-      entries.push({ table, field, value });
-    }
-  }
-  return { entries };
 }

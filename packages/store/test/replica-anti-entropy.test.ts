@@ -8,7 +8,7 @@ import RedisMock from 'ioredis-mock';
 import { describe, expect, it } from 'vitest';
 import { createChangeLog } from '../src/change-log.js';
 import { createMemoryBackend, createRedisBackend, createStoreOn, type Backend } from '../src/index.js';
-import { directCaller, uniquePrefix, utf8 } from './helpers.js';
+import { directCaller, uniquePrefix, utf8 } from '@ringkv/test-utils';
 
 const stamp = (vv: Record<string, number>, ts: number, actor = 'a#1'): VersionStamp => ({ vv, ts, actor });
 const write = (version: VersionStamp, hintFor?: string) => ({ replica: { mode: 'write', version, ...(hintFor ? { hintFor } : {}) } });

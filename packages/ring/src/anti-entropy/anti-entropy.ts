@@ -158,6 +158,8 @@ interface GroupTree {
 }
 
 const SCAN_BATCH = 1000;
+/** How long a peer's first request waits for this node's trees to be built before "not ready". */
+const BUILD_WAIT_MS = 2000;
 const CHANGES_BATCH = 1000;
 
 export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
@@ -201,6 +203,7 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
   const sessionFree = () => session === undefined || session.expires < now();
   // A function, not an inline test: TypeScript would narrow `state` across the awaits above.
   const stopped = () => state === 'stopped';
+  const isReady = () => state === 'ready';
   // Token bucket for repairs: at most maxKeysPerSecond objects per second, one second of burst.
   let tokens = config.maxKeysPerSecond;
   let tokensAt = now();
@@ -577,8 +580,11 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         const req = parseHashes(body, shape);
         const g = serveTree(req.group, req.from);
         if (state !== 'ready') {
-          void ready().catch(() => undefined);
-          return { ready: false };
+          // A small store builds in moments: wait a little rather than send the peer away; a
+          // large one answers "not ready" and the peer comes back shortly.
+          const building = ready().then(() => true, () => false);
+          const waited = await Promise.race([building, sleep(BUILD_WAIT_MS).then(() => false)]);
+          if (!waited || !isReady()) return { ready: false };
         }
         const ours = session && !sessionFree() && session.peer === req.from && session.group === req.group;
         if (req.level === 0) {
