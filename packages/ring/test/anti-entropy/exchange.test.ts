@@ -68,7 +68,10 @@ const limits = { maxKeys: 100_000, batchSize: 7 };
 
 describe('anti-entropy exchange (two in-memory replicas)', () => {
   it('finds exactly the differing objects and leaves both replicas with the same merged sets', async () => {
-    const write = fc.record({ key: fc.integer({ min: 0, max: 40 }), value: fc.string({ maxLength: 3 }), actor: fc.constantFrom('a', 'b'), n: fc.integer({ min: 1, max: 3 }), ts: fc.nat(100) });
+    // One stamp is one write: the value follows from (actor, counter, ts), as it does in the ring.
+    const write = fc
+      .record({ key: fc.integer({ min: 0, max: 40 }), actor: fc.constantFrom('a', 'b'), n: fc.integer({ min: 1, max: 3 }), ts: fc.nat(100) })
+      .map((w) => ({ ...w, value: `${w.actor}${w.n}@${w.ts}` }));
     await fc.assert(
       fc.asyncProperty(fc.array(write, { maxLength: 40 }), fc.array(write, { maxLength: 40 }), fc.array(write, { maxLength: 40 }), async (both, onlyA, onlyB) => {
         const a = replica({ fanout: 4, depth: 3 });
