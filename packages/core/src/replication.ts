@@ -62,6 +62,10 @@ export interface VersionedReply {
  * - `Replica.epoch(node: string)` (write, optional): the storage's epoch for `node`, made up the
  *   first time and kept with the data; storage that lost its data answers a new one. The ring
  *   stamps versions with the actor `<node>#<epoch>` (one actor per node and data lifetime).
+ * - `Replica.scan(after, limit)` (read): primary-area objects in (bucket, key) order, resumable.
+ * - `Replica.changes(since, limit)` (read): objects changed since a sequence number (anti-entropy).
+ * - `Replica.fetch(refs)` (read): primary-area objects for `[{ bucket, key }]`.
+ * - `Replica.reapExact(objects)` (write): remove exactly these all-tombstone objects if unchanged.
  */
 export const REPLICA_MODULE = 'Replica';
 
