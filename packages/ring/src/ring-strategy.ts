@@ -301,10 +301,14 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
           }, config.reapIntervalMs),
         );
         for (const t of timers) t.unref?.();
-        aae?.start();
         // Say hello once this node answers its own ping (attach runs before the node listens):
-        // peers learn it is up, and its new incarnation, and start handing off to it.
-        void untilListening(attached, () => detached).then((ok) => (ok ? det.hello() : undefined));
+        // peers learn it is up, and its new incarnation, and start handing off to it. Anti-entropy
+        // starts then too, so building its trees never delays the node's start.
+        void untilListening(attached, () => detached).then((ok) => {
+          if (!ok) return;
+          aae?.start();
+          return det.hello();
+        });
       }
       return () => {
         detached = true;

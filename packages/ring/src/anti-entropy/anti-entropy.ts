@@ -391,6 +391,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
   async function exchange(group: string, peer: string): Promise<ExchangeReport> {
     const started = now();
     const bytes = { sent: 0, received: 0 };
+    // Trees first: a build clears the tree map, and a tree taken before it would be a stale copy.
+    await ready().catch(() => undefined);
     const g = treeFor(group);
     const base = { group, peer, inSync: false, ready: false, segments: 0, differing: 0, pushed: 0, pulled: 0, truncated: false };
     if (!g || !g.members.includes(peer) || peer === self) {
@@ -578,7 +580,7 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     attach() {
       node.handle(AAE_HASHES_MESSAGE, async (body) => {
         const req = parseHashes(body, shape);
-        const g = serveTree(req.group, req.from);
+        serveTree(req.group, req.from);
         if (state !== 'ready') {
           // A small store builds in moments: wait a little rather than send the peer away; a
           // large one answers "not ready" and the peer comes back shortly.
@@ -586,6 +588,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
           const waited = await Promise.race([building, sleep(BUILD_WAIT_MS).then(() => false)]);
           if (!waited || !isReady()) return { ready: false };
         }
+        // Taken after the wait: the build replaced the tree map.
+        const g = serveTree(req.group, req.from);
         const ours = session && !sessionFree() && session.peer === req.from && session.group === req.group;
         if (req.level === 0) {
           // Busy elsewhere, or both sides started this same pair at once: the smaller name
