@@ -25,7 +25,8 @@ function objects(): VersionedObject[] {
   const bucket = enc.encode('bench');
   const version = (i: number) => ({ vv: { 'w@bench#1': 1 }, ts: 1_000_000 + i, actor: 'w@bench#1' });
   const out: VersionedObject[] = [{ bucket, key: new Uint8Array(0), siblings: [{ value: true, version: version(0) }] }];
-  for (let i = 0; i < KEYS; i++) out.push({ bucket, key: enc.encode(`key${i}`), siblings: [{ value: enc.encode(`value-${i}-`.padEnd(64, 'x')), version: version(i) }] });
+  for (let i = 0; i < KEYS; i++)
+    out.push({ bucket, key: enc.encode(`key${i}`), siblings: [{ value: enc.encode(`value-${i}-`.padEnd(64, 'x')), version: version(i) }] });
   return out;
 }
 
@@ -41,7 +42,11 @@ async function filledStores(data: VersionedObject[]): Promise<Map<string, Store>
   return stores;
 }
 
-async function start(stores: Map<string, Store>, antiEntropy: RingStrategyConfig['antiEntropy'], background: boolean): Promise<Map<string, Member>> {
+async function start(
+  stores: Map<string, Store>,
+  antiEntropy: RingStrategyConfig['antiEntropy'],
+  background: boolean,
+): Promise<Map<string, Member>> {
   const network = createInProcessNetwork();
   const members = new Map<string, Member>();
   for (const name of MEMBERS) {
@@ -124,7 +129,10 @@ async function idleCpu(data: VersionedObject[], enabled: boolean, intervalMs: nu
 
 export async function run(): Promise<BenchSection> {
   const data = objects();
-  const fullCopy = data.reduce((sum, _, i) => (i % 500 === 0 ? sum + wireSize({ objects: data.slice(i, i + 500), hintFor: null }) : sum), 0);
+  const fullCopy = data.reduce(
+    (sum, _, i) => (i % 500 === 0 ? sum + wireSize({ objects: data.slice(i, i + 500), hintFor: null }) : sum),
+    0,
+  );
   const limited = await converge(data, DEFAULT_AAE_MAX_KEYS_PER_SECOND);
   const unlimited = await converge(data, 10_000_000);
 

@@ -34,7 +34,13 @@ interface Member {
 
 type Settings = Partial<RingStrategyConfig>;
 
-async function startMember(network: InProcessNetwork, name: string, settings: Settings, store?: Store, deps?: RingStrategyDeps): Promise<Member> {
+async function startMember(
+  network: InProcessNetwork,
+  name: string,
+  settings: Settings,
+  store?: Store,
+  deps?: RingStrategyDeps,
+): Promise<Member> {
   const s = store ?? (await createStore({ backend: 'memory' }));
   const modules = createModuleRegistry();
   s.register(modules);
@@ -99,7 +105,13 @@ async function keysHeld(store: Store): Promise<number> {
 /** What `name` holds for (bucket, key), asked with a replica-level read (primary and hinted areas). */
 async function heldBy(cluster: Cluster, name: string, bucket: string, key: string): Promise<string | null | 'absent'> {
   const via = cluster.get(MEMBERS.find((m) => m !== name && cluster.members.has(m))!).node;
-  const reply = (await via.send(name, 'ring.apply', { bucket, mod: 'KV.Bucket', fun: 'get', args: [bucket, key], meta: { mode: 'read' } })) as VersionedReply;
+  const reply = (await via.send(name, 'ring.apply', {
+    bucket,
+    mod: 'KV.Bucket',
+    fun: 'get',
+    args: [bucket, key],
+    meta: { mode: 'read' },
+  })) as VersionedReply;
   const obj = reply.objects.find((o) => o.key.length > 0)!;
   if (obj.siblings.length === 0) return 'absent';
   const winner = [...obj.siblings].sort((x, y) => x.version.ts - y.version.ts).at(-1)!;
@@ -123,7 +135,9 @@ describe('active anti-entropy (ring x store, in-process)', () => {
     expect(await a.route('cart', 'KV.Registry', 'create', ['cart'])).toBe('ok');
     const KEYS = 10_000;
     for (let i = 0; i < KEYS; i += 250) {
-      const answers = await Promise.all(Array.from({ length: 250 }, (_, j) => a.route('cart', 'KV.Bucket', 'put', ['cart', `k${i + j}`, `v${i + j}`])));
+      const answers = await Promise.all(
+        Array.from({ length: 250 }, (_, j) => a.route('cart', 'KV.Bucket', 'put', ['cart', `k${i + j}`, `v${i + j}`])),
+      );
       expect(answers.every((x) => x === 'ok')).toBe(true);
     }
     for (const name of MEMBERS) expect(await keysHeld(cluster.get(name).store)).toBe(KEYS);
@@ -148,11 +162,13 @@ describe('active anti-entropy (ring x store, in-process)', () => {
     const stamp = (i: number, gen: number) => ({ vv: { 'w@aae#1': gen }, ts: 1_000_000 + gen * N + i, actor: 'w@aae#1' });
     const bucket = enc.encode('big');
     const objects: VersionedObject[] = [{ bucket, key: new Uint8Array(0), siblings: [{ value: true, version: stamp(0, 1) }] }];
-    for (let i = 0; i < N; i++) objects.push({ bucket, key: enc.encode(`key${i}`), siblings: [{ value: value(i, 1), version: stamp(i, 1) }] });
+    for (let i = 0; i < N; i++)
+      objects.push({ bucket, key: enc.encode(`key${i}`), siblings: [{ value: value(i, 1), version: stamp(i, 1) }] });
     // Every replica got the 100,000 writes, then 1% were overwritten while c was away and no
     // hint was kept for it (handoff disabled, in effect).
     const missed: VersionedObject[] = [];
-    for (let i = 100; i <= N; i += 100) missed.push({ bucket, key: enc.encode(`key${i - 1}`), siblings: [{ value: value(i - 1, 2), version: stamp(i - 1, 2) }] });
+    for (let i = 100; i <= N; i += 100)
+      missed.push({ bucket, key: enc.encode(`key${i - 1}`), siblings: [{ value: value(i - 1, 2), version: stamp(i - 1, 2) }] });
     expect(missed.length).toBe(N / 100);
     // Stores are filled before the nodes start (their trees are then built from a scan): the
     // records are merged once and copied byte for byte, which keeps the test quick.
@@ -164,8 +180,15 @@ describe('active anti-entropy (ring x store, in-process)', () => {
     }
     for (const name of ['a@aae', 'b@aae']) await stores.get(name)!.replica.merge(missed, null);
     // Exchanges run by hand here (long interval), so the bytes of each are known exactly.
-    cluster = await startCluster({ handoffIntervalMs: 3_600_000, antiEntropy: { intervalMs: 3_600_000, maxKeysPerSecond: 1_000_000 } }, undefined, stores);
-    const fullCopy = objects.reduce((sum, _, i) => (i % 500 === 0 ? sum + wireSize({ objects: objects.slice(i, i + 500), hintFor: null }) : sum), 0);
+    cluster = await startCluster(
+      { handoffIntervalMs: 3_600_000, antiEntropy: { intervalMs: 3_600_000, maxKeysPerSecond: 1_000_000 } },
+      undefined,
+      stores,
+    );
+    const fullCopy = objects.reduce(
+      (sum, _, i) => (i % 500 === 0 ? sum + wireSize({ objects: objects.slice(i, i + 500), hintFor: null }) : sum),
+      0,
+    );
 
     const c = cluster.get('c@aae').strategy;
     for (const m of cluster.members.values()) await m.strategy.antiEntropy()!.ready();
@@ -206,9 +229,10 @@ describe('active anti-entropy (ring x store, in-process)', () => {
     expect(await a.route('pets', 'KV.Bucket', 'delete', ['pets', 'cat'])).toBe('ok');
     // Hinted areas held for c (the hinted space also keeps each node's own records, not for c).
     const hinted = async () =>
-      [...(await cluster!.get('a@aae').store.backend.tables('hinted')), ...(await cluster!.get('b@aae').store.backend.tables('hinted'))].filter(
-        (t) => dec.decode(t) === 'c@aae',
-      );
+      [
+        ...(await cluster!.get('a@aae').store.backend.tables('hinted')),
+        ...(await cluster!.get('b@aae').store.backend.tables('hinted')),
+      ].filter((t) => dec.decode(t) === 'c@aae');
     // The stand-in copy is written after the delete answered (W was met without it).
     await vi.waitFor(async () => expect((await hinted()).length).toBeGreaterThan(0), { timeout: 5000 });
     // The hinted copy of the delete, kept for c, is lost.
@@ -280,7 +304,10 @@ describe('active anti-entropy (ring x store, in-process)', () => {
         await cluster.stop(name, { wipe: true });
         await new Promise((r) => setTimeout(r, 500));
         const m = await cluster.start(name);
-        await vi.waitFor(() => expect(m.strategy.antiEntropyStats().synced, `${name} in sync after its restart`).toBe(true), { timeout: 60_000, interval: 100 });
+        await vi.waitFor(() => expect(m.strategy.antiEntropyStats().synced, `${name} in sync after its restart`).toBe(true), {
+          timeout: 60_000,
+          interval: 100,
+        });
         await new Promise((r) => setTimeout(r, 500));
       }
     } finally {

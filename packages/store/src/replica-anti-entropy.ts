@@ -66,7 +66,8 @@ export function createAntiEntropyFunctions(backend: Backend, store: VersionedSto
     },
 
     async fetch(refs) {
-      if (!Array.isArray(refs) || refs.length > MAX_BATCH) throw new ArgumentError(`refs must be an array of at most ${MAX_BATCH} {bucket, key}`);
+      if (!Array.isArray(refs) || refs.length > MAX_BATCH)
+        throw new ArgumentError(`refs must be an array of at most ${MAX_BATCH} {bucket, key}`);
       const out: VersionedObject[] = [];
       for (const [i, r] of refs.entries()) {
         const { bucket, key } = (r ?? {}) as { bucket?: unknown; key?: unknown };

@@ -110,7 +110,12 @@ for (const [name, open] of [
       const { store, kv, call } = await setup();
       await kv.call('KV.Registry', 'create', ['b'], write(stamp({ 'a#1': 1 }, 1)));
       await kv.call('KV.Bucket', 'put', ['b', 'k', 'v'], write(stamp({ 'a#1': 2 }, 2)));
-      const got = (await call('fetch', [[{ bucket: utf8('b'), key: utf8('k') }, { bucket: 'b', key: utf8('none') }]])) as VersionedObject[];
+      const got = (await call('fetch', [
+        [
+          { bucket: utf8('b'), key: utf8('k') },
+          { bucket: 'b', key: utf8('none') },
+        ],
+      ])) as VersionedObject[];
       expect(got[0]!.siblings.length).toBe(1);
       expect(got[1]!.siblings).toEqual([]);
       await expect(call('fetch', ['x'])).rejects.toBeInstanceOf(ArgumentError);

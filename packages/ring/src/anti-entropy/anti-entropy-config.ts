@@ -59,7 +59,8 @@ export function resolveAntiEntropyConfig(input: AntiEntropyConfig | undefined, p
     }
     return v;
   };
-  if (input.enabled !== undefined && typeof input.enabled !== 'boolean') problems.push(`ring.antiEntropy.enabled: must be true or false, got ${JSON.stringify(input.enabled)}`);
+  if (input.enabled !== undefined && typeof input.enabled !== 'boolean')
+    problems.push(`ring.antiEntropy.enabled: must be true or false, got ${JSON.stringify(input.enabled)}`);
   const resolved: ResolvedAntiEntropyConfig = {
     enabled: typeof input.enabled === 'boolean' ? input.enabled : true,
     intervalMs: int('intervalMs', 10, 86_400_000),

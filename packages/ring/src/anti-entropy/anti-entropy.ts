@@ -358,21 +358,34 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     };
     return {
       async root(mine) {
-        const reply = (await send(AAE_HASHES_MESSAGE, { from: self, group, level: 0, root: mine })) as { ready?: unknown; hashes?: unknown };
+        const reply = (await send(AAE_HASHES_MESSAGE, { from: self, group, level: 0, root: mine })) as {
+          ready?: unknown;
+          hashes?: unknown;
+        };
         if (reply?.ready !== true) return NOT_READY;
-        if (!(reply.hashes instanceof Uint8Array) || reply.hashes.length !== HASH_BYTES) throw new BadRequestError(`${peer} answered a malformed root`);
+        if (!(reply.hashes instanceof Uint8Array) || reply.hashes.length !== HASH_BYTES)
+          throw new BadRequestError(`${peer} answered a malformed root`);
         return reply.hashes;
       },
       async children(level, parents) {
-        const reply = (await send(AAE_HASHES_MESSAGE, { from: self, group, level, parents: packIndices(parents) })) as { ready?: unknown; hashes?: unknown };
-        if (reply?.ready !== true || !(reply.hashes instanceof Uint8Array)) throw new BadRequestError(`${peer} stopped answering tree levels`);
+        const reply = (await send(AAE_HASHES_MESSAGE, { from: self, group, level, parents: packIndices(parents) })) as {
+          ready?: unknown;
+          hashes?: unknown;
+        };
+        if (reply?.ready !== true || !(reply.hashes instanceof Uint8Array))
+          throw new BadRequestError(`${peer} stopped answering tree levels`);
         return reply.hashes;
       },
       async keys(segments) {
         const reply = (await send(AAE_KEYS_MESSAGE, { group, segments: packIndices(segments) })) as { refs?: unknown; hashes?: unknown };
         const refs = reply?.refs;
         const hashes = reply?.hashes;
-        if (!Array.isArray(refs) || !(hashes instanceof Uint8Array) || hashes.length !== refs.length * HASH_BYTES || !refs.every((r) => r instanceof Uint8Array)) {
+        if (
+          !Array.isArray(refs) ||
+          !(hashes instanceof Uint8Array) ||
+          hashes.length !== refs.length * HASH_BYTES ||
+          !refs.every((r) => r instanceof Uint8Array)
+        ) {
           throw new BadRequestError(`${peer} answered malformed segment entries`);
         }
         return (refs as Uint8Array[]).map((r, k) => [refId(r), hashAt(hashes, k)] as const);
@@ -417,7 +430,13 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         peerFor(group, peer, bytes),
         { maxKeys: config.maxKeysPerExchange, batchSize: config.batchSize, pace },
       );
-      const outcome: ExchangeOutcome = !result.ready ? 'not-ready' : result.inSync ? 'in-sync' : result.truncated ? 'truncated' : 'repaired';
+      const outcome: ExchangeOutcome = !result.ready
+        ? 'not-ready'
+        : result.inSync
+          ? 'in-sync'
+          : result.truncated
+            ? 'truncated'
+            : 'repaired';
       if (result.ready) {
         counters.exchanges++;
         if (result.inSync) counters.exchangesInSync++;
@@ -436,14 +455,22 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       counters.bytesReceived += bytes.received;
       // Catch what was merged here into the trees at once, so the next exchange compares it.
       if (result.pulled > 0) await catchUp();
-      const report: ExchangeReport = { ...base, ...result, outcome, bytesSent: bytes.sent, bytesReceived: bytes.received, ms: now() - started };
+      const report: ExchangeReport = {
+        ...base,
+        ...result,
+        outcome,
+        bytesSent: bytes.sent,
+        bytesReceived: bytes.received,
+        ms: now() - started,
+      };
       if (result.differing > 0) {
         log().info(
           `anti-entropy: exchange with ${peer}: ${result.differing} objects differed, ${result.pushed} pushed, ${result.pulled} pulled` +
             `${result.truncated ? ' (more left for a follow-up)' : ''}, ${bytes.sent + bytes.received} bytes`,
           { node: self, peer, group },
         );
-      } else log().debug(`anti-entropy: exchange with ${peer}: ${outcome}, ${bytes.sent + bytes.received} bytes`, { node: self, peer, group });
+      } else
+        log().debug(`anti-entropy: exchange with ${peer}: ${outcome}, ${bytes.sent + bytes.received} bytes`, { node: self, peer, group });
       return report;
     } catch (err) {
       counters.exchangesFailed++;
@@ -451,7 +478,14 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       counters.bytesReceived += bytes.received;
       record(group, peer, 'failed');
       log().warn(`anti-entropy: exchange with ${peer} failed: ${(err as Error).message}`, { node: self, peer, group });
-      return { ...base, outcome: 'failed', bytesSent: bytes.sent, bytesReceived: bytes.received, ms: now() - started, error: (err as Error).message };
+      return {
+        ...base,
+        outcome: 'failed',
+        bytesSent: bytes.sent,
+        bytesReceived: bytes.received,
+        ms: now() - started,
+        error: (err as Error).message,
+      };
     } finally {
       if (session === mine) session = undefined;
     }
@@ -507,7 +541,10 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     for (const g of [...trees.values()]) {
       const peers = g.members.filter((m) => m !== self);
       if (peers.some((p) => !deps.isUp(p))) continue;
-      const candidates = [...g.tombstones].filter(([, ts]) => ts < olderThanTs).map(([id]) => id).slice(0, config.maxKeysPerExchange);
+      const candidates = [...g.tombstones]
+        .filter(([, ts]) => ts < olderThanTs)
+        .map(([id]) => id)
+        .slice(0, config.maxKeysPerExchange);
       if (candidates.length === 0) continue;
       const own = ((await replicaFn(node, 'fetch', [candidates.map((id) => decodeRef(refFromId(id))!)])) as VersionedObject[]).filter(
         (o) => tombstoneTs(o.siblings) !== undefined,
@@ -521,7 +558,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
           const refs = confirmed.map((c) => c.ref);
           const reply = (await node.send(peer, AAE_DIGESTS_MESSAGE, { group: g.key, refs }, timeoutMs)) as { hashes?: unknown };
           const hashes = reply?.hashes;
-          if (!(hashes instanceof Uint8Array) || hashes.length !== refs.length * HASH_BYTES) throw new BadRequestError(`${peer} answered malformed digests`);
+          if (!(hashes instanceof Uint8Array) || hashes.length !== refs.length * HASH_BYTES)
+            throw new BadRequestError(`${peer} answered malformed digests`);
           confirmed = confirmed.filter((c, k) => {
             const mine = entryHash(c.ref, c.o.siblings)!;
             const theirs = hashAt(hashes, k);
@@ -584,7 +622,10 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         if (state !== 'ready') {
           // A small store builds in moments: wait a little rather than send the peer away; a
           // large one answers "not ready" and the peer comes back shortly.
-          const building = ready().then(() => true, () => false);
+          const building = ready().then(
+            () => true,
+            () => false,
+          );
           const waited = await Promise.race([building, sleep(BUILD_WAIT_MS).then(() => false)]);
           if (!waited || !isReady()) return { ready: false };
         }
@@ -684,10 +725,13 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       if (!running || peer === self) return;
       // Soon, not at once: a restarted peer needs a moment to build its trees.
       if (soonTimer) return;
-      soonTimer = setTimeout(() => {
-        soonTimer = undefined;
-        scheduleRound(0);
-      }, Math.min(config.intervalMs, 200));
+      soonTimer = setTimeout(
+        () => {
+          soonTimer = undefined;
+          scheduleRound(0);
+        },
+        Math.min(config.intervalMs, 200),
+      );
       soonTimer.unref?.();
     },
     stats,

@@ -125,13 +125,19 @@ export async function runExchange(local: ExchangeLocal, peer: ExchangePeer, limi
   }
 
   // Pull first, so what is pushed afterwards is already the merge of both sides.
-  for (const batch of batches(pull.filter((id) => allowed.has(id)), limits.batchSize)) {
+  for (const batch of batches(
+    pull.filter((id) => allowed.has(id)),
+    limits.batchSize,
+  )) {
     await limits.pace?.(batch.length);
     const objects = (await peer.fetch(batch)).filter((o) => o.siblings.length > 0);
     if (objects.length) await local.merge(objects);
     result.pulled += objects.length;
   }
-  for (const batch of batches(push.filter((id) => allowed.has(id)), limits.batchSize)) {
+  for (const batch of batches(
+    push.filter((id) => allowed.has(id)),
+    limits.batchSize,
+  )) {
     await limits.pace?.(batch.length);
     // After the pull, an object this node merged may now be exactly what the peer holds (the
     // peer's version dominated): sending it back would be bytes for nothing.
@@ -150,4 +156,3 @@ export async function runExchange(local: ExchangeLocal, peer: ExchangePeer, limi
 function* batches<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
-

@@ -100,7 +100,8 @@ export function createHashTree(shapeInput: TreeShape = DEFAULT_TREE_SHAPE): Hash
   }
 
   function checkLevel(level: number): void {
-    if (!Number.isInteger(level) || level < 0 || level > shape.depth) throw new RangeError(`level must be from 0 to ${shape.depth}, got ${String(level)}`);
+    if (!Number.isInteger(level) || level < 0 || level > shape.depth)
+      throw new RangeError(`level must be from 0 to ${shape.depth}, got ${String(level)}`);
   }
 
   const tree: HashTree = {

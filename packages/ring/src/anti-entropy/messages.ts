@@ -74,7 +74,8 @@ function body(b: unknown, type: string): Record<string, unknown> {
 }
 
 function str(v: unknown, type: string, field: string): string {
-  if (typeof v !== 'string' || v === '' || v.length > 64 * 1024) throw new BadRequestError(`${type}: ${field} must be a non-empty string, got ${describeType(v)}`);
+  if (typeof v !== 'string' || v === '' || v.length > 64 * 1024)
+    throw new BadRequestError(`${type}: ${field} must be a non-empty string, got ${describeType(v)}`);
   return v;
 }
 
@@ -85,7 +86,8 @@ export function parseHashes(b: unknown, shape: TreeShape): HashesRequest {
     throw new BadRequestError(`${AAE_HASHES_MESSAGE}: level must be an integer from 0 to ${shape.depth}, got ${describeType(level)}`);
   }
   const parents = level === 0 ? [] : unpackIndices(o.parents, `${AAE_HASHES_MESSAGE}: parents`, levelSize(shape, level - 1));
-  if (o.root !== undefined && !(o.root instanceof Uint8Array && o.root.length === 8)) throw new BadRequestError(`${AAE_HASHES_MESSAGE}: root must be 8 bytes`);
+  if (o.root !== undefined && !(o.root instanceof Uint8Array && o.root.length === 8))
+    throw new BadRequestError(`${AAE_HASHES_MESSAGE}: root must be 8 bytes`);
   return {
     from: str(o.from, AAE_HASHES_MESSAGE, 'from'),
     group: str(o.group, AAE_HASHES_MESSAGE, 'group'),

@@ -80,8 +80,8 @@ function canonicalOrder(a: Sibling, b: Sibling): number {
   if (a.version.ts !== b.version.ts) return a.version.ts < b.version.ts ? -1 : 1;
   if (a.version.actor !== b.version.actor) return a.version.actor < b.version.actor ? -1 : 1;
   if (!!a.tombstone !== !!b.tombstone) return a.tombstone ? 1 : -1;
-  const x = a.value instanceof Uint8Array ? Buffer.from(a.value).toString('hex') : JSON.stringify(a.value) ?? '';
-  const y = b.value instanceof Uint8Array ? Buffer.from(b.value).toString('hex') : JSON.stringify(b.value) ?? '';
+  const x = a.value instanceof Uint8Array ? Buffer.from(a.value).toString('hex') : (JSON.stringify(a.value) ?? '');
+  const y = b.value instanceof Uint8Array ? Buffer.from(b.value).toString('hex') : (JSON.stringify(b.value) ?? '');
   return x < y ? -1 : x > y ? 1 : 0;
 }
 

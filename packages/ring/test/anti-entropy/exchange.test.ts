@@ -61,7 +61,10 @@ function replica(shape?: TreeShape): Replica {
   return r;
 }
 
-const sib = (value: string, actor: string, n: number, ts: number): Sibling => ({ value: enc.encode(value), version: { vv: { [actor]: n }, ts, actor } });
+const sib = (value: string, actor: string, n: number, ts: number): Sibling => ({
+  value: enc.encode(value),
+  version: { vv: { [actor]: n }, ts, actor },
+});
 const obj = (key: string, siblings: Sibling[]): VersionedObject => ({ bucket: enc.encode('b'), key: enc.encode(key), siblings });
 
 const limits = { maxKeys: 100_000, batchSize: 7 };
@@ -70,31 +73,45 @@ describe('anti-entropy exchange (two in-memory replicas)', () => {
   it('finds exactly the differing objects and leaves both replicas with the same merged sets', async () => {
     // One stamp is one write: the value follows from (actor, counter, ts), as it does in the ring.
     const write = fc
-      .record({ key: fc.integer({ min: 0, max: 40 }), actor: fc.constantFrom('a', 'b'), n: fc.integer({ min: 1, max: 3 }), ts: fc.nat(100) })
+      .record({
+        key: fc.integer({ min: 0, max: 40 }),
+        actor: fc.constantFrom('a', 'b'),
+        n: fc.integer({ min: 1, max: 3 }),
+        ts: fc.nat(100),
+      })
       .map((w) => ({ ...w, value: `${w.actor}${w.n}@${w.ts}` }));
     await fc.assert(
-      fc.asyncProperty(fc.array(write, { maxLength: 40 }), fc.array(write, { maxLength: 40 }), fc.array(write, { maxLength: 40 }), async (both, onlyA, onlyB) => {
-        const a = replica({ fanout: 4, depth: 3 });
-        const b = replica({ fanout: 4, depth: 3 });
-        for (const w of both) {
-          await a.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
-          await b.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
-        }
-        for (const w of onlyA) await a.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
-        for (const w of onlyB) await b.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
-        const differ = new Set([...a.objects.keys(), ...b.objects.keys()].filter((id) => a.tree.get(id)?.lo !== b.tree.get(id)?.lo || a.tree.get(id)?.hi !== b.tree.get(id)?.hi));
+      fc.asyncProperty(
+        fc.array(write, { maxLength: 40 }),
+        fc.array(write, { maxLength: 40 }),
+        fc.array(write, { maxLength: 40 }),
+        async (both, onlyA, onlyB) => {
+          const a = replica({ fanout: 4, depth: 3 });
+          const b = replica({ fanout: 4, depth: 3 });
+          for (const w of both) {
+            await a.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
+            await b.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
+          }
+          for (const w of onlyA) await a.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
+          for (const w of onlyB) await b.local.merge([obj(`k${w.key}`, [sib(w.value, w.actor, w.n, w.ts)])]);
+          const differ = new Set(
+            [...a.objects.keys(), ...b.objects.keys()].filter(
+              (id) => a.tree.get(id)?.lo !== b.tree.get(id)?.lo || a.tree.get(id)?.hi !== b.tree.get(id)?.hi,
+            ),
+          );
 
-        const result = await runExchange(a.local, b.asPeer(), limits);
-        expect(result.differing).toBe(differ.size);
-        expect(result.inSync).toBe(differ.size === 0);
-        expect(result.truncated).toBe(false);
-        expect(Buffer.from(a.tree.root())).toEqual(Buffer.from(b.tree.root()));
-        for (const [id, o] of a.objects) expect(b.objects.get(id)!.siblings).toEqual(o.siblings);
-        expect(a.objects.size).toBe(b.objects.size);
-        // A second exchange finds nothing and sends the root only.
-        const again = await runExchange(a.local, b.asPeer(), limits);
-        expect(again.inSync).toBe(true);
-      }),
+          const result = await runExchange(a.local, b.asPeer(), limits);
+          expect(result.differing).toBe(differ.size);
+          expect(result.inSync).toBe(differ.size === 0);
+          expect(result.truncated).toBe(false);
+          expect(Buffer.from(a.tree.root())).toEqual(Buffer.from(b.tree.root()));
+          for (const [id, o] of a.objects) expect(b.objects.get(id)!.siblings).toEqual(o.siblings);
+          expect(a.objects.size).toBe(b.objects.size);
+          // A second exchange finds nothing and sends the root only.
+          const again = await runExchange(a.local, b.asPeer(), limits);
+          expect(again.inSync).toBe(true);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -9,7 +9,14 @@ const entriesArb = fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), hash
 function allLevels(tree: HashTree): string[] {
   const out: string[] = [];
   for (let l = 0; l <= tree.shape.depth; l++) {
-    out.push(Buffer.from(tree.hashes(l, Array.from({ length: levelSize(tree.shape, l) }, (_, i) => i))).toString('hex'));
+    out.push(
+      Buffer.from(
+        tree.hashes(
+          l,
+          Array.from({ length: levelSize(tree.shape, l) }, (_, i) => i),
+        ),
+      ).toString('hex'),
+    );
   }
   return out;
 }
@@ -33,17 +40,22 @@ describe('hash tree (pure)', () => {
 
   it('updating and removing entries incrementally gives the tree of the final set', () => {
     fc.assert(
-      fc.property(entriesArb, entriesArb, fc.array(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 20 }), (first, second, removed) => {
-        const t = build(Object.entries(first));
-        for (const [id, h] of Object.entries(second)) t.set(id, h);
-        for (const id of removed) t.set(id, undefined);
-        const final = new Map<string, EntryHash>([...Object.entries(first), ...Object.entries(second)]);
-        for (const id of removed) final.delete(id);
-        const fresh = build([...final]);
-        expect(allLevels(t)).toEqual(allLevels(fresh));
-        expect(t.size).toBe(final.size);
-        expect(new Set(t.ids())).toEqual(new Set(final.keys()));
-      }),
+      fc.property(
+        entriesArb,
+        entriesArb,
+        fc.array(fc.string({ minLength: 1, maxLength: 6 }), { maxLength: 20 }),
+        (first, second, removed) => {
+          const t = build(Object.entries(first));
+          for (const [id, h] of Object.entries(second)) t.set(id, h);
+          for (const id of removed) t.set(id, undefined);
+          const final = new Map<string, EntryHash>([...Object.entries(first), ...Object.entries(second)]);
+          for (const id of removed) final.delete(id);
+          const fresh = build([...final]);
+          expect(allLevels(t)).toEqual(allLevels(fresh));
+          expect(t.size).toBe(final.size);
+          expect(new Set(t.ids())).toEqual(new Set(final.keys()));
+        },
+      ),
     );
   });
 
@@ -62,27 +74,31 @@ describe('hash tree (pure)', () => {
 
   it('a changed entry changes the root and exactly the nodes on its path', () => {
     fc.assert(
-      fc.property(entriesArb.filter((e) => Object.keys(e).length > 0), hashArb, (entries, other) => {
-        const list = Object.entries(entries);
-        const [id, h] = list[0]!;
-        fc.pre(other.hi !== h.hi || other.lo !== h.lo);
-        const a = build(list);
-        const b = build(list);
-        b.set(id, other);
-        const seg = a.segmentOf(id);
-        for (let l = 0; l <= SMALL.depth; l++) {
-          const size = levelSize(SMALL, l);
-          const onPath = seg >>> (Math.log2(SMALL.fanout) * (SMALL.depth - l));
-          for (let i = 0; i < size; i++) {
-            const same = Buffer.from(a.hashes(l, [i])).equals(Buffer.from(b.hashes(l, [i])));
-            expect(same).toBe(i !== onPath);
+      fc.property(
+        entriesArb.filter((e) => Object.keys(e).length > 0),
+        hashArb,
+        (entries, other) => {
+          const list = Object.entries(entries);
+          const [id, h] = list[0]!;
+          fc.pre(other.hi !== h.hi || other.lo !== h.lo);
+          const a = build(list);
+          const b = build(list);
+          b.set(id, other);
+          const seg = a.segmentOf(id);
+          for (let l = 0; l <= SMALL.depth; l++) {
+            const size = levelSize(SMALL, l);
+            const onPath = seg >>> (Math.log2(SMALL.fanout) * (SMALL.depth - l));
+            for (let i = 0; i < size; i++) {
+              const same = Buffer.from(a.hashes(l, [i])).equals(Buffer.from(b.hashes(l, [i])));
+              expect(same).toBe(i !== onPath);
+            }
           }
-        }
-      }),
+        },
+      ),
     );
   });
 
-  it('children(level, parents) are the hashes of each parent\'s children in order; segments list their entries', () => {
+  it("children(level, parents) are the hashes of each parent's children in order; segments list their entries", () => {
     const t = build(Array.from({ length: 200 }, (_, i) => [`key${i}`, { hi: i + 1, lo: i * 7 }] as const));
     const kids = t.children(2, [3, 1]);
     expect(kids.length).toBe(2 * SMALL.fanout * HASH_BYTES);

@@ -6,7 +6,11 @@ import { bucketIdOf, decodeRef, encodeRef, entryHash, refFromId, refId, tombston
 const bytes = fc.uint8Array({ maxLength: 12 });
 const sibling: fc.Arbitrary<Sibling> = fc.record({
   value: fc.uint8Array({ maxLength: 8 }),
-  version: fc.record({ vv: fc.dictionary(fc.constantFrom('a#1', 'b#1', 'c#1'), fc.integer({ min: 1, max: 5 })), ts: fc.nat(1000), actor: fc.constantFrom('a#1', 'b#1') }),
+  version: fc.record({
+    vv: fc.dictionary(fc.constantFrom('a#1', 'b#1', 'c#1'), fc.integer({ min: 1, max: 5 })),
+    ts: fc.nat(1000),
+    actor: fc.constantFrom('a#1', 'b#1'),
+  }),
 });
 
 describe('object refs and entry hashes', () => {
@@ -50,8 +54,18 @@ describe('object refs and entry hashes', () => {
 
   it('tombstoneTs: newest stamp when every sibling is a delete, else undefined', () => {
     const v = { vv: {}, actor: 'a' };
-    expect(tombstoneTs([{ value: null, tombstone: true, version: { ...v, ts: 3 } }, { value: null, tombstone: true, version: { ...v, ts: 9 } }])).toBe(9);
-    expect(tombstoneTs([{ value: null, tombstone: true, version: { ...v, ts: 3 } }, { value: new Uint8Array(), version: { ...v, ts: 9 } }])).toBeUndefined();
+    expect(
+      tombstoneTs([
+        { value: null, tombstone: true, version: { ...v, ts: 3 } },
+        { value: null, tombstone: true, version: { ...v, ts: 9 } },
+      ]),
+    ).toBe(9);
+    expect(
+      tombstoneTs([
+        { value: null, tombstone: true, version: { ...v, ts: 3 } },
+        { value: new Uint8Array(), version: { ...v, ts: 9 } },
+      ]),
+    ).toBeUndefined();
     expect(tombstoneTs([])).toBeUndefined();
   });
 });
