@@ -365,11 +365,37 @@ async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promis
     const port = Number(nodes.byName('a@ringkv').output().match(/port (\d+)\)/)?.[1]);
     if (!(port > 0)) throw new Error(`node a printed no text server port:\n${nodes.output()}`);
     await createBucketOver(port);
+    await populateOver(port);
     return { port, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Every key of the load once (pipelined), so that the GET rounds never ask for a missing key. */
+async function populateOver(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let replies = 0;
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('connect', () => socket.write(Array.from({ length: KEYS }, (_, i) => `PUT ${BUCKET} k${i} ${VALUE}\n`).join('')));
+    socket.on('data', (d: string) => {
+      got += d;
+      const lines = got.split('\r\n');
+      got = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line !== 'OK') return reject(new Error(`populating the ring: PUT answered ${JSON.stringify(line)}`));
+        replies++;
+      }
+      if (replies === KEYS) {
+        socket.end();
+        resolve();
+      }
+    });
+    socket.on('error', reject);
+  });
 }
 
 /** `CREATE bench` over the text protocol (retried while the ring's nodes still find each other). */

@@ -59,6 +59,9 @@ export interface VersionedReply {
  *   that `objects` cover (only if nothing newer arrived meanwhile).
  * - `Replica.reap(olderThanTs: number)` (write): remove tombstones older than the timestamp.
  * - `Replica.buckets()` (read): `[{ bucket, keys, bytes }]` of what this node stores.
+ * - `Replica.absorb(objects, hintFor)` (write, optional): `merge`, answering per object the
+ *   versions held afterwards that the sent siblings do not cover; without it the ring merges
+ *   and then runs the write's read function to find them.
  * - `Replica.epoch(node: string)` (write, optional): the storage's epoch for `node`, made up the
  *   first time and kept with the data; storage that lost its data answers a new one. The ring
  *   stamps versions with the actor `<node>#<epoch>` (one actor per node and data lifetime).

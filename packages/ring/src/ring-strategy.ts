@@ -258,6 +258,11 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
         const { objects, hintFor, read } = parseReplicate(body);
         if (!hasReplicaModule(attached)) throw new BadRequestError(`node ${attached.name} has no versioned storage to replicate to`);
         admit(objects, REPLICATE_MESSAGE);
+        // Storage that can say what the sender missed while merging saves a read.
+        if (attached.modules.lookup('Replica', 'absorb', 2)) {
+          const missed = await replicaFn(attached, 'absorb', [objects, hintFor]);
+          return { missed: read ? missed : [] };
+        }
         await replicaFn(attached, 'merge', [objects, hintFor]);
         if (!read) return { missed: [] };
         // What this replica holds beyond what it was sent: the coordinator missed it.

@@ -34,6 +34,11 @@ import { NODE_TABLE, ownerBytes, type VersionedStore } from './versioned-store.j
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;
   /**
+   * `merge`, answering per object the versions held after the merge that the sent siblings do
+   * not cover (what the sender missed): the ring's write fan-out in one storage pass.
+   */
+  absorb(objects: unknown, hintFor?: unknown): Promise<VersionedObject[]>;
+  /**
    * This storage's epoch for `node`: made up (random) the first time, kept with the data after.
    * Storage that lost its data (a wiped folder, a memory store restarted, a reset) has none and
    * makes a new one, so the node's versions start a new actor instead of reusing counters that
@@ -55,6 +60,18 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
         await store.withKey(bucketBytes(o.bucket), o.key, (objs) => objs.merge(o.key, o.siblings, owner));
       }
       return 'ok';
+    },
+
+    async absorb(objects, hintFor) {
+      const checked = checkObjects(objects, 'objects');
+      const owner = optionalOwner(hintFor);
+      const missed: VersionedObject[] = [];
+      for (const o of checked) {
+        const merged = await store.withKey(bucketBytes(o.bucket), o.key, (objs) => objs.merge(o.key, o.siblings, owner));
+        const extra = merged.filter((s) => !o.siblings.some((t) => descends(t.version.vv, s.version.vv)));
+        if (extra.length > 0) missed.push({ bucket: o.bucket, key: o.key, siblings: extra });
+      }
+      return missed;
     },
 
     async epoch(node) {
@@ -93,7 +110,10 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
           if (remaining.length !== held.length) await objs.replace(o.key, remaining, name);
         });
       }
-      if ((await backend.stats('hinted', ownerBytes(name))).keys === 0) await backend.dropTable('hinted', ownerBytes(name));
+      if ((await backend.stats('hinted', ownerBytes(name))).keys === 0) {
+        await backend.dropTable('hinted', ownerBytes(name));
+        store.forgetOwners();
+      }
       return 'ok';
     },
 
@@ -131,6 +151,7 @@ export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunct
   modules.registerModule(REPLICA_MODULE, {
     merge: { kind: 'write', fn: (_ctx, objects: unknown, hintFor?: unknown) => fns.merge(objects, hintFor) },
     epoch: { kind: 'write', arity: 1, fn: (_ctx, node: unknown) => fns.epoch(node) },
+    absorb: { kind: 'write', arity: 2, fn: (_ctx, objects: unknown, hintFor: unknown) => fns.absorb(objects, hintFor) },
     hinted: { kind: 'read', arity: 2, fn: (_ctx, owner: unknown, limit: unknown) => fns.hinted(owner, limit) },
     dropHinted: { kind: 'write', arity: 2, fn: (_ctx, owner: unknown, objects: unknown) => fns.dropHinted(owner, objects) },
     reap: { kind: 'write', arity: 1, fn: (_ctx, olderThanTs: unknown) => fns.reap(olderThanTs) },

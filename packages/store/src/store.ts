@@ -112,6 +112,7 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
     reset: async () => {
       await backend.clear();
       changes.cleared();
+      versionedStore.forgetOwners();
     },
     close: () => backend.close(),
   };

@@ -44,6 +44,8 @@ export interface VersionedStore {
   withBucket<T>(bucket: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
   /** Owners that have a hinted area on this node. */
   owners(): Promise<string[]>;
+  /** Forget the cached owner list (after a hinted area was dropped, or the backend cleared). */
+  forgetOwners(): void;
 }
 
 export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
@@ -64,9 +66,21 @@ export function createVersionedStore(
   serializeBy: SerializeBy = 'key',
   onPrimaryChange?: (bucket: Uint8Array, key: Uint8Array) => void,
 ): VersionedStore {
+  // Every read merges the hinted areas in, so the owner list is asked for on every read; it
+  // only changes when a hinted area is written or dropped, so it is kept until then.
+  let ownersCache: string[] | undefined;
+  let generation = 0;
+  const forgetOwners = () => {
+    ownersCache = undefined;
+    generation++;
+  };
   async function owners(): Promise<string[]> {
+    if (ownersCache) return ownersCache;
+    const asked = generation;
     const out: string[] = [];
     for (const b of await backend.tables('hinted')) if (b[0] !== 0) out.push(decoder.decode(b));
+    // A hinted area written or dropped while listing: this list may be stale, do not keep it.
+    if (asked === generation) ownersCache = out;
     return out;
   }
 
@@ -101,6 +115,8 @@ export function createVersionedStore(
         if (siblings.length > 0) await backend.set(at.space, at.table, at.field, encodeSiblings(siblings));
         else await backend.delete(at.space, at.table, at.field);
         if (owner === undefined) onPrimaryChange?.(bucket, key);
+        // After the write: a list read while it was in flight must not stay cached.
+        if (owner !== undefined) forgetOwners();
       },
     };
     return objects;
@@ -117,5 +133,6 @@ export function createVersionedStore(
     withKey: (bucket, key, fn) => queue.run(queueId(bucket, key), () => fn(objectsOf(bucket))),
     withBucket: (bucket, fn) => queue.run(keyString(bucket), () => fn(objectsOf(bucket))),
     owners,
+    forgetOwners,
   };
 }

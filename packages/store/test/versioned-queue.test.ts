@@ -55,3 +55,44 @@ describe('versioned operations are serialized per key', () => {
     expect(order).toEqual(['slow', 'fast']);
   });
 });
+
+describe('Replica.absorb and the hinted owners seen by reads', () => {
+  const stamp = (vv: Record<string, number>, ts: number, actor = 'a') => ({ vv, ts, actor });
+  const key = utf8('k');
+
+  it('merges and answers what the sender did not cover', async () => {
+    const store = createStoreOn(createMemoryBackend());
+    await store.replica.merge([{ bucket: 'b', key, siblings: [{ value: utf8('theirs'), version: stamp({ b: 1 }, 5, 'b') }] }], null);
+    const mine = { value: utf8('mine'), version: stamp({ a: 1 }, 6) };
+    expect(await store.replica.absorb([{ bucket: 'b', key, siblings: [mine] }], null)).toEqual([
+      { bucket: 'b', key, siblings: [{ value: utf8('theirs'), version: stamp({ b: 1 }, 5, 'b') }] },
+    ]);
+    // A version that has seen both: nothing missed, and it replaces both.
+    const both = { value: utf8('both'), version: stamp({ a: 2, b: 1 }, 7) };
+    expect(await store.replica.absorb([{ bucket: 'b', key, siblings: [both] }], null)).toEqual([]);
+    expect(await store.replica.absorb([{ bucket: 'b', key, siblings: [both] }], null)).toEqual([]);
+  });
+
+  it('reads see a hinted area as soon as it is written, and no longer once it is dropped', async () => {
+    const store = createStoreOn(createMemoryBackend());
+    const { call } = directCaller(store);
+    const read = async () =>
+      ((await call('KV.Bucket', 'get', ['b', 'k'], { replica: { mode: 'read' } })) as { objects: { siblings: { value: unknown }[] }[] }).objects[1]!.siblings.map((s) => s.value);
+    expect(await read()).toEqual([]);
+    const v1 = { value: utf8('v1'), version: stamp({ a: 1 }, 1) };
+    await store.replica.merge([{ bucket: 'b', key, siblings: [v1] }], 'x@h');
+    expect(await read()).toEqual([utf8('v1')]);
+    await store.replica.dropHinted('x@h', [{ bucket: 'b', key, siblings: [v1] }]);
+    expect(await read()).toEqual([]);
+    const v2 = { value: utf8('v2'), version: stamp({ a: 2 }, 2) };
+    await store.replica.merge([{ bucket: 'b', key, siblings: [v2] }], 'y@h');
+    expect(await read()).toEqual([utf8('v2')]);
+    // The node's epoch lives beside the hinted areas but is nobody's hinted area.
+    const epoch = await store.replica.epoch('n@h');
+    expect(epoch).toMatch(/^[0-9a-f]{16}$/);
+    expect(await store.replica.epoch('n@h')).toBe(epoch);
+    expect(await store.replica.hinted('n@h', 10)).toEqual([]);
+    await store.reset();
+    expect(await store.replica.epoch('n@h')).not.toBe(epoch);
+  });
+});
