@@ -48,7 +48,8 @@ export function createCoordinator(deps: CoordinatorDeps): Coordinator {
 
   function annotated(call: RouteCall, placement: Placement): RingPlacement {
     const p = placement as Partial<RingPlacement>;
-    return p.spares && p.unplaced && p.primaries ? (placement as RingPlacement) : deps.placementOf(call.bucket);
+    // Not `p.spares`: reading it would pay the walk past the list now.
+    return p.unplaced && p.primaries && 'spares' in placement ? (placement as RingPlacement) : deps.placementOf(call.bucket);
   }
 
   async function execute(call: RouteCall, placement: Placement, ctx: RouteContext): Promise<unknown> {

@@ -34,8 +34,12 @@ export interface PreferenceLists {
   readonly n: number;
   /** The bucket's preference list with stand-ins; `isUp` omitted means everyone is up. */
   annotated(bucket: BucketName, isUp?: (node: string) => boolean): AnnotatedPreferenceList;
-  /** Every member in ring order from the bucket's point (cached). */
-  walk(bucket: BucketName): readonly string[];
+  /**
+   * The first `atLeast` members (all of them if fewer) in ring order from the bucket's point,
+   * cached. Walking the whole ring of a large cluster costs far more than its first few
+   * members, so the walk only goes as far as someone asked.
+   */
+  walk(bucket: BucketName, atLeast?: number): readonly string[];
 }
 
 /** Buckets whose walk is kept; past it the cache starts over (cheap, and bounded). @default 10000 */
@@ -50,19 +54,21 @@ export function createPreferenceLists(ring: Ring, n: number, options: Preference
   if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`n must be a positive integer, got ${String(n)}`);
   if (n > ring.members.length) throw new ArgumentError(`n (${n}) is larger than the number of ring members (${ring.members.length})`);
   const cacheSize = options.cacheSize ?? DEFAULT_PLACEMENT_CACHE_SIZE;
+  const total = ring.members.length;
   // String buckets are cached under the string itself (no byte conversion on a hit); byte
   // buckets under their latin1 key. Both caches give the same answer for the same bytes.
   const byString = new Map<string, readonly string[]>();
   const byBytes = new Map<string, readonly string[]>();
 
-  function walk(bucket: BucketName): readonly string[] {
-    if (cacheSize === 0) return ring.walk(bucket);
+  function walk(bucket: BucketName, atLeast = n): readonly string[] {
+    const want = Math.min(total, Math.max(atLeast, n));
+    if (cacheSize === 0) return ring.walk(bucket, want);
     const str = typeof bucket === 'string';
     const cache = str ? byString : byBytes;
     const id = str ? bucket : ringKey(bucket);
     let order = cache.get(id);
-    if (order === undefined) {
-      order = ring.walk(bucket);
+    if (order === undefined || order.length < want) {
+      order = ring.walk(bucket, want);
       if (cache.size >= cacheSize) cache.clear();
       cache.set(id, order);
     }
@@ -74,29 +80,54 @@ export function createPreferenceLists(ring: Ring, n: number, options: Preference
     n,
     walk,
     annotated(bucket, isUp) {
-      return annotate(walk(bucket), n, isUp);
+      return annotate((size) => walk(bucket, size), n, total, isUp);
     },
   };
 }
 
-/** The annotated list from a walk (pure). */
-export function annotate(order: readonly string[], n: number, isUp?: (node: string) => boolean): AnnotatedPreferenceList {
-  const primaries = order.slice(0, n);
-  if (!isUp) {
-    return { replicas: primaries.map((node) => ({ node, role: 'primary' })), primaries, spares: order.slice(n), unplaced: [] };
-  }
+/**
+ * The annotated list from a walk (pure). `walkTo(size)` answers the first `size` members in
+ * ring order; it is asked for more only as far as fallbacks need, and for the spares only when
+ * somebody reads them (a replica failed mid-call).
+ */
+export function annotate(
+  walkTo: readonly string[] | ((size: number) => readonly string[]),
+  n: number,
+  total?: number,
+  isUp?: (node: string) => boolean,
+): AnnotatedPreferenceList {
+  const full = typeof walkTo === 'function' ? undefined : walkTo;
+  const members = total ?? full?.length ?? n;
+  const get = (size: number) => (full ? full.slice(0, size) : (walkTo as (size: number) => readonly string[])(size));
+  const primaries = get(n).slice(0, n);
+  const up = isUp ?? (() => true);
   const replicas: Replica[] = [];
   const down: string[] = [];
   for (const p of primaries) {
-    if (isUp(p)) replicas.push({ node: p, role: 'primary' });
+    if (up(p)) replicas.push({ node: p, role: 'primary' });
     else down.push(p);
   }
-  const live = order.slice(n).filter((m) => isUp(m));
+  // Widen the walk only as far as the down primaries need live stand-ins.
+  let live: string[] = [];
+  let size = n;
+  while (live.length < down.length && size < members) {
+    size = Math.min(members, size + down.length + 2);
+    live = get(size).slice(n).filter((m) => up(m));
+  }
   const unplaced: string[] = [];
   down.forEach((primary, i) => {
     const node = live[i];
     if (node !== undefined) replicas.push({ node, role: 'fallback', hintFor: primary });
     else unplaced.push(primary);
   });
-  return { replicas, primaries, spares: live.slice(down.length), unplaced };
+  let spares: readonly string[] | undefined;
+  return {
+    replicas,
+    primaries,
+    unplaced,
+    get spares() {
+      spares ??= get(members).slice(n).filter((m) => up(m)).slice(down.length);
+      return spares;
+    },
+  };
 }

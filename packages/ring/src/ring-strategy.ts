@@ -122,7 +122,18 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
 
   function placement(bucket: BucketName): RingPlacement {
     const apl = lists.annotated(bucket, detector ? isUp : undefined);
-    return { replicas: apl.replicas, primaries: apl.primaries, spares: apl.spares, unplaced: apl.unplaced, n: config.n, r: config.r, w: config.w };
+    return {
+      replicas: apl.replicas,
+      primaries: apl.primaries,
+      unplaced: apl.unplaced,
+      // Read only when a replica fails mid-call: the walk past the list is not paid before.
+      get spares() {
+        return apl.spares;
+      },
+      n: config.n,
+      r: config.r,
+      w: config.w,
+    };
   }
 
   const coordinator = createCoordinator({

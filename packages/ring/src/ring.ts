@@ -44,10 +44,11 @@ export interface Ring {
   /** The first primary of `bucket`. */
   owner(bucket: BucketName): string;
   /**
-   * Every member, in ring order from `bucket`'s point: the first `n` are its primaries, the
-   * rest the order fallbacks are taken in. See preference-list.ts, which caches it.
+   * The first `size` members (default: every member) in ring order from `bucket`'s point: the
+   * first `n` are its primaries, the rest the order fallbacks are taken in. See
+   * preference-list.ts, which caches it.
    */
-  walk(bucket: BucketName): string[];
+  walk(bucket: BucketName, size?: number): string[];
   /**
    * The member owning `position` on the 32-bit circle (0 to 2^32 - 1): the first point at or
    * clockwise after it. Lets a picture of the ring (the HTTP dashboard) show who owns what.
@@ -116,7 +117,7 @@ export function createRing(options: RingOptions): Ring {
     },
     preferenceList,
     owner: (bucket) => preferenceList(bucket, 1)[0]!.node,
-    walk: (bucket) => hashRing.range(ringKey(bucket), members.length),
+    walk: (bucket, size = members.length) => hashRing.range(ringKey(bucket), Math.min(size, members.length)),
     ownerAt(position) {
       if (!Number.isInteger(position) || position < 0 || position > 0xffffffff) {
         throw new ArgumentError(`position must be an integer from 0 to 2^32 - 1, got ${String(position)}`);
