@@ -344,7 +344,8 @@ async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promis
     config.storage = { backend: 'memory', ...variant.storage };
     const file = join(dir, `${n}.json`);
     writeFileSync(file, JSON.stringify(config));
-    return { config: file, env: { NATS_URL: nats.url, PORT: '0', RINGKV_CONFIG_DIR: dir } };
+    // Generous: five such clusters start one after another on a shared machine.
+    return { config: file, env: { NATS_URL: nats.url, PORT: '0', RINGKV_CONFIG_DIR: dir }, readyTimeoutMs: 90_000 };
   });
   const cleanup = async () => {
     await nats.stop();
