@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectNatsTransport, type NatsTransport } from '@ringkv/nats';
-import { openClient, type LineClient, GUIDE_SESSION, runGuideSession, describeDistributed, startNatsServer, type NatsServer, REPO_ROOT, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
+import { openClient, type LineClient, GUIDE_SESSION, runGuideSession, describeDistributed, startNatsServer, type NatsServer, REPO_ROOT, runRingkv, startNodeProcesses, type NodeProcesses } from '@ringkv/test-utils';
 
 const FOO = 'foo@computer-name';
 const BAR = 'bar@computer-name';
@@ -92,6 +92,17 @@ describeDistributed('text server in front of foo and bar over NATS (processes)',
     expect(Buffer.from(await c.ask(line(Buffer.from('GET'), bucket, key), expected), 'latin1')).toEqual(expected);
     expect(await bucketsOn(BAR)).toContain(bucket.toString('latin1'));
     expect(await bucketsOn(FOO)).not.toContain(bucket.toString('latin1'));
+  });
+
+  it('answers ERROR, not raw bytes, for a value with CR or LF written by ringkv route', async () => {
+    const c = await client();
+    expect(await c.ask('CREATE zoo\n', 'OK\r\n')).toBe('OK\r\n');
+    const put = await runRingkv(['route', 'zoo', 'KV.Bucket', 'put', 'zoo', 'cage', '"lion\\r\\nOK\\r\\nforged"', '--via', FOO], { env: { NATS_URL: nats.url } });
+    expect(put.stderr).toBe('');
+    expect(put.stdout.trim()).toBe('"ok"');
+    c.send('GET zoo cage\nPUT zoo cage tame\nGET zoo cage\n');
+    const why = 'ERROR UnrepresentableValueError: the stored value (16 bytes) contains a CR or LF byte, which a text-protocol reply line cannot carry; read it with route (the library or ringkv route)\r\n';
+    expect(await c.read(why.length + 'OK\r\ntame\r\nOK\r\n'.length)).toBe(`${why}OK\r\ntame\r\nOK\r\n`);
   });
 
   it('a server-only node stores nothing and routes everything', async () => {

@@ -128,6 +128,8 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
         port: config.server.port,
         host: config.server.host,
         maxLineLength: config.server.maxLineLength,
+        idleTimeoutMs: config.server.idleTimeoutMs,
+        maxConnections: config.server.maxConnections,
         logger,
       });
       serverPort = server.port;

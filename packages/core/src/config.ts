@@ -14,6 +14,8 @@ import { z } from 'zod';
 import {
   DEFAULT_HOP_TIMEOUT_MS,
   DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_HOPS,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MAX_VALUE_BYTES,
@@ -88,9 +90,19 @@ export const configSchema = z
         port: port.default(DEFAULT_PORT),
         host: z.string().min(1).default(DEFAULT_HOST),
         maxLineLength: positiveInt.default(DEFAULT_MAX_LINE_LENGTH),
+        /** Close a connection idle this long, ms; 0 never. @default 300000 */
+        idleTimeoutMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_IDLE_TIMEOUT_MS),
+        /** Connections served at once; more are refused with a reply. @default 1024 */
+        maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
       })
       .strict()
-      .default({ port: DEFAULT_PORT, host: DEFAULT_HOST, maxLineLength: DEFAULT_MAX_LINE_LENGTH }),
+      .default({
+        port: DEFAULT_PORT,
+        host: DEFAULT_HOST,
+        maxLineLength: DEFAULT_MAX_LINE_LENGTH,
+        idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_MS,
+        maxConnections: DEFAULT_MAX_CONNECTIONS,
+      }),
     /**
      * The HTTP API, /stats, /metrics and the dashboard (@ringkv/http), served when `port` is set
      * (or the HTTP_PORT environment variable). Limits default in @ringkv/http.

@@ -9,6 +9,10 @@ export const DEFAULT_PORT = 4040;
 export const DEFAULT_HOST = '127.0.0.1';
 /** Longest request line the text server accepts, in bytes (the LF excluded). */
 export const DEFAULT_MAX_LINE_LENGTH = 64 * 1024;
+/** A text-server connection idle this long (ms) is closed; 0 never closes. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+/** Text-server connections served at once. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 export const DEFAULT_REDIS_KEY_PREFIX = 'ringkv:';

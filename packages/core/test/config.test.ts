@@ -76,6 +76,14 @@ describe('config', () => {
     expect(() => parseConfig({ http: { bodyLimit: 0 } })).toThrow(/http\.bodyLimit/);
   });
 
+  it('gives the text server an idle timeout and a connection cap, both configurable', () => {
+    const c = parseConfig({});
+    expect(c.server.idleTimeoutMs).toBe(300_000);
+    expect(c.server.maxConnections).toBe(1024);
+    const set = parseConfig({ server: { idleTimeoutMs: 0, maxConnections: 10 } });
+    expect(set.server).toMatchObject({ idleTimeoutMs: 0, maxConnections: 10, port: 4040 });
+  });
+
   it('names the field and the problem for invalid files', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ routingTable: [{ from: 'a', to: 'zz', node: 'foo@h' }] }, /routingTable\[0\]: to: must be one ASCII character/],
@@ -86,6 +94,8 @@ describe('config', () => {
       [{ strategy: 'ring', ring: { members: ['a@h', 'b@h'], n: 3 } }, /ring\.n: n \(3\) is larger than the number of members \(2\)/],
       [{ strategy: 'ring', ring: { members: ['a@h', 'b@h'], n: 2, r: 3 } }, /ring\.r: r \(3\) is larger than n \(2\)/],
       [{ server: { port: 70000 } }, /server\.port: /],
+      [{ server: { maxConnections: 0 } }, /server\.maxConnections: /],
+      [{ server: { idleTimeoutMs: -5 } }, /server\.idleTimeoutMs: /],
     ];
     for (const [raw, pattern] of cases) {
       expect(() => parseConfig(raw, 'x.json')).toThrow(ConfigError);

@@ -9,8 +9,8 @@
  */
 import { kvCall, kvFunctionName, type KvOp, type Router } from '@ringkv/core';
 import type { Command } from './command.js';
-import { UnexpectedReplyError } from './errors.js';
-import { EMPTY_VALUE, NOT_FOUND, OK, SUBSCRIBED, valueReply } from './replies.js';
+import { UnexpectedReplyError, UnrepresentableValueError } from './errors.js';
+import { canCarry, EMPTY_VALUE, NOT_FOUND, OK, SUBSCRIBED, valueReply } from './replies.js';
 
 /** The one method of a node the server needs, so tests can hand in a stub. */
 export type { Router };
@@ -64,7 +64,14 @@ function getReply(r: unknown): Uint8Array {
   if (r !== null && typeof r === 'object' && 'value' in r) {
     const value = (r as { value: unknown }).value;
     if (value === null || value === undefined) return EMPTY_VALUE;
-    if (value instanceof Uint8Array) return valueReply(value);
+    if (value instanceof Uint8Array) {
+      if (!canCarry(value)) {
+        throw new UnrepresentableValueError(
+          `the stored value (${value.length} bytes) contains a CR or LF byte, which a text-protocol reply line cannot carry; read it with route (the library or ringkv route)`,
+        );
+      }
+      return valueReply(value);
+    }
   }
   throw unexpected('get', r);
 }

@@ -14,7 +14,7 @@ export { tokenize, separatorLength, SEPARATOR_CODE_POINTS } from './tokenizer.js
 export { parseLine, type Command, type ParsedLine } from './command.js';
 export { runCommand, type Router } from './command-runner.js';
 export * as replies from './replies.js';
-export { UnexpectedReplyError } from './errors.js';
+export { UnexpectedReplyError, UnrepresentableValueError } from './errors.js';
 export { createChangeFeed, topicForBucket, type BucketChange, type ChangeFeed, type ChangeListener } from './change-feed.js';
 export {
   startServer,

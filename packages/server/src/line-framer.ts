@@ -6,8 +6,10 @@
  * - A partial line is kept until its LF arrives (or dropped by {@link LineFramer.reset} when the
  *   client goes away: a partial line is never executed).
  * - A line longer than `maxLineLength` bytes (LF excluded) yields one `too-long` event as soon as
- *   the limit is passed; its bytes are dropped, and so is everything up to its LF. Memory per
- *   connection is therefore bounded by the limit, whatever a client sends.
+ *   the limit is passed; its bytes are dropped, and so is everything up to its LF.
+ * - The partial line lives in one buffer, grown by doubling and never past the limit, however
+ *   the bytes are split into chunks: memory per framer is bounded by the limit, whatever a
+ *   client sends (one byte per packet included).
  *
  * @example
  * const framer = createLineFramer({ maxLineLength: 1024 });
@@ -19,10 +21,12 @@ import { ArgumentError } from '@ringkv/core';
 export type FramerEvent = { readonly type: 'line'; readonly line: Uint8Array } | { readonly type: 'too-long' };
 
 export interface LineFramer {
-  /** Feeds bytes; returns the events they complete, in order. */
-  push(chunk: Uint8Array): FramerEvent[];
+  /** Feeds bytes; returns the events they complete, in order (do not modify the array). */
+  push(chunk: Uint8Array): readonly FramerEvent[];
   /** Bytes of the partial line held now. */
   pending(): number;
+  /** Bytes of the one buffer holding the partial line (never more than the limit). */
+  capacity(): number;
   /** Drops any partial line (the client closed before sending its LF). */
   reset(): void;
 }
@@ -39,15 +43,36 @@ export function createLineFramer(options: LineFramerOptions): LineFramer {
   if (!Number.isInteger(max) || max <= 0) {
     throw new ArgumentError(`maxLineLength must be a positive integer, got ${String(max)}`);
   }
-  // Pieces of the current partial line; joined only when its LF arrives.
-  let parts: Uint8Array[] = [];
+  // The partial line, in one buffer that grows in large steps up to the limit: a client sending
+  // one byte per packet costs one buffer per connection, not one small object per packet. Few
+  // large steps (4 KiB, 64 KiB, 1 MiB, ...) rather than doubling: every outgrown buffer is
+  // garbage the allocator may not give back, so fewer of them keep the process smaller.
+  let buf: Uint8Array = EMPTY;
   let partLength = 0;
   // True while skipping the rest of a line that was too long.
   let discarding = false;
 
+  const clear = () => {
+    partLength = 0;
+    // A connection that once sent a long line does not keep its big buffer while idle.
+    if (buf.length > KEEP_BUFFER_BYTES) buf = EMPTY;
+  };
+
+  const append = (bytes: Uint8Array) => {
+    const need = partLength + bytes.length;
+    if (need > buf.length) {
+      const grown = new Uint8Array(Math.min(max, Math.max(need, buf.length * GROWTH, MIN_BUFFER_BYTES)));
+      grown.set(buf.subarray(0, partLength));
+      buf = grown;
+    }
+    buf.set(bytes, partLength);
+    partLength = need;
+  };
+
   return {
     push(chunk) {
-      const events: FramerEvent[] = [];
+      // Most chunks of a trickling client complete nothing: no array for them.
+      let events: FramerEvent[] = NO_EVENTS;
       let start = 0;
       while (start < chunk.length) {
         const lf = chunk.indexOf(LF, start);
@@ -55,18 +80,17 @@ export function createLineFramer(options: LineFramerOptions): LineFramer {
         if (discarding) {
           if (lf !== -1) discarding = false;
         } else if (partLength + (end - start) > max) {
+          if (events === NO_EVENTS) events = [];
           events.push({ type: 'too-long' });
-          parts = [];
-          partLength = 0;
+          clear();
           discarding = lf === -1;
         } else if (lf !== -1) {
           const tail = chunk.subarray(start, end);
-          events.push({ type: 'line', line: partLength === 0 ? copyOf(tail) : join(parts, partLength, tail) });
-          parts = [];
-          partLength = 0;
+          if (events === NO_EVENTS) events = [];
+          events.push({ type: 'line', line: partLength === 0 ? copyOf(tail) : join(buf, partLength, tail) });
+          clear();
         } else if (end > start) {
-          parts.push(copyOf(chunk.subarray(start, end)));
-          partLength += end - start;
+          append(chunk.subarray(start, end));
         }
         if (lf === -1) break;
         start = lf + 1;
@@ -74,26 +98,31 @@ export function createLineFramer(options: LineFramerOptions): LineFramer {
       return events;
     },
     pending: () => partLength,
+    capacity: () => buf.length,
     reset() {
-      parts = [];
       partLength = 0;
+      buf = EMPTY;
       discarding = false;
     },
   };
 }
+
+const EMPTY = new Uint8Array(0);
+const NO_EVENTS: FramerEvent[] = Object.freeze([]) as unknown as FramerEvent[];
+/** First allocation for a partial line. */
+const MIN_BUFFER_BYTES = 4096;
+const GROWTH = 16;
+/** Buffers up to this size are kept for the next partial line; larger ones are dropped. */
+const KEEP_BUFFER_BYTES = 4096;
 
 // Lines outlive the chunk they came in (the socket may reuse its buffers), so they are copied.
 function copyOf(bytes: Uint8Array): Uint8Array {
   return bytes.slice();
 }
 
-function join(parts: readonly Uint8Array[], partLength: number, tail: Uint8Array): Uint8Array {
-  const out = new Uint8Array(partLength + tail.length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  out.set(tail, at);
+function join(head: Uint8Array, headLength: number, tail: Uint8Array): Uint8Array {
+  const out = new Uint8Array(headLength + tail.length);
+  out.set(head.subarray(0, headLength), 0);
+  out.set(tail, headLength);
   return out;
 }

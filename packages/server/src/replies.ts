@@ -11,6 +11,17 @@ export const UNKNOWN_COMMAND: Uint8Array = Buffer.from('UNKNOWN COMMAND\r\n');
 /** GET of a missing key in an existing bucket: an empty line, then OK. */
 export const EMPTY_VALUE: Uint8Array = Buffer.from('\r\nOK\r\n');
 export const LINE_TOO_LONG: Uint8Array = Buffer.from('ERROR line too long\r\n');
+/** Sent to a connection over `server.maxConnections`, which is then closed. */
+export const TOO_MANY_CONNECTIONS: Uint8Array = Buffer.from('ERROR too many connections\r\n');
+
+/**
+ * Whether `bytes` can travel inside one reply line: no CR and no LF. Values stored through the
+ * library or `ringkv route` may hold either; written raw, they would end the line early and let
+ * the stored bytes pose as further replies.
+ */
+export function canCarry(bytes: Uint8Array): boolean {
+  return bytes.indexOf(0x0a) === -1 && bytes.indexOf(0x0d) === -1;
+}
 
 /** Not sent: marks a SUBSCRIBE that succeeded (the guide sends no reply; the stream follows). */
 export const SUBSCRIBED: Uint8Array = new Uint8Array(0);

@@ -8,13 +8,15 @@
  * // ... nc localhost 4040
  * await server.close(); // stops accepting, finishes commands in flight, closes connections
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { ArgumentError, DEFAULT_HOST, DEFAULT_MAX_LINE_LENGTH, silentLogger, TransportError, type Logger, type Transport } from '@ringkv/core';
+import { ArgumentError, DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_LENGTH, silentLogger, TransportError, type Logger, type Transport } from '@ringkv/core';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { parseLine, type Command } from './command.js';
 import { runCommand, type Router } from './command-runner.js';
 import { createLineFramer, type FramerEvent } from './line-framer.js';
-import { changeLine, errorReason, errorReply, LINE_TOO_LONG, OK, SUBSCRIBED, UNKNOWN_COMMAND } from './replies.js';
+import { canCarry, changeLine, errorReason, errorReply, LINE_TOO_LONG, OK, SUBSCRIBED, TOO_MANY_CONNECTIONS, UNKNOWN_COMMAND } from './replies.js';
+import { createThrottledLog, type ThrottledLog } from './throttled-log.js';
 
 export interface ServerOptions {
   /** The node whose `route` runs every command (its transport carries SUBSCRIBE's changes). */
@@ -37,6 +39,23 @@ export interface ServerOptions {
    * (pipelining clients are slowed down instead of growing memory). @default 1024
    */
   maxQueuedLines?: number;
+  /**
+   * Bytes of complete lines a connection may have waiting before the server stops reading from
+   * it. With the partial line (at most `maxLineLength`) this bounds what one connection holds.
+   * @default maxLineLength
+   */
+  maxQueuedBytes?: number;
+  /**
+   * A connection that neither sent nor received a byte for this long, with no command in flight,
+   * is closed (SUBSCRIBE streams are exempt: waiting is what they do). 0 turns it off.
+   * @default 300000
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Connections served at once; one more is answered `ERROR too many connections` and closed.
+   * @default 1024
+   */
+  maxConnections?: number;
   /**
    * How long close() lets a connection finish the commands it received and hang up before it
    * is cut (a client that never reads its replies would otherwise hold close() forever).
@@ -76,11 +95,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new ArgumentError(`startServer: port must be an integer from 0 to 65535, got ${String(options.port)}`);
   }
-  if (!Number.isInteger(maxQueuedLines) || maxQueuedLines <= 0) {
-    throw new ArgumentError(`startServer: maxQueuedLines must be a positive integer, got ${String(maxQueuedLines)}`);
-  }
   // Validates maxLineLength once, with a clear error, before anything listens.
   createLineFramer({ maxLineLength });
+  const maxQueuedBytes = options.maxQueuedBytes ?? maxLineLength;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  for (const [name, value, min] of [
+    ['maxQueuedLines', maxQueuedLines, 1],
+    ['maxQueuedBytes', maxQueuedBytes, 1],
+    ['maxConnections', maxConnections, 1],
+    ['idleTimeoutMs', idleTimeoutMs, 0],
+  ] as const) {
+    if (!Number.isInteger(value) || value < min) {
+      throw new ArgumentError(`startServer: ${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${String(value)}`);
+    }
+  }
   const transport = router.transport;
   const ownFeed =
     options.feed === undefined && typeof transport?.publish === 'function' && typeof transport.subscribe === 'function'
@@ -91,13 +120,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const open = new Set<Connection>();
   let closing = false;
+  const limits = createThrottledLog(logger);
+  const connectionCap = capByOpenFiles(maxConnections, logger);
 
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     if (closing) {
       socket.destroy();
       return;
     }
-    const conn = serveConnection(socket, { router, feed, maxLineLength, maxQueuedLines, closeGraceMs, maxSubscriberBacklog, logger });
+    if (open.size >= connectionCap) {
+      const why = connectionCap < maxConnections ? 'the limit the open-file limit leaves (ulimit -n)' : 'the limit (server.maxConnections)';
+      limits.warn('max-connections', `text server: refused a connection from ${socket.remoteAddress ?? '?'}: ${open.size} open, ${why}`);
+      refuse(socket);
+      return;
+    }
+    const conn = serveConnection(socket, {
+      router,
+      feed,
+      maxLineLength,
+      maxQueuedLines,
+      maxQueuedBytes,
+      idleTimeoutMs,
+      closeGraceMs,
+      maxSubscriberBacklog,
+      logger,
+      limits,
+    });
     open.add(conn);
     void conn.closed.then(() => open.delete(conn));
   });
@@ -111,7 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   // Past listen, an error (a failed accept: too many open files, ...) must not end the acceptor.
-  server.on('error', (err) => logger.error(`text server: ${err.message}`));
+  server.on('error', (err) => limits.error(`accept:${(err as NodeJS.ErrnoException).code ?? err.message}`, `text server: accepting a connection failed: ${err.message}`));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   logger.info(`Accepting connections on port ${port}`);
@@ -135,21 +183,67 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
+/**
+ * Descriptors kept free for everything but client connections (storage files, the NATS
+ * connection, the refusals themselves, a log file).
+ */
+const RESERVED_FILES = 64;
+
+/**
+ * The most connections the process can accept with its open-file limit. Past that limit libuv
+ * accepts and closes connections itself, silently (its EMFILE trick), so nothing could log
+ * them; staying below it turns those into refusals the server answers and logs. Linux only
+ * (/proc); elsewhere `maxConnections` as configured.
+ */
+function capByOpenFiles(maxConnections: number, logger: Logger): number {
+  let limit: number;
+  let used: number;
+  try {
+    const m = readFileSync('/proc/self/limits', 'utf8').match(/^Max open files\s+(\d+|unlimited)/m);
+    if (!m || m[1] === 'unlimited') return maxConnections;
+    limit = Number(m[1]);
+    used = readdirSync('/proc/self/fd').length;
+  } catch {
+    return maxConnections;
+  }
+  const room = Math.max(1, limit - used - RESERVED_FILES);
+  if (room >= maxConnections) return maxConnections;
+  logger.warn(
+    `text server: server.maxConnections is ${maxConnections} but the open-file limit (ulimit -n ${limit}, ${used} in use) leaves room for ${room}; serving at most ${room} connections (raise ulimit -n to serve more)`,
+  );
+  return room;
+}
+
+/** One line saying why, then the connection is closed (it is never served). */
+function refuse(socket: Socket): void {
+  socket.on('error', () => {});
+  // Closed as soon as the line is flushed: under a flood, refused sockets must not pile up.
+  socket.end(TOO_MANY_CONNECTIONS, () => socket.destroy());
+  // A refused client that does not read or close must not hold the descriptor.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 interface ConnectionDeps {
   router: Router;
   feed: ChangeFeed | undefined;
   maxSubscriberBacklog: number;
   maxLineLength: number;
   maxQueuedLines: number;
+  maxQueuedBytes: number;
+  idleTimeoutMs: number;
   closeGraceMs: number;
   logger: Logger;
+  limits: ThrottledLog;
 }
 
 function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
-  const { router, logger } = deps;
+  const { router, logger, limits } = deps;
   const framer = createLineFramer({ maxLineLength: deps.maxLineLength });
   let queue: FramerEvent[] = [];
   let head = 0;
+  // Bytes of the complete lines in the queue: reading stops past maxQueuedBytes.
+  let queuedBytes = 0;
+  const full = () => queue.length - head >= deps.maxQueuedLines || queuedBytes >= deps.maxQueuedBytes;
   let running = false; // a routed command is in flight
   let clientEnded = false; // the client half-closed: answer what is queued, then end
   let shuttingDown = false; // the server is closing
@@ -166,12 +260,31 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     markClosed();
   });
   socket.on('error', (err) => logger.debug(`text server: connection error: ${err.message}`));
+  if (deps.idleTimeoutMs > 0) {
+    socket.setTimeout(deps.idleTimeoutMs);
+    socket.on('timeout', () => {
+      // A slow command is not an idle client; its reply re-arms the timer.
+      if (running || streaming || ending) return;
+      limits.warn('idle-timeout', `text server: closed a connection from ${socket.remoteAddress ?? '?'} idle for ${deps.idleTimeoutMs} ms (server.idleTimeoutMs)`);
+      framer.reset();
+      queue = [];
+      head = 0;
+      queuedBytes = 0;
+      shuttingDown = true;
+      endConnection();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
+  }
 
   socket.on('data', (chunk: Buffer) => {
     if (shuttingDown || streaming) return; // read only to see the client hang up
     const events = framer.push(chunk);
-    for (const e of events) queue.push(e);
-    if (queue.length - head >= deps.maxQueuedLines) socket.pause();
+    for (const e of events) {
+      if (e.type === 'too-long') limits.warn('line-too-long', `text server: a line from ${socket.remoteAddress ?? '?'} passed ${deps.maxLineLength} bytes (server.maxLineLength); answered ERROR line too long`);
+      else queuedBytes += e.line.length;
+      queue.push(e);
+    }
+    if (full()) socket.pause();
     drain();
   });
   socket.on('end', () => {
@@ -205,6 +318,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
         out.push(LINE_TOO_LONG);
         continue;
       }
+      queuedBytes -= event.line.length;
       const parsed = parseLine(event.line);
       if ('error' in parsed) {
         out.push(UNKNOWN_COMMAND);
@@ -226,6 +340,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     if (head === queue.length) {
       queue = [];
       head = 0;
+      queuedBytes = 0;
     }
     const idle = head === queue.length;
     if (idle && (clientEnded || shuttingDown)) {
@@ -233,7 +348,7 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
       return;
     }
     // Resume reading once the queue has room and replies are flowing again.
-    if (!writeBlocked && !shuttingDown && socket.isPaused() && queue.length - head < deps.maxQueuedLines) socket.resume();
+    if (!writeBlocked && !shuttingDown && socket.isPaused() && !full()) socket.resume();
     else if (writeBlocked && !socket.isPaused()) socket.pause();
   }
 
@@ -261,7 +376,9 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
     streaming = true;
     queue = [];
     head = 0;
+    queuedBytes = 0;
     framer.reset();
+    socket.setTimeout(0);
     if (socket.isPaused() && !socket.destroyed) socket.resume();
     feed
       .subscribe(bucket, (change) => {
@@ -269,6 +386,12 @@ function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {
         if (socket.writableLength > deps.maxSubscriberBacklog) {
           logger.warn(`text server: a SUBSCRIBE client fell more than ${deps.maxSubscriberBacklog} bytes behind; disconnected`);
           socket.destroy();
+          return;
+        }
+        if (!canCarry(change.key) || (change.value !== null && !canCarry(change.value))) {
+          // Only a message forged on the bus can hold CR or LF here (text-protocol PUTs cannot):
+          // written raw, it would forge lines in the stream.
+          limits.warn('change-crlf', 'text server: dropped a change whose key or value holds CR or LF, which a SUBSCRIBE stream cannot carry');
           return;
         }
         socket.write(changeLine(change.key, change.value));

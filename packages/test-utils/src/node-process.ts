@@ -30,6 +30,8 @@ export interface NodeProcessSpec {
   cwd?: string;
   /** @default 20000 */
   readyTimeoutMs?: number;
+  /** A command the node runs under, e.g. `['prlimit', '--nofile=128:128', '--']`. */
+  launcher?: readonly string[];
 }
 
 export interface NodeProcess {
@@ -71,7 +73,8 @@ export async function startNodeProcess(spec: NodeProcessSpec): Promise<NodeProce
   const waiters = new Set<() => void>();
 
   function launch(): void {
-    const proc = spawn(process.execPath, [RINGKV_BIN, 'node', 'start', '--config', spec.config, ...(spec.args ?? [])], {
+    const command = [...(spec.launcher ?? []), process.execPath, RINGKV_BIN, 'node', 'start', '--config', spec.config, ...(spec.args ?? [])];
+    const proc = spawn(command[0]!, command.slice(1), {
       cwd: spec.cwd ?? REPO_ROOT,
       // Memory unless the test asks for LMDB (`--data-dir` in args, or this variable in env):
       // node tests must not leave data/ folders behind or share one between runs.
