@@ -4,7 +4,7 @@ import { createLineFramer, type FramerEvent } from '../src/index.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString('latin1');
-const show = (events: FramerEvent[]) => events.map((e) => (e.type === 'line' ? dec(e.line) : '<too long>'));
+const show = (events: readonly FramerEvent[]) => events.map((e) => (e.type === 'line' ? dec(e.line) : '<too long>'));
 
 describe('line framer', () => {
   it('cuts lines at LF and keeps the partial rest', () => {
