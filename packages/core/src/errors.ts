@@ -83,6 +83,8 @@ export interface WireError {
   message: string;
   origin?: string;
   cause?: WireError;
+  /** A failed write that may still have been stored (see QuorumError in @ringkv/ring). */
+  mayHaveApplied?: boolean;
 }
 
 const MAX_CAUSE_DEPTH = 4;
@@ -93,6 +95,8 @@ export function errorToWire(err: unknown, origin?: string, depth = 0): WireError
     const wire: WireError = { name: err.name, message: err.message };
     const from = (err as RingkvError).origin ?? origin;
     if (from !== undefined) wire.origin = from;
+    const may = (err as { mayHaveApplied?: unknown }).mayHaveApplied;
+    if (typeof may === 'boolean') wire.mayHaveApplied = may;
     if (err.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
       wire.cause = errorToWire(err.cause, undefined, depth + 1);
     }
@@ -118,6 +122,7 @@ export function errorFromWire(wire: WireError): Error {
   });
   if (cause !== undefined) Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true });
   if (typeof wire?.origin === 'string') err.origin = wire.origin;
+  if (typeof wire?.mayHaveApplied === 'boolean') Object.defineProperty(err, 'mayHaveApplied', { value: wire.mayHaveApplied, writable: true, configurable: true, enumerable: true });
   return err;
 }
 

@@ -20,6 +20,16 @@ describe('errors on the wire', () => {
     expect(back.cause).toBeInstanceOf(NoEntryError);
   });
 
+  it('keep whether a failed write may have been applied, and only a boolean', () => {
+    const may = Object.assign(new TimeoutError('write timed out'), { mayHaveApplied: true });
+    const wire = errorToWire(may);
+    expect(wire.mayHaveApplied).toBe(true);
+    expect((errorFromWire(wire) as { mayHaveApplied?: boolean }).mayHaveApplied).toBe(true);
+    expect((errorFromWire(errorToWire(Object.assign(new Error('x'), { mayHaveApplied: false }))) as { mayHaveApplied?: boolean }).mayHaveApplied).toBe(false);
+    expect(errorToWire(new TimeoutError('plain'))).not.toHaveProperty('mayHaveApplied');
+    expect(errorFromWire({ name: 'Error', message: 'x', mayHaveApplied: 'yes' } as never)).not.toHaveProperty('mayHaveApplied');
+  });
+
   it('survive thrown non-errors and garbage wire values', () => {
     expect(errorFromWire(errorToWire('boom')).message).toContain('boom');
     expect(errorFromWire({} as never).name).toBe('Error');

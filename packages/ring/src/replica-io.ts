@@ -5,6 +5,7 @@
  */
 import {
   bucketBytes,
+  NodeUnreachableError,
   renderBucket,
   type Logger,
   type Replica,
@@ -129,6 +130,7 @@ export function quorumFailure(
   answered: number,
   failures: readonly Failure[],
   unplaced: readonly string[],
+  hinted = 0,
 ): Error {
   // A function that throws for its input (bad arguments) throws on every replica: that error
   // is the answer, not a quorum problem.
@@ -139,8 +141,26 @@ export function quorumFailure(
     ...failures.map((f) => ({ node: f.replica.node, error: { name: (f.error as Error).name, message: (f.error as Error).message } })),
   ];
   const list = failed.map((f) => `${f.node} (${f.error.name}: ${f.error.message})`).join(', ');
+  const applied = kind === 'write' ? writeOutcome(answered, failures, hinted) : undefined;
   return new QuorumError(
-    `${kind} quorum not met for ${call.mod}.${call.fun} on ${renderBucket(call.bucket)}: needed ${needed}, ${answered} answered; failed: ${list}`,
-    { needed, answered, failures: failed },
+    `${kind} quorum not met for ${call.mod}.${call.fun} on ${renderBucket(call.bucket)}: needed ${needed}, ${answered} answered; failed: ${list}${applied ? `; ${applied.text}` : ''}`,
+    { needed, answered, failures: failed, mayHaveApplied: applied?.may ?? false },
   );
+}
+
+/**
+ * Whether a write that missed its quorum may still have been stored: yes once any replica
+ * acknowledged it (`acknowledged`, or a hinted copy that does not count toward W), or failed
+ * in a way that does not prove it never ran. Only "nobody serves that node" proves that; a
+ * timeout or a dropped connection may have come after the replica stored it.
+ */
+export function writeOutcome(acknowledged: number, failures: readonly Failure[], hinted = 0): { may: boolean; text: string } {
+  const unknown = failures.filter((f) => (f.error as Error).name !== NodeUnreachableError.name).length;
+  if (acknowledged + hinted === 0 && unknown === 0) return { may: false, text: 'the write was not applied: no replica was reached' };
+  const parts = [
+    ...(acknowledged > 0 ? [`${acknowledged} ${acknowledged === 1 ? 'replica' : 'replicas'} acknowledged`] : []),
+    ...(hinted > 0 ? [`${hinted} hinted ${hinted === 1 ? 'copy' : 'copies'} stored`] : []),
+    ...(unknown > 0 ? [`${unknown} did not answer (timed out or lost the connection)`] : []),
+  ];
+  return { may: true, text: `the write may have been applied: ${parts.join(', ')}` };
 }

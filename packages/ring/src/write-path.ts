@@ -83,6 +83,8 @@ interface Versioned {
 interface RoundResult {
   /** Replicas that stored the write, this one included. */
   stored: number;
+  /** Hinted copies stored that do not count toward W (known only when W was missed). */
+  hinted?: number;
   failures: Failure[];
   /** Versions acknowledging replicas held that the sent objects did not cover. */
   missed: VersionedObject[];
@@ -149,7 +151,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
         round = await fanOut(apl, ctx, w, again, reader);
       }
     }
-    if (round.stored < w) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced);
+    if (round.stored < w) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced, round.hinted);
     return answer;
   }
 
@@ -230,7 +232,9 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       return { stored: 1, failures: [], missed: [] };
     }
     const result = await calling;
-    return { stored: 1 + result.answers.length, failures: result.failures, missed: result.answers.flatMap((a: Answer<VersionedObject[]>) => a.value) };
+    // Settled short of W means every request settled: `all` holds every acknowledgement.
+    const hinted = 1 + result.answers.length < w ? (await result.all).length - result.answers.length : 0;
+    return { stored: 1 + result.answers.length, hinted, failures: result.failures, missed: result.answers.flatMap((a: Answer<VersionedObject[]>) => a.value) };
   }
 
   async function replicateTo(replica: Replica, objects: VersionedObject[], reader: ReplicaCall, ctx: RouteContext): Promise<VersionedObject[]> {
@@ -266,7 +270,12 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1,
       onUnreachable: deps.suspect,
     });
-    if (result.answers.length < w) throw quorumFailure('write', call, w, result.answers.length, result.failures, apl.unplaced);
+    if (result.answers.length < w) {
+      // Settled short of W means every request settled: `all` holds every acknowledgement,
+      // hinted copies that do not count toward W included.
+      const hinted = (await result.all).length - result.answers.length;
+      throw quorumFailure('write', call, w, result.answers.length, result.failures, apl.unplaced, hinted);
+    }
     return majorityAnswer(result.answers, apl.replicas);
   }
 

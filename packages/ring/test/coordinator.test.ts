@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArgumentError, BadRequestError, compareVectors, UndefinedFunctionError } from '@ringkv/core';
 import { QuorumError } from '../src/index.js';
+import { writeOutcome } from '../src/replica-io.js';
 import { startTestRing, type TestRing } from './support/ring-cluster.js';
 
 /** Background work (read repair, handoff) is awaited with vitest's one wait helper. */
@@ -37,7 +38,10 @@ describe('ring coordinator: writes and W', () => {
     // The failed write taught A's failure detector that C is down: the next one does not even try it.
     expect(ring.down.get(A)!.has(C)).toBe(true);
     const suspected = (await ring.node(A).route('fruit', 'T', 'put', ['fruit', 'kiwi', 'brown'], { w: 3 }).catch((e: unknown) => e)) as QuorumError;
-    expect(suspected.message).toBe('write quorum not met for T.put on "fruit": needed 3, 2 answered; failed: c@t (NodeDown: suspected down, no live node left to stand in)');
+    expect(suspected.message).toBe(
+      'write quorum not met for T.put on "fruit": needed 3, 2 answered; failed: c@t (NodeDown: suspected down, no live node left to stand in); the write may have been applied: 2 replicas acknowledged, 1 hinted copy stored',
+    );
+    expect(suspected.mayHaveApplied).toBe(true);
     ring.down.get(A)!.clear();
     const err = (await ring.node(A).route('fruit', 'T', 'put', ['fruit', 'kiwi', 'brown'], { w: 3 }).catch((e: unknown) => e)) as QuorumError;
     expect(err).toBeInstanceOf(QuorumError);
@@ -45,6 +49,40 @@ describe('ring coordinator: writes and W', () => {
     expect(err.needed).toBe(3);
     expect(err.answered).toBe(2);
     expect(err.failures.map((f) => f.node)).toEqual([C]);
+  });
+
+  it('says a write that missed its quorum may have been applied, also after the error crossed the wire', async () => {
+    ring = await startTestRing([A, B, C], {}, { withoutStore: ['s@t'], extraNodes: ['s@t'] });
+    await ring.node(C).stop();
+    // s@t stores nothing: it forwards to a primary, which coordinates; the error comes back over the transport.
+    const err = (await ring.node('s@t').route('fruit', 'T', 'put', ['fruit', 'fig', 'ripe'], { w: 3 }).catch((e: unknown) => e)) as QuorumError;
+    expect(err).toBeInstanceOf(QuorumError);
+    expect(err.mayHaveApplied).toBe(true);
+    expect(err.message).toMatch(/; the write may have been applied: 2 replicas acknowledged, 1 hinted copy stored$/);
+    // And it was: the two live replicas hold it.
+    expect([A, B].map((n) => ring!.stores.get(n)!.primary('fruit', 'fig')[0]?.value)).toEqual(['ripe', 'ripe']);
+    // A read that misses its quorum applied nothing.
+    const read = (await ring.node(A).route('fruit', 'T', 'get', ['fruit', 'fig'], { r: 3 }).catch((e: unknown) => e)) as QuorumError;
+    expect(read).toBeInstanceOf(QuorumError);
+    expect(read.mayHaveApplied).toBe(false);
+    expect(read.message).not.toMatch(/applied/);
+  });
+
+  it('tells "not applied" only when no replica was reached, and "may have been" after any acknowledgement or timeout', () => {
+    const fail = (node: string, name: string) => ({ replica: { node, role: 'primary' as const }, error: Object.assign(new Error('x'), { name }) });
+    expect(writeOutcome(0, [fail(A, 'NodeUnreachableError'), fail(B, 'NodeUnreachableError')])).toEqual({
+      may: false,
+      text: 'the write was not applied: no replica was reached',
+    });
+    expect(writeOutcome(0, [fail(A, 'NodeUnreachableError'), fail(B, 'TimeoutError')])).toEqual({
+      may: true,
+      text: 'the write may have been applied: 1 did not answer (timed out or lost the connection)',
+    });
+    expect(writeOutcome(1, [fail(B, 'TransportError'), fail(C, 'NodeUnreachableError')])).toEqual({
+      may: true,
+      text: 'the write may have been applied: 1 replica acknowledged, 1 did not answer (timed out or lost the connection)',
+    });
+    expect(writeOutcome(0, [fail(B, 'NodeUnreachableError')], 1)).toEqual({ may: true, text: 'the write may have been applied: 1 hinted copy stored' });
   });
 
   it('a later write dominates an earlier acknowledged one, whichever node coordinates', async () => {
