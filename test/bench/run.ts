@@ -42,11 +42,15 @@ const header = [
   '',
 ].join('\n');
 
-// When only some benches ran, keep the other sections of the existing file.
+// When only some benches ran, keep the other sections of the existing file. Sections other
+// commands write (`npm run chaos -- --write-docs`: "Fault injection ...") are kept on every run.
+const writtenElsewhere = (section: string) => section.startsWith('Fault injection');
 let kept: string[] = [];
-if (only.length && existsSync(out)) {
+if (existsSync(out)) {
   const old = readFileSync(out, 'utf8').split(/^## /m).slice(1);
-  kept = old.filter((s) => !sections.some((n) => s.startsWith(n.title))).map((s) => `## ${s.trimEnd()}\n`);
+  kept = old
+    .filter((s) => (only.length > 0 || writtenElsewhere(s)) && !sections.some((n) => s.startsWith(n.title)))
+    .map((s) => `## ${s.trimEnd()}\n`);
 }
 const body = [...kept, ...sections.map((s) => `## ${s.title}\n\n${s.markdown.trim()}\n`)].join('\n');
 writeFileSync(out, `${header}\n${body}`);

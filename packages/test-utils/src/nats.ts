@@ -114,8 +114,8 @@ export interface NatsServer {
   output(): string;
   /** Stops the server (SIGTERM, SIGKILL after 3 s). Idempotent. */
   stop(): Promise<void>;
-  /** Stops and starts it again on the same port. */
-  restart(): Promise<void>;
+  /** Stops and starts it again on the same port, after `downMs` (default 0) without a server. */
+  restart(downMs?: number): Promise<void>;
   /** Whether the process is running. */
   running(): boolean;
 }
@@ -166,8 +166,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
-    async restart() {
+    async restart(downMs = 0) {
       await stop();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       await launch();
     },
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
