@@ -98,6 +98,8 @@ interface Phase {
 }
 
 const BUCKET = 'chaos';
+/** Longest a steady phase waits for the first successful write after a fault. */
+const RECOVERY_MS = 30_000;
 const NODES = ['a', 'b', 'c'] as const;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -150,7 +152,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         p.to = Date.now();
       }
     };
-    const steady = (name = 'steady load') => phase(name, async () => void (await sleep(options.steadyMs)));
+    // A steady phase also waits (up to RECOVERY_MS) for the cluster to take writes again, so
+    // "writes succeed after every fault" does not depend on how fast a loaded machine is.
+    const steady = (name = 'steady load') =>
+      phase(name, async () => {
+        const from = Date.now();
+        await sleep(options.steadyMs);
+        while (Date.now() - from < RECOVERY_MS && (load.record.writeTimes.at(-1) ?? 0) < from) await sleep(100);
+      });
 
     const killAndRestart = async (node: NodeProcess) => {
       await node.kill('SIGKILL');
