@@ -41,6 +41,15 @@ function writeDocs(r: ChaosReport): void {
       `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ` +
       `load average ${loadavg()[0]!.toFixed(1)} at the end (the machine is shared: times are long and noisy; the counts are what matter).`,
     '',
+    'What the figures mean: an acknowledged write is a PUT answered `OK`; each is read back through the text servers once',
+    'the faults are over, and "lost" counts those that did not read back with their value (must be 0). "Operations',
+    'failed" are PUTs and GETs answered `ERROR`, or left without a reply within the client deadline (twice the hop',
+    'timeout plus 2 s), or cut by a connection that broke. Every PUT writes a new key with a unique value, so a failed',
+    'PUT read back afterwards shows whether it was applied after all; the breakdown is by what the error said (a',
+    '`QuorumError` now says "may have been applied" or "was not applied", docs/ring.md). "Longest without a write" is',
+    'the longest stretch with no PUT answered `OK` by any writer. A phase lasts as long as its fault takes on this',
+    'machine (node restarts included); steady phases also wait, up to 30 s, for the first write after the fault.',
+    '',
     formatReport(r),
     '',
   ].join('\n');
