@@ -52,7 +52,7 @@ describe('text server limits in a node process', () => {
 
   function configFile(server: Record<string, unknown>): string {
     const file = join(dir, `n${Math.random().toString(36).slice(2)}.json`);
-    writeFileSync(file, JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], server: { port: 0, ...server } }));
+    writeFileSync(file, JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], storage: { backend: 'memory' }, server: { port: 0, ...server } }));
     return file;
   }
 

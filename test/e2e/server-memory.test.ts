@@ -79,7 +79,7 @@ describe('text server memory per connection (a real node process)', () => {
     const config = join(dir, 'mem.json');
     writeFileSync(
       config,
-      JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], server: { port: 0 } }),
+      JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], storage: { backend: 'memory' }, server: { port: 0 } }),
     );
     node = await startNodeProcess({ config, env: { RINGKV_CONFIG_DIR: dir } });
     port = Number(node.output().match(/; port (\d+)\)/)?.[1]);
