@@ -26,5 +26,5 @@ describeDistributed(
       }
     }, 300_000);
   },
-  { needs: ['nats-server', 'redis-server'] },
+  { needs: ['nats-server'] },
 );

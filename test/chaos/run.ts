@@ -1,12 +1,13 @@
 /**
  * `npm run chaos`: the fault-injection suite (test/chaos/scenario.ts), long version by default.
  * Prints the report (a Markdown table and totals) and exits 1 if an acknowledged write was
- * lost or an error said "not applied" of a write that was. Needs nats-server and
- * redis-server on the PATH.
+ * lost or an error said "not applied" of a write that was. Needs nats-server on the PATH
+ * (and redis-server for --storage redis).
  *
  *   npm run chaos                 # LONG: 3 rounds, default timeouts (several minutes)
  *   npm run chaos -- --short      # the CI version (about a minute)
  *   npm run chaos -- --rounds 1   # LONG with fewer rounds
+ *   npm run chaos -- --storage memory  # nodes on memory (lmdb by default; or redis)
  *   npm run chaos -- --json       # the report as JSON on stdout
  *   npm run chaos -- --write-docs # also (re)writes the "Fault injection" section of docs/benchmarks.md
  */
@@ -14,16 +15,30 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatReport, LONG, runChaos, SHORT, type ChaosReport } from './scenario.js';
+import { formatReport, LONG, runChaos, SHORT, type ChaosReport, type ChaosStorage } from './scenario.js';
 
 const { values } = parseArgs({
-  options: { short: { type: 'boolean' }, rounds: { type: 'string' }, json: { type: 'boolean' }, 'write-docs': { type: 'boolean' } },
+  options: {
+    short: { type: 'boolean' },
+    rounds: { type: 'string' },
+    storage: { type: 'string' },
+    json: { type: 'boolean' },
+    'write-docs': { type: 'boolean' },
+  },
 });
-const options = { ...(values.short ? SHORT : LONG), log: (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`) };
+const options = {
+  ...(values.short ? SHORT : LONG),
+  log: (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
+};
 if (values.rounds !== undefined) {
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
   options.rounds = rounds;
+}
+if (values.storage !== undefined) {
+  if (!['lmdb', 'memory', 'redis'].includes(values.storage))
+    throw new Error(`--storage must be lmdb, memory or redis, got ${values.storage}`);
+  options.storage = values.storage as ChaosStorage;
 }
 const report = await runChaos(options);
 process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);

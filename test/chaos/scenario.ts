@@ -7,9 +7,12 @@
  * nothing), a restart of every nats-server, and the loss of one of the three. Then the load
  * stops, and every acknowledged write is read back.
  *
- * Storage is Redis (one redis-server, a key prefix per node): it outlives the node processes,
- * which is what a killed node needs to come back with its data. Memory storage would lose a
- * killed replica's data by design. (LMDB, embedded and durable, is the intended default.)
+ * Storage is LMDB (the default backend), one data folder per node under a temporary folder:
+ * a SIGKILLed node comes back with what it acknowledged. The node launcher of the test harness
+ * keeps nodes in memory unless told otherwise, so the backend is set explicitly and each node's
+ * "storage:" start-up line is checked. `storage: 'memory'` shows what the check guards against
+ * (a killed replica returns empty, and acknowledged writes whose replicas were all killed are
+ * lost); `'redis'` stores in one redis-server with a key prefix per node.
  *
  * @example
  * const report = await runChaos(SHORT);
@@ -48,14 +51,42 @@ export interface ChaosOptions {
   /** Times the whole fault sequence runs. */
   rounds: number;
   writers: number;
+  /** Where the nodes store. @default 'lmdb' */
+  storage?: ChaosStorage;
   /** Progress lines (phase starts). */
   log?: (line: string) => void;
 }
 
 /** CI: one round, short outages (about a minute of load on a quiet machine). */
-export const SHORT: ChaosOptions = { name: 'short', hopTimeoutMs: 2000, downMs: 1500, stopMs: 4000, natsDownMs: 1000, steadyMs: 2000, rounds: 1, writers: 6 };
+export const SHORT: ChaosOptions = {
+  name: 'short',
+  hopTimeoutMs: 2000,
+  downMs: 1500,
+  stopMs: 4000,
+  natsDownMs: 1000,
+  steadyMs: 2000,
+  rounds: 1,
+  writers: 6,
+};
 /** `npm run chaos`: default timeouts, longer outages, several rounds. */
-export const LONG: ChaosOptions = { name: 'long', hopTimeoutMs: 5000, downMs: 5000, stopMs: 12_000, natsDownMs: 4000, steadyMs: 8000, rounds: 3, writers: 9 };
+export const LONG: ChaosOptions = {
+  name: 'long',
+  hopTimeoutMs: 5000,
+  downMs: 5000,
+  stopMs: 12_000,
+  natsDownMs: 4000,
+  steadyMs: 8000,
+  rounds: 3,
+  writers: 9,
+};
+
+export type ChaosStorage = 'lmdb' | 'memory' | 'redis';
+
+const STORAGE_LABEL: Record<ChaosStorage, string> = {
+  lmdb: 'lmdb (a data folder per node, writes answered once on disk)',
+  memory: 'memory (a killed node comes back empty: acknowledged writes can be lost by design)',
+  redis: 'redis (one redis-server, a key prefix per node; it outlives the node processes)',
+};
 
 export interface PhaseReport {
   readonly name: string;
@@ -111,8 +142,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let redis: RedisServer | undefined;
   let nodes: NodeProcesses | undefined;
   try {
+    const storage = options.storage ?? 'lmdb';
     nats = await startNatsCluster(3);
-    redis = await startRedisServer();
+    if (storage === 'redis') redis = await startRedisServer();
     const natsUrl = nats.urls.join(',');
     const ports = await Promise.all(NODES.map(() => freePort()));
     const specs = NODES.map((n, i) => {
@@ -125,13 +157,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         // Every node serves the text protocol, so clients have somewhere to go when one is down.
         roles: ['server', 'storage'],
         server: { port: ports[i] },
-        storage: { backend: 'redis', redis: { url: redis!.url, keyPrefix: `chaos:${n}:` } },
+        storage: storageConfig(storage, dir, n, redis),
       };
       const file = join(dir, `${n}.json`);
       writeFileSync(file, JSON.stringify(config));
-      return { config: file, env: { RINGKV_CONFIG_DIR: dir, NATS_URL: natsUrl, PORT: String(ports[i]) }, readyTimeoutMs: 60_000 };
+      // The launcher's RINGKV_STORAGE_BACKEND=memory would override the file's backend.
+      const env = { RINGKV_CONFIG_DIR: dir, NATS_URL: natsUrl, PORT: String(ports[i]), RINGKV_STORAGE_BACKEND: storage };
+      return { config: file, env, readyTimeoutMs: 60_000 };
     });
     nodes = await startNodeProcesses(specs);
+    for (const n of nodes.nodes) {
+      const line = /^.*storage: (\S+).*$/m.exec(n.output());
+      if (line?.[1] !== storage)
+        throw new Error(`node ${n.name()} should store on ${storage}, its start-up said: ${line?.[0] ?? '(no storage line)'}`);
+    }
     const byName = (n: (typeof NODES)[number]) => nodes!.byName(`${n}@ringkv`);
 
     const setup = await connectText(ports[0]!, 5000);
@@ -225,6 +264,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
+function storageConfig(storage: ChaosStorage, dir: string, node: string, redis: RedisServer | undefined): Record<string, unknown> {
+  if (storage === 'lmdb') return { backend: 'lmdb', path: join(dir, 'data', node) };
+  if (storage === 'redis') return { backend: 'redis', redis: { url: redis!.url, keyPrefix: `chaos:${node}:` } };
+  return { backend: 'memory' };
+}
+
 interface ReadBack {
   /** key -> the value read back ('' when missing), for every key asked. */
   values: Map<string, string>;
@@ -254,7 +299,10 @@ async function readKeys(ports: readonly number[], keys: readonly string[]): Prom
       conns.map(async (conn, c) => {
         for (let b = c; b < batches.length; b += conns.length) {
           const batch = batches[b]!;
-          const results = await conn.getMany(batch.map((k) => `GET ${BUCKET} ${k}`), 30_000);
+          const results = await conn.getMany(
+            batch.map((k) => `GET ${BUCKET} ${k}`),
+            30_000,
+          );
           batch.forEach((k, i) => {
             const r = results[i]!;
             if (r.ok) values.set(k, r.value ?? '');
@@ -288,7 +336,13 @@ function failureKind(reason: string): string {
   return cls ?? reason.slice(0, 40);
 }
 
-function report(options: ChaosOptions, phases: Phase[], record: LoadRecord, check: ReadBack & { failedWrites: readonly FailedOp[] }, durationMs: number): ChaosReport {
+function report(
+  options: ChaosOptions,
+  phases: Phase[],
+  record: LoadRecord,
+  check: ReadBack & { failedWrites: readonly FailedOp[] },
+  durationMs: number,
+): ChaosReport {
   const lostKeys = [...record.acknowledged].filter(([k, v]) => check.values.get(k) !== v).map(([k]) => k);
   const failedBy: Record<string, { failed: number; applied: number }> = {};
   let applied = 0;
@@ -319,11 +373,13 @@ function report(options: ChaosOptions, phases: Phase[], record: LoadRecord, chec
   const worst = phaseReports.reduce((a, b) => (b.longestGapMs > a.longestGapMs ? b : a), phaseReports[0]!);
   return {
     options,
-    storage: 'redis (one redis-server, a key prefix per node; it outlives the node processes)',
+    storage: STORAGE_LABEL[options.storage ?? 'lmdb'],
     phases: phaseReports,
     acknowledged: record.acknowledged.size,
     lost: lostKeys.length,
-    lostSample: lostKeys.slice(0, 10).map((k) => `${k}: acknowledged ${record.acknowledged.get(k)}, read ${JSON.stringify(check.values.get(k) ?? '(unreadable)')}`),
+    lostSample: lostKeys
+      .slice(0, 10)
+      .map((k) => `${k}: acknowledged ${record.acknowledged.get(k)}, read ${JSON.stringify(check.values.get(k) ?? '(unreadable)')}`),
     writesFailed: check.failedWrites.length,
     readsOk: record.reads.ok,
     readsFailed: record.reads.failed,

@@ -52,7 +52,16 @@ describe('text server limits in a node process', () => {
 
   function configFile(server: Record<string, unknown>): string {
     const file = join(dir, `n${Math.random().toString(36).slice(2)}.json`);
-    writeFileSync(file, JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], storage: { backend: 'memory' }, server: { port: 0, ...server } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        node: NODE,
+        transport: 'in-process',
+        routingTable: [{ from: 'a', to: 'z', node: NODE }],
+        storage: { backend: 'memory' },
+        server: { port: 0, ...server },
+      }),
+    );
     return file;
   }
 
@@ -87,8 +96,14 @@ describe('text server limits in a node process', () => {
   }, 60_000);
 
   it('serves no more connections than its open-file limit allows, and refuses the rest with a reply and a log line', async () => {
-    node = await startNodeProcess({ config: configFile({}), env: { RINGKV_CONFIG_DIR: dir }, launcher: ['prlimit', '--nofile=128:128', '--'] });
-    expect(node.output()).toMatch(/server\.maxConnections is 1024 but the open-file limit \(ulimit -n 128, \d+ in use\) leaves room for (\d+)/);
+    node = await startNodeProcess({
+      config: configFile({}),
+      env: { RINGKV_CONFIG_DIR: dir },
+      launcher: ['prlimit', '--nofile=128:128', '--'],
+    });
+    expect(node.output()).toMatch(
+      /server\.maxConnections is 1024 but the open-file limit \(ulimit -n 128, \d+ in use\) leaves room for (\d+)/,
+    );
     const room = Number(node.output().match(/leaves room for (\d+)/)![1]);
     const port = portOf(node);
     const all = await Promise.all(Array.from({ length: room + 40 }, () => open(port)));

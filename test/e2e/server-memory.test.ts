@@ -79,7 +79,13 @@ describe('text server memory per connection (a real node process)', () => {
     const config = join(dir, 'mem.json');
     writeFileSync(
       config,
-      JSON.stringify({ node: NODE, transport: 'in-process', routingTable: [{ from: 'a', to: 'z', node: NODE }], storage: { backend: 'memory' }, server: { port: 0 } }),
+      JSON.stringify({
+        node: NODE,
+        transport: 'in-process',
+        routingTable: [{ from: 'a', to: 'z', node: NODE }],
+        storage: { backend: 'memory' },
+        server: { port: 0 },
+      }),
     );
     node = await startNodeProcess({ config, env: { RINGKV_CONFIG_DIR: dir } });
     port = Number(node.output().match(/; port (\d+)\)/)?.[1]);
@@ -97,11 +103,19 @@ describe('text server memory per connection (a real node process)', () => {
     const replies = sockets.map(collect);
     try {
       sockets[0]!.write('CREATE bucket\n');
-      await until(() => replies[0]!() === 'OK\r\n', 10_000, () => 'CREATE');
+      await until(
+        () => replies[0]!() === 'OK\r\n',
+        10_000,
+        () => 'CREATE',
+      );
       // Warm-up on the same connections (code compiled, heap at its working size), so the
       // measurement below sees what the connections hold, not the process settling in.
       await trickle(sockets, Buffer.from(`PUT bucket warm ${'w'.repeat(12_000)}\n`));
-      await until(() => replies.every((r) => r() === (r === replies[0] ? 'OK\r\nOK\r\n' : 'OK\r\n')), 30_000, () => 'warm-up replies');
+      await until(
+        () => replies.every((r) => r() === (r === replies[0] ? 'OK\r\nOK\r\n' : 'OK\r\n')),
+        30_000,
+        () => 'warm-up replies',
+      );
 
       const before = rssOf(pid);
       const readsBefore = readCallsOf(pid);
@@ -127,7 +141,11 @@ describe('text server memory per connection (a real node process)', () => {
       expect(growth).toBeLessThan(2 * LIMIT * CONNECTIONS);
       // The lines were complete and under the limit: every PUT is answered OK once its LF comes.
       for (const s of sockets) s.write('\n');
-      await until(() => replies.every((r) => r().endsWith('OK\r\nOK\r\n')), 30_000, () => `replies: ${replies.map((r) => JSON.stringify(r().slice(-20))).join(' ')}`);
+      await until(
+        () => replies.every((r) => r().endsWith('OK\r\nOK\r\n')),
+        30_000,
+        () => `replies: ${replies.map((r) => JSON.stringify(r().slice(-20))).join(' ')}`,
+      );
     } finally {
       for (const s of sockets) s.destroy();
     }

@@ -36,7 +36,8 @@ export function createThrottledLog(logger: Logger, options: ThrottledLogOptions 
       seen.suppressed++;
       return;
     }
-    const more = seen && seen.suppressed > 0 ? ` (and ${seen.suppressed} more like it in the last ${Math.round((t - seen.at) / 1000)} s)` : '';
+    const more =
+      seen && seen.suppressed > 0 ? ` (and ${seen.suppressed} more like it in the last ${Math.round((t - seen.at) / 1000)} s)` : '';
     last.set(kind, { at: t, suppressed: 0 });
     logger[level](`${message}${more}`);
   };

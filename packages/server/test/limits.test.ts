@@ -163,7 +163,9 @@ describe('text server limits', () => {
   it('refuses bad limits with clear errors', async () => {
     fx = await startFixture();
     await expect(startServer({ node: fx.node, port: 0, maxConnections: 0 })).rejects.toThrow(/maxConnections must be a positive integer/);
-    await expect(startServer({ node: fx.node, port: 0, idleTimeoutMs: -1 })).rejects.toThrow(/idleTimeoutMs must be a non-negative integer/);
+    await expect(startServer({ node: fx.node, port: 0, idleTimeoutMs: -1 })).rejects.toThrow(
+      /idleTimeoutMs must be a non-negative integer/,
+    );
     await expect(startServer({ node: fx.node, port: 0, maxQueuedBytes: 1.5 })).rejects.toThrow(/maxQueuedBytes/);
   });
 });
@@ -177,7 +179,15 @@ describe('values the text protocol cannot carry', () => {
     await fx.node.route('forge', 'KV.Bucket', 'put', ['forge', 'fine', 'a\tb']);
     const c = await client();
     c.send('GET forge lf\nGET forge fine\nGET forge cr\nGET forge fine\n');
-    await until(() => (c.received().toString('latin1').match(/a\tb\r\nOK\r\n/g) ?? []).length === 2);
+    await until(
+      () =>
+        (
+          c
+            .received()
+            .toString('latin1')
+            .match(/a\tb\r\nOK\r\n/g) ?? []
+        ).length === 2,
+    );
     const all = c.received().toString('latin1').split('\r\n');
     const why = (n: number) =>
       `ERROR UnrepresentableValueError: the stored value (${n} bytes) contains a CR or LF byte, which a text-protocol reply line cannot carry; read it with route (the library or ringkv route)`;
@@ -207,7 +217,10 @@ describe('throttled log', () => {
   it('logs the first line of a kind, then at most one per interval with the count it held back', () => {
     let t = 0;
     const lines: string[] = [];
-    const log = createThrottledLog({ debug: () => {}, info: () => {}, warn: (m) => void lines.push(`W ${m}`), error: (m) => void lines.push(`E ${m}`) }, { intervalMs: 1000, now: () => t });
+    const log = createThrottledLog(
+      { debug: () => {}, info: () => {}, warn: (m) => void lines.push(`W ${m}`), error: (m) => void lines.push(`E ${m}`) },
+      { intervalMs: 1000, now: () => t },
+    );
     log.warn('a', 'first');
     for (let i = 0; i < 5; i++) log.warn('a', 'again');
     log.error('b', 'other kind');
