@@ -4,7 +4,7 @@
  * Each bench module exports `run(): Promise<BenchSection>`.
  */
 import { readdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { cpus, totalmem, platform, release } from 'node:os';
+import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 
@@ -26,7 +26,11 @@ const sections: BenchSection[] = [];
 for (const f of files) {
   process.stderr.write(`bench: ${f}\n`);
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { run(): Promise<BenchSection> };
+  const started = new Date().toISOString().slice(0, 10);
+  const load = loadavg()[0]!.toFixed(1);
   const section = await mod.run();
+  // A partial run keeps the other sections: each one says when it was measured.
+  section.markdown = `_Measured ${started}; load average (1 min) at its start ${load} on ${cpus().length} cores._\n\n${section.markdown.trim()}`;
   process.stderr.write(`${section.markdown}\n`);
   sections.push(section);
 }
@@ -35,9 +39,9 @@ const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const header = [
   '# Benchmarks',
   '',
-  'Written by `npm run bench` (test/bench/run.ts). Every comparison in a table was measured side by side in the same run.',
+  'Written by `npm run bench` (test/bench/run.ts; `npm run bench -- ring server` runs only those sections and keeps the others). Every comparison in a table was measured side by side in the same run; each section says when it ran.',
   '',
-  `- Date: ${new Date().toISOString().slice(0, 10)}`,
+  `- Last run: ${new Date().toISOString().slice(0, 10)}`,
   `- Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, Node ${process.version}`,
   '',
 ].join('\n');

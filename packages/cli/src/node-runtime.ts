@@ -116,7 +116,8 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     // Metrics count the calls of both servers; they exist when the HTTP server does (it serves them).
     // Loaded only then: fastify and prom-client cost every other node start (and every CLI command) nothing.
     const http = config.http.port !== undefined ? await import('@ringkv/http') : undefined;
-    const source = statsSourceFor(store);
+    // Anti-entropy families exist where it runs (the ring, unless turned off), not as zeros elsewhere.
+    const source = statsSourceFor(store, config.strategy === 'ring' && config.ring.antiEntropy?.enabled !== false ? node : undefined);
     const metrics: NodeMetrics | undefined = http?.createNodeMetrics({ node, source });
 
     let serverPort: number | undefined;

@@ -1,26 +1,50 @@
 /**
  * What a node's parts tell its HTTP server (@ringkv/http's ClusterStatsSource): storage numbers
- * from the store, hinted objects waiting by owner. Membership (epoch, transfers, member states)
- * and anti-entropy add their own functions here when they run on the node.
+ * from the store, hinted objects waiting by owner, and the anti-entropy counters of whatever
+ * ring strategy the node runs now. Membership (epoch, transfers, member states) adds its own
+ * functions here when it runs on the node.
  */
-import type { ClusterStatsSource, StorageStats } from '@ringkv/http';
+import type { RingkvNode } from '@ringkv/core';
+import type { AntiEntropyStats as HttpAntiEntropyStats, ClusterStatsSource, StorageStats } from '@ringkv/http';
+import type { AntiEntropyStats } from '@ringkv/ring';
 import type { Store } from '@ringkv/store';
 
-export function statsSourceFor(store: Store | undefined): ClusterStatsSource {
-  if (!store) return {};
+export function statsSourceFor(store: Store | undefined, node?: Pick<RingkvNode, 'strategy'>): ClusterStatsSource {
+  const source: ClusterStatsSource = {};
+  if (node) {
+    // Asked of the strategy in effect at each scrape: membership swaps strategies at runtime.
+    source.antiEntropy = () => antiEntropyOf(node.strategy());
+  }
+  if (!store) return source;
+  source.storage = async (): Promise<StorageStats> => {
+    const buckets = await store.buckets();
+    const hinted: Record<string, number> = {};
+    for (const owner of await store.backend.tables('hinted')) {
+      hinted[new TextDecoder().decode(owner)] = (await store.backend.stats('hinted', owner)).keys;
+    }
+    return {
+      buckets: buckets.length,
+      keys: buckets.reduce((n, b) => n + b.keys, 0),
+      bytes: buckets.reduce((n, b) => n + b.bytes, 0),
+      hinted,
+    };
+  };
+  return source;
+}
+
+/** The ring strategy's counters in the HTTP package's terms; undefined when it runs none (range table, or turned off). */
+export function antiEntropyOf(strategy: unknown): HttpAntiEntropyStats | undefined {
+  const get = (strategy as { antiEntropyStats?: unknown } | null)?.antiEntropyStats;
+  if (typeof get !== 'function') return undefined;
+  const s = (get as () => AntiEntropyStats).call(strategy);
+  if (!s.enabled) return undefined;
   return {
-    async storage(): Promise<StorageStats> {
-      const buckets = await store.buckets();
-      const hinted: Record<string, number> = {};
-      for (const owner of await store.backend.tables('hinted')) {
-        hinted[new TextDecoder().decode(owner)] = (await store.backend.stats('hinted', owner)).keys;
-      }
-      return {
-        buckets: buckets.length,
-        keys: buckets.reduce((n, b) => n + b.keys, 0),
-        bytes: buckets.reduce((n, b) => n + b.bytes, 0),
-        hinted,
-      };
-    },
+    exchanges: s.exchanges,
+    repairs: s.keysRepaired,
+    exchangesFailed: s.exchangesFailed,
+    bytesSent: s.bytesSent,
+    bytesReceived: s.bytesReceived,
+    tombstonesReaped: s.tombstonesReaped,
+    synced: s.synced,
   };
 }

@@ -42,10 +42,59 @@ describe('a node with http.port', () => {
       expect(metrics).toMatch(/^ringkv_calls_total\{protocol="text",command="KV.Bucket.put",outcome="ok",node="solo@http-cli"\} 1$/m);
       expect(metrics).toMatch(/^ringkv_calls_total\{protocol="http",command="KV.Bucket.object",outcome="ok",node="solo@http-cli"\} 1$/m);
       expect(metrics).toMatch(/^ringkv_stored_keys\{node="solo@http-cli"\} 1$/m);
+      // The range table runs no anti-entropy: no family pretends otherwise.
+      expect(metrics).not.toMatch(/^ringkv_anti_entropy/m);
       const stats = (await (await fetch(`${base}/stats`)).json()) as Record<string, unknown>;
       expect(stats).toMatchObject({ nodename: 'solo@http-cli', stored_keys: 1, stored_buckets: 1, node_puts_total: 1 });
     } finally {
       await running.stop();
+    }
+  });
+
+  it("shows the ring's anti-entropy in /metrics and /stats: exchanges, bytes, and synced once every peer was met", async () => {
+    const network = createInProcessNetwork();
+    const members = ['a@aae-http', 'b@aae-http', 'c@aae-http'];
+    const nodes = await Promise.all(
+      members.map((name, i) =>
+        startNodeFromConfig(
+          parseConfig({
+            node: name,
+            transport: 'in-process',
+            strategy: 'ring',
+            storage: { backend: 'memory' },
+            ring: { members, n: 3, pingIntervalMs: 100, antiEntropy: { intervalMs: 200, treeUpdateMs: 50 } },
+            roles: i === 0 ? ['server', 'storage'] : ['storage'],
+            server: { port: 0 },
+            ...(i === 0 ? { http: { port: 0 } } : {}),
+          }),
+          { network },
+        ),
+      ),
+    );
+    try {
+      const a = nodes[0]!;
+      expect(await textSession(a.serverPort!, ['CREATE cart', 'PUT cart k v'])).toBe('OK\r\nOK\r\n');
+      const base = `http://127.0.0.1:${a.httpPort}`;
+      const sample = (text: string, name: string) => {
+        const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+        return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+      };
+      let metrics = '';
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        metrics = await (await fetch(`${base}/metrics`)).text();
+        if (sample(metrics, 'ringkv_anti_entropy_synced') === 1 && sample(metrics, 'ringkv_anti_entropy_exchanges')! > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(sample(metrics, 'ringkv_anti_entropy_synced')).toBe(1);
+      expect(sample(metrics, 'ringkv_anti_entropy_exchanges')).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^ringkv_anti_entropy_bytes\{direction="sent",node="a@aae-http"\} [1-9]\d*$/m);
+      expect(sample(metrics, 'ringkv_anti_entropy_exchanges_failed')).toBe(0);
+      const stats = (await (await fetch(`${base}/stats`)).json()) as Record<string, unknown>;
+      expect(stats).toMatchObject({ anti_entropy_synced: true, anti_entropy_exchanges_failed: 0 });
+      expect(stats.anti_entropy_exchanges).toEqual(expect.any(Number));
+    } finally {
+      await Promise.all(nodes.map((n) => n.stop()));
     }
   });
 

@@ -53,14 +53,23 @@ export interface ClusterStatsSource {
   epoch?(): number | undefined | Promise<number | undefined>;
   /** Data transfers in progress. */
   transfers?(): readonly Transfer[] | Promise<readonly Transfer[]>;
-  /** Anti-entropy counters since the node started. */
-  antiEntropy?(): AntiEntropyStats | Promise<AntiEntropyStats>;
+  /** Anti-entropy counters since the node started; undefined while the node runs none (range table). */
+  antiEntropy?(): AntiEntropyStats | undefined | Promise<AntiEntropyStats | undefined>;
 }
 
 export interface AntiEntropyStats {
   exchanges: number;
   /** Objects repaired by exchanges. */
   repairs: number;
+  /** Exchanges that failed (peer gone, timeout). */
+  exchangesFailed?: number;
+  /** Bytes of exchange messages this node sent and received. */
+  bytesSent?: number;
+  bytesReceived?: number;
+  /** Tombstones removed once every replica held them. */
+  tombstonesReaped?: number;
+  /** Trees built and an exchange completed with every live peer: safe to restart the next node. */
+  synced?: boolean;
 }
 
 export interface RingLayout {

@@ -190,6 +190,49 @@ export function createNodeMetrics(options: NodeMetricsOptions): NodeMetrics {
     },
   });
 
+  new Gauge({
+    name: 'ringkv_anti_entropy_exchanges_failed',
+    help: 'Anti-entropy exchanges that failed since the node started (absent without anti-entropy)',
+    registers: when(source?.antiEntropy),
+    async collect() {
+      this.reset();
+      const s = await source?.antiEntropy?.();
+      if (s?.exchangesFailed !== undefined) this.set(s.exchangesFailed);
+    },
+  });
+  new Gauge({
+    name: 'ringkv_anti_entropy_bytes',
+    help: 'Bytes of anti-entropy exchange messages since the node started, by direction (absent without anti-entropy)',
+    labelNames: ['direction'] as const,
+    registers: when(source?.antiEntropy),
+    async collect() {
+      this.reset();
+      const s = await source?.antiEntropy?.();
+      if (s?.bytesSent !== undefined) this.set({ direction: 'sent' }, s.bytesSent);
+      if (s?.bytesReceived !== undefined) this.set({ direction: 'received' }, s.bytesReceived);
+    },
+  });
+  new Gauge({
+    name: 'ringkv_anti_entropy_tombstones_reaped',
+    help: 'Tombstones removed after every replica confirmed them, since the node started (absent without anti-entropy)',
+    registers: when(source?.antiEntropy),
+    async collect() {
+      this.reset();
+      const s = await source?.antiEntropy?.();
+      if (s?.tombstonesReaped !== undefined) this.set(s.tombstonesReaped);
+    },
+  });
+  new Gauge({
+    name: 'ringkv_anti_entropy_synced',
+    help: '1 once this node built its trees and finished an exchange with every live peer (what a rolling restart waits for), else 0',
+    registers: when(source?.antiEntropy),
+    async collect() {
+      this.reset();
+      const s = await source?.antiEntropy?.();
+      if (s?.synced !== undefined) this.set(s.synced ? 1 : 0);
+    },
+  });
+
   const recent = new Map<string, { calls: number; samples: number[]; next: number }>();
   let quorumTotal = 0;
 

@@ -68,7 +68,17 @@ export async function nodeStats(input: NodeStatsInput): Promise<Record<string, u
         }
       : {}),
     transfers_in_progress: view.transfers.length,
-    ...(anti ? { anti_entropy_exchanges: anti.exchanges, anti_entropy_repairs: anti.repairs } : {}),
+    ...(anti
+      ? {
+          anti_entropy_exchanges: anti.exchanges,
+          anti_entropy_repairs: anti.repairs,
+          ...(anti.exchangesFailed !== undefined ? { anti_entropy_exchanges_failed: anti.exchangesFailed } : {}),
+          ...(anti.bytesSent !== undefined ? { anti_entropy_bytes_sent: anti.bytesSent } : {}),
+          ...(anti.bytesReceived !== undefined ? { anti_entropy_bytes_received: anti.bytesReceived } : {}),
+          ...(anti.tombstonesReaped !== undefined ? { anti_entropy_tombstones_reaped: anti.tombstonesReaped } : {}),
+          ...(anti.synced !== undefined ? { anti_entropy_synced: anti.synced } : {}),
+        }
+      : {}),
     memory_total: memory.rss,
     memory_heap_used: memory.heapUsed,
     sys_process_count: 1,

@@ -29,7 +29,7 @@ describe('/metrics', () => {
     storage: () => ({ buckets: 2, keys: 30, bytes: 4096, hinted: { 'b@http': 7 } }),
     epoch: () => 4,
     transfers: () => [{ from: 'a@http', to: 'b@http', done: transferDone, total: 40 }],
-    antiEntropy: () => ({ exchanges: 12, repairs: 3 }),
+    antiEntropy: () => ({ exchanges: 12, repairs: 3, exchangesFailed: 2, bytesSent: 900, bytesReceived: 700, tombstonesReaped: 5, synced: true }),
   };
 
   beforeAll(async () => {
@@ -67,6 +67,11 @@ describe('/metrics', () => {
     expect(sample('ringkv_transfers_in_progress')).toBe(1);
     expect(sample('ringkv_transfer_progress_ratio', 'from="a@http",to="b@http"')).toBe(0.25);
     expect(sample('ringkv_anti_entropy_repairs')).toBe(3);
+    expect(sample('ringkv_anti_entropy_exchanges_failed')).toBe(2);
+    expect(sample('ringkv_anti_entropy_bytes', 'direction="sent"')).toBe(900);
+    expect(sample('ringkv_anti_entropy_bytes', 'direction="received"')).toBe(700);
+    expect(sample('ringkv_anti_entropy_tombstones_reaped')).toBe(5);
+    expect(sample('ringkv_anti_entropy_synced')).toBe(1);
     expect(sample('ringkv_members', 'state="up"')).toBe(3);
     expect(sample('process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(sample('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
