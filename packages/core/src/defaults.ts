@@ -26,3 +26,13 @@ export const DEFAULT_RING_N = 3;
 export const DEFAULT_RING_VNODES = 1024;
 /** Read/write quorum for a replication factor: a majority. */
 export const defaultQuorum = (n: number): number => Math.floor(n / 2) + 1;
+/** JetStream KV bucket holding the cluster state. */
+export const DEFAULT_CLUSTER_STATE_BUCKET = 'ringkv-cluster';
+/** Transfers a node runs at once, receiving and sending (each). */
+export const DEFAULT_TRANSFER_LIMIT = 2;
+/** Objects per streamed transfer batch. */
+export const DEFAULT_TRANSFER_BATCH = 200;
+/** How often a node rewrites its seen-entry (its heartbeat in the cluster state), ms. */
+export const DEFAULT_CLUSTER_HEARTBEAT_MS = 1000;
+/** A node whose seen-entry is older than this is not waited for, ms. */
+export const DEFAULT_CLUSTER_LIVENESS_MS = 5000;

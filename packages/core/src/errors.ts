@@ -38,6 +38,8 @@ export class BadRequestError extends RingkvError {}
 export class ConfigError extends RingkvError {}
 /** Invalid arguments given to a ringkv API. */
 export class ArgumentError extends RingkvError {}
+/** A compare-and-set on the cluster state lost: the entry changed since it was read. */
+export class RevisionMismatchError extends RingkvError {}
 /**
  * An error raised on another node whose class is not known here: `name` is the remote
  * class name, `message` the remote message.
@@ -68,6 +70,7 @@ for (const cls of [
   BadRequestError,
   ConfigError,
   ArgumentError,
+  RevisionMismatchError,
   RemoteError,
   TypeError,
   RangeError,

@@ -23,3 +23,5 @@ export * from './defaults.js';
 export * from './logger.js';
 export * from './version-vector.js';
 export * from './replication.js';
+export * from './cluster-state.js';
+export * from './cluster-model.js';

@@ -20,3 +20,4 @@ export { connectNatsTransport, parseNatsUrls, type NatsTransport, type NatsTrans
 export { subjectForNode, nodeForSubject, NODE_SUBJECT_PREFIX } from './subject.js';
 export { encodeRequest, decodeRequest, encodeResult, encodeError, decodeReply, type DecodedReply } from './codec.js';
 export { createPendingCalls, DEFAULT_SWEEP_INTERVAL_MS, type PendingCalls, type PendingCallsOptions, type Outcome } from './pending-calls.js';
+export { connectClusterStateKv, type ClusterStateKvOptions } from './cluster-state-kv.js';

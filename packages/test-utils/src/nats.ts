@@ -128,6 +128,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'ringkv-nats-'));
   const confPath = join(dir, 'nats.conf');
   const lines = [`listen: "127.0.0.1:${port}"`];
+  // JetStream holds the cluster state; its store folder survives restart() (not stop()).
+  lines.push(`jetstream { store_dir: "${join(dir, 'js')}" }`);
   if (options.name) lines.push(`server_name: "${options.name}"`);
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.cluster) {

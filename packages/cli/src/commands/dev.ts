@@ -6,7 +6,8 @@
  * and runs until Ctrl-C. `--once` shows the guide's session over TCP and stops (scripts, tests).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -275,7 +276,9 @@ process.once('exit', () => {
 /** Starts `nats-server` on a free loopback port and waits until it is ready. */
 async function startNatsServerProcess(): Promise<NatsServerProcess> {
   const port = await freeLoopbackPort();
-  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // JetStream holds the cluster state (`ringkv cluster ...`); its files live for this run only.
+  const storeDir = mkdtempSync(join(tmpdir(), 'ringkv-dev-js-'));
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -283,6 +286,7 @@ async function startNatsServerProcess(): Promise<NatsServerProcess> {
   const exited = new Promise<void>((done) =>
     child.once('exit', () => {
       children.delete(child);
+      rmSync(storeDir, { recursive: true, force: true });
       done();
     }),
   );
