@@ -1,8 +1,7 @@
 import { createMemoryClusterStateStore } from '@ringkv/core';
 import { connectClusterStateKv } from '@ringkv/nats';
-import { describe, expect, it } from 'vitest';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { clusterStateSuite } from './cluster-state-suite.js';
+import { describe, expect, it, vi } from 'vitest';
+import { clusterStateSuite, describeDistributed, startNatsServer, type NatsServer } from '@ringkv/test-utils';
 
 describe('cluster state: in-memory', () =>
   clusterStateSuite({
@@ -50,9 +49,7 @@ describeDistributed('cluster state: JetStream KV across a nats-server restart', 
       }
       expect(rev2).toBeGreaterThan(rev);
       expect(new TextDecoder().decode((await store.get('cluster.state'))!.value)).toBe('after');
-      const until = Date.now() + 10_000;
-      while (!seen.includes('after') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      expect(seen).toEqual(['before', 'after']);
+      await vi.waitFor(() => expect(seen).toEqual(['before', 'after']), { timeout: 10_000, interval: 50 });
       await listener.close();
     } finally {
       await store.close();

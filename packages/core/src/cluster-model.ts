@@ -305,3 +305,25 @@ export function bucketHex(bucket: Uint8Array): string {
 export function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, 'hex'));
 }
+
+/** The ring after the staged changes (same n, quorums and vnodes; weights of members kept). */
+export function ringAfter(layout: RingLayout, changes: readonly StagedChange[]): RingLayout {
+  const members = membersAfter(layout.members, changes);
+  if (members.length < layout.n) {
+    throw new ArgumentError(`after the staged changes the ring would have ${members.length} members, fewer than n = ${layout.n} replicas`);
+  }
+  const weights = layout.weights ? Object.fromEntries(Object.entries(layout.weights).filter(([m]) => members.includes(m))) : undefined;
+  return { ...layout, members, ...(weights ? { weights } : {}) };
+}
+
+/** The state a commit writes: the next epoch starts moving ownership from the committed layout to `to`. */
+export function beginTransition(state: ClusterState, to: ClusterLayout, id: string, at = Date.now()): ClusterState {
+  if (state.transition) throw new ArgumentError(`a transition is in progress (${state.transition.id}, phase ${state.transition.phase}); wait until it finishes`);
+  if (state.staged.length === 0) throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
+  return {
+    ...state,
+    epoch: state.epoch + 1,
+    staged: [],
+    transition: { id, from: state.layout, to, phase: 'write-both', changes: state.staged, startedAt: at },
+  };
+}

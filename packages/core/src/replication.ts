@@ -25,6 +25,11 @@ export interface ReplicaWriteMeta {
   readonly version: VersionStamp;
   /** Set on a fallback: the primary this write is held for. */
   readonly hintFor?: string;
+  /**
+   * Set while ownership moves, on a new owner the bucket is still streaming to: store the write
+   * even though the bucket object has not arrived yet (it will, with the stream).
+   */
+  readonly gaining?: boolean;
 }
 
 export interface ReplicaReadMeta {
@@ -69,6 +74,9 @@ export interface VersionedReply {
  * - `Replica.changes(since, limit)` (read): objects changed since a sequence number (anti-entropy).
  * - `Replica.fetch(refs)` (read): primary-area objects for `[{ bucket, key }]`.
  * - `Replica.reapExact(objects)` (write): remove exactly these all-tombstone objects if unchanged.
+ * - `Replica.scanBucket(bucket, after, limit)` (read): one bucket's primary area in key order,
+ *   `{ objects, bytes, next? }` (ownership transfer streams it in bounded batches).
+ * - `Replica.dropBucket(bucket)` (write): forget a bucket's primary area (its former owner, at cleanup).
  */
 export const REPLICA_MODULE = 'Replica';
 

@@ -14,6 +14,8 @@ export interface Replica {
   readonly role: ReplicaRole;
   /** For a fallback: the primary whose data it holds until handoff. */
   readonly hintFor?: string;
+  /** While ownership moves: a new owner that may not hold the bucket yet (writes land anyway). */
+  readonly gaining?: boolean;
 }
 
 export interface Placement {
@@ -23,6 +25,11 @@ export interface Placement {
   readonly n: number;
   readonly r: number;
   readonly w: number;
+  /**
+   * While ownership moves (ring): the old and the new replica sets. A write is acknowledged
+   * only once `w` replicas of EACH group answered (a fallback counts for the node it stands in for).
+   */
+  readonly quorumGroups?: readonly (readonly string[])[];
 }
 
 /** One routing call, as it is forwarded between nodes. */
@@ -52,6 +59,8 @@ export interface RouteOptions {
    * those siblings even when the coordinator's own version read did not see them all.
    */
   context?: VersionVector;
+  /** The cluster epoch of the node that forwarded the call (managed clusters): a node behind it refreshes first. */
+  epoch?: number;
 }
 
 /** What the router lends a strategy that coordinates calls itself. */

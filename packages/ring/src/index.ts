@@ -33,3 +33,6 @@ export * from './anti-entropy/hash-tree.js';
 export * from './anti-entropy/exchange.js';
 export * from './anti-entropy/object-digest.js';
 export * from './anti-entropy/messages.js';
+export * from './ownership-moves.js';
+export * from './epoch-strategy.js';
+export * from './membership-agent.js';

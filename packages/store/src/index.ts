@@ -28,4 +28,4 @@ export { BUCKETS_MESSAGE, type BucketSummary } from '@ringkv/core';
 export type { GetReply, KeysReply, ObjectReply, PutReply } from './plain-kv.js';
 export { MAX_KEYS_PER_LISTING } from './key-listing.js';
 export { BUCKET_EXISTS } from './versioned-kv.js';
-export type { ReplicaFunctions } from './replica-module.js';
+export type { ReplicaFunctions, ScanPage } from './replica-module.js';

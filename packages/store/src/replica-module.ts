@@ -30,6 +30,7 @@ import { parseHintedField } from './hinted-field.js';
 import { checkObjects, decodeSiblings } from './versioned-record.js';
 import { randomBytes } from 'node:crypto';
 import { NODE_TABLE, ownerBytes, type VersionedStore } from './versioned-store.js';
+import { compareBytes } from './bytes.js';
 
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;
@@ -49,6 +50,18 @@ export interface ReplicaFunctions {
   dropHinted(owner: unknown, objects: unknown): Promise<'ok'>;
   reap(olderThanTs: unknown): Promise<number>;
   buckets(): Promise<BucketSummary[]>;
+  /** Up to `limit` objects of one bucket's primary area with keys after `after`, in key byte order (ownership transfer). */
+  scanBucket(bucket: unknown, after: unknown, limit: unknown): Promise<ScanPage>;
+  /** Forgets a bucket's primary area on this node (its old owner, once ownership moved). */
+  dropBucket(bucket: unknown): Promise<'ok'>;
+}
+
+export interface ScanPage {
+  readonly objects: VersionedObject[];
+  /** Stored bytes of the objects (key + encoded record, as `buckets()` counts them). */
+  readonly bytes: number;
+  /** The last key returned, to pass as `after`; absent when the bucket has no more. */
+  readonly next?: Uint8Array;
 }
 
 export function createReplicaFunctions(backend: Backend, store: VersionedStore, buckets: () => Promise<BucketSummary[]>): ReplicaFunctions {
@@ -144,7 +157,54 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
     },
 
     buckets,
+
+    async scanBucket(bucket, after, limit) {
+      const name = bucketArg(bucket);
+      if (after !== undefined && after !== null && !(after instanceof Uint8Array)) throw new ArgumentError(`after must be bytes or null, got ${describeType(after)}`);
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+        throw new ArgumentError(`limit must be an integer from 1 to 100000, got ${String(limit)}`);
+      }
+      const from = after instanceof Uint8Array ? after : undefined;
+      const entries = await backend.entries('versioned', name);
+      const start = from === undefined ? 0 : firstAfter(entries, from);
+      const page = entries.slice(start, start + limit);
+      let bytes = 0;
+      const objects = page.map(([key, value]) => {
+        bytes += key.length + value.length;
+        return { bucket: name, key, siblings: decodeSiblings(value, 'scan') };
+      });
+      const more = start + limit < entries.length;
+      return { objects, bytes, ...(more && page.length > 0 ? { next: page[page.length - 1]![0] } : {}) };
+    },
+
+    async dropBucket(bucket) {
+      const name = bucketArg(bucket);
+      await store.withBucket(name, () => backend.dropTable('versioned', name));
+      return 'ok';
+    },
   };
+}
+
+function bucketArg(bucket: unknown): Uint8Array {
+  try {
+    const bytes = bucketBytes(bucket as BucketName);
+    if (bytes.length === 0) throw new ArgumentError('bucket name is empty');
+    return bytes;
+  } catch (err) {
+    throw new ArgumentError(`bucket: ${(err as Error).message}`);
+  }
+}
+
+/** Index of the first entry whose key sorts after `key` (entries are in key byte order). */
+function firstAfter(entries: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, key: Uint8Array): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareBytes(entries[mid]![0], key) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunctions): void {
@@ -156,6 +216,8 @@ export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunct
     dropHinted: { kind: 'write', arity: 2, fn: (_ctx, owner: unknown, objects: unknown) => fns.dropHinted(owner, objects) },
     reap: { kind: 'write', arity: 1, fn: (_ctx, olderThanTs: unknown) => fns.reap(olderThanTs) },
     buckets: { kind: 'read', arity: 0, fn: () => fns.buckets() },
+    scanBucket: { kind: 'read', arity: 3, fn: (_ctx, bucket: unknown, after: unknown, limit: unknown) => fns.scanBucket(bucket, after, limit) },
+    dropBucket: { kind: 'write', arity: 1, fn: (_ctx, bucket: unknown) => fns.dropBucket(bucket) },
   });
 }
 

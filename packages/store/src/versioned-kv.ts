@@ -47,19 +47,20 @@ export const BUCKET_EXISTS = true;
 
 export function createVersionedKv(store: VersionedStore): VersionedKv {
   /** A write's sibling, checked; throws for read/resolve modes given to a write function. */
-  function writeMeta(meta: ReplicaMeta, fn: string): { version: Sibling['version']; owner: string | undefined } {
+  function writeMeta(meta: ReplicaMeta, fn: string): { version: Sibling['version']; owner: string | undefined; gaining: boolean } {
     if (meta.mode !== 'write') throw new ArgumentError(`${fn} is a write function: replica mode must be 'write', got '${meta.mode}'`);
     const version = checkStamp(meta.version, 'replica.version');
     if (meta.hintFor !== undefined && (typeof meta.hintFor !== 'string' || meta.hintFor === '')) {
       throw new ArgumentError('replica.hintFor must be a non-empty node name');
     }
-    return { version, owner: meta.hintFor };
+    return { version, owner: meta.hintFor, gaining: meta.gaining === true };
   }
 
   /** Writes a key sibling, unless this primary holds no live bucket object. */
-  async function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined): Promise<PutReply> {
+  async function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined, gaining = false): Promise<PutReply> {
     return store.withKey(bucket, key, async (objects) => {
-      if (owner === undefined && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
+      // A new owner the bucket is still streaming to stores the write: the bucket object comes with the stream.
+      if (owner === undefined && !gaining && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
       await objects.merge(key, [sibling], owner);
       return 'ok';
     });
@@ -86,8 +87,8 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       throw new ArgumentError(`${kvFunctionName('lookup')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
     async put(bucket, key, value, meta) {
-      const { version, owner } = writeMeta(meta, kvFunctionName('put'));
-      return writeKey(bucket, key, { value, version }, owner);
+      const { version, owner, gaining } = writeMeta(meta, kvFunctionName('put'));
+      return writeKey(bucket, key, { value, version }, owner, gaining);
     },
     async get(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
@@ -121,8 +122,8 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       throw new ArgumentError("KV.Bucket.object is a read function: replica mode must be 'read' or 'resolve', got 'write'");
     },
     async delete(bucket, key, meta) {
-      const { version, owner } = writeMeta(meta, kvFunctionName('delete'));
-      return writeKey(bucket, key, { value: null, tombstone: true, version }, owner);
+      const { version, owner, gaining } = writeMeta(meta, kvFunctionName('delete'));
+      return writeKey(bucket, key, { value: null, tombstone: true, version }, owner, gaining);
     },
   };
 }

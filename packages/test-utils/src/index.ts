@@ -22,3 +22,5 @@ export * from './versioned-suite.js';
 export * from './scan-contract.js';
 export * from './transport-compliance.js';
 export * from './text-protocol-suite.js';
+export * from './cluster-load.js';
+export * from './cluster-state-suite.js';

@@ -52,6 +52,38 @@ export function versionedSuite(name: string, open: () => Promise<Backend>): void
       expect(await keySiblings('b', 'k')).toEqual([]);
     });
 
+    it('a new owner marked gaining stores puts before the bucket object streamed in', async () => {
+      const gaining = (v: VersionStamp) => ({ replica: { mode: 'write', version: v, gaining: true } });
+      expect(await call('KV.Bucket', 'put', ['b', 'k', 'v'], gaining(stamp({ 'a#1': 1 }, 1)))).toBe('ok');
+      expect((await keySiblings('b', 'k')).map((s) => s.value)).toEqual([utf8('v')]);
+    });
+
+    it('Replica.scanBucket pages a bucket in key byte order, resumable after any key; dropBucket forgets it', async () => {
+      await create('b', stamp({ 'a#1': 1 }, 1));
+      const keys = [bytes(0xff), bytes(0x00, 0x01), utf8('m'), utf8('a'), bytes(0x80)];
+      for (const [i, k] of keys.entries()) await put('b', k, `v${i}`, stamp({ 'a#1': i + 2 }, i + 2));
+      const seen: Uint8Array[] = [];
+      let after: Uint8Array | null = null;
+      let total = 0;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.replica.scanBucket('b', after, 2);
+        seen.push(...page.objects.map((o) => o.key));
+        total += page.bytes;
+        if (!page.next) break;
+        after = page.next;
+      }
+      // The bucket object (empty key) first, then keys in byte order, each once.
+      expect(seen.map((k) => Buffer.from(k).toString('hex'))).toEqual(['', '0001', '61', '6d', '80', 'ff']);
+      const summary = (await store.buckets()).find((x) => Buffer.from(x.bucket).toString() === 'b')!;
+      expect(total).toBe(summary.bytes);
+      await expect(store.replica.scanBucket('b', 'not bytes', 2)).rejects.toBeInstanceOf(ArgumentError);
+      await expect(store.replica.scanBucket('b', null, 0)).rejects.toBeInstanceOf(ArgumentError);
+      await expect(store.replica.scanBucket('', null, 2)).rejects.toBeInstanceOf(ArgumentError);
+      expect(await store.replica.dropBucket('b')).toBe('ok');
+      expect((await store.replica.scanBucket('b', null, 10)).objects).toEqual([]);
+      expect((await store.buckets()).some((x) => Buffer.from(x.bucket).toString() === 'b')).toBe(false);
+    });
+
     it('drops a dominated sibling and keeps concurrent ones', async () => {
       await create('b', stamp({ 'a#1': 1 }, 1));
       const v1 = stamp({ 'a#1': 1 }, 10);

@@ -3,7 +3,7 @@
  * and NATS JetStream KV: compare-and-set on revisions, watch in revision order, key checks.
  */
 import { ArgumentError, RevisionMismatchError, type ClusterStateStore, type StateChange } from '@ringkv/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 
 export interface ClusterStateSetup {
   /** A store over an empty keyspace (each call a fresh one), and a second handle on the same data. */
@@ -13,16 +13,6 @@ export interface ClusterStateSetup {
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-async function until<T>(fn: () => T | undefined, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 export function clusterStateSuite(setup: ClusterStateSetup): void {
   let store: ClusterStateStore;
@@ -118,7 +108,7 @@ export function clusterStateSuite(setup: ClusterStateSetup): void {
       const r1 = await peer.create(k, enc('1'));
       const r2 = await store.update(k, enc('2'), r1);
       await peer.delete(k);
-      await until(() => (seen.length >= 3 ? true : undefined));
+      await vi.waitFor(() => expect(seen.length).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 10 });
       expect(seen.map((c) => (c.deleted ? 'del' : dec(c.value)))).toEqual(['1', '2', 'del']);
       expect(seen[0]!.revision).toBe(r1);
       expect(seen[1]!.revision).toBe(r2);

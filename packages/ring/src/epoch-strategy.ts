@@ -1,0 +1,203 @@
+/**
+ * The ring of one cluster epoch: the committed ring, or, while ownership moves, the old and the
+ * new ring together with the phase deciding who takes reads and writes (see
+ * @ringkv/core cluster-model.ts):
+ *
+ *   phase        writes go to              reads go to
+ *   (none)       committed ring            committed ring
+ *   write-both   old + new (W of each)     old
+ *   stream       old + new (W of each)     old
+ *   read-new     old + new (W of each)     new
+ *   cleanup      new                       new
+ *
+ * A new strategy is built for every epoch and installed with `node.setStrategy`; the actor
+ * (incarnation) and the hybrid clock are shared across epochs, so version vectors do not grow
+ * with every epoch. Calls carry the sender's epoch (forwarded calls in `options.epoch`, replica
+ * applies in `body.epoch`): a node that sees a newer one refreshes its state before answering.
+ *
+ * @example
+ * const s = createEpochRingStrategy({ epoch: 7, layout, transition: { from: layout, to: next, phase: 'write-both' } },
+ *   { clock, actor: 'd@h#1', refresh: (e) => agent.refresh(e) });
+ * node.setStrategy(s);
+ */
+import {
+  ArgumentError,
+  silentLogger,
+  type BucketName,
+  type FunctionKind,
+  type Logger,
+  type Placement,
+  type Replica,
+  type RingkvNode,
+  type RingLayout,
+  type RouteCall,
+  type RouteContext,
+  type Strategy,
+  type TransitionPhase,
+} from '@ringkv/core';
+import { createCoordinator } from './coordinator.js';
+import type { HybridClock } from './hybrid-clock.js';
+import { APPLY_MESSAGE, applyOnReplica, parseApply } from './replica-messages.js';
+import type { RingStrategyConfig } from './ring-config.js';
+import { createRingStrategy, type RingStrategy } from './ring-strategy.js';
+import { createRing, type Ring } from './ring.js';
+
+export interface EpochRingView {
+  readonly epoch: number;
+  /** The committed ring. */
+  readonly layout: RingLayout;
+  readonly transition?: { readonly from: RingLayout; readonly to: RingLayout; readonly phase: TransitionPhase };
+  /** Timing of the background work (pings, handoff, reaping), from the node's config. */
+  readonly timing?: Omit<RingStrategyConfig, 'members' | 'n' | 'r' | 'w' | 'vnodes' | 'weights'>;
+}
+
+export interface EpochRingDeps {
+  clock: HybridClock;
+  /** This node's incarnation, the same for every epoch. */
+  actor: string;
+  logger?: Logger;
+  /** Asked when a message carries a newer epoch; resolves once this node installed it (or gave up). */
+  refresh(epoch: number): Promise<void>;
+  /** Start pings, handoff and reaping on attach. @default true */
+  background?: boolean;
+}
+
+export interface EpochRingStrategy extends Strategy {
+  readonly name: 'ring';
+  readonly epoch: number;
+  /** The ring reads use in this epoch. */
+  readonly readRing: Ring;
+  /** The rings writes go to in this epoch (two while both old and new owners take writes). */
+  readonly writeRings: readonly Ring[];
+  readonly n: number;
+  /** The strategy doing the background work (failure detector, handoff) over every node involved. */
+  readonly base: RingStrategy;
+  placementFor(kind: FunctionKind, bucket: BucketName): Placement;
+  /** Calls this strategy is coordinating now: an epoch is acknowledged once the previous one's drained. */
+  inFlight(): number;
+}
+
+export function ringOfLayout(layout: RingLayout): Ring {
+  const weights = layout.weights ? Object.fromEntries(Object.entries(layout.weights).filter(([m]) => layout.members.includes(m))) : undefined;
+  return createRing({ members: layout.members, vnodes: layout.vnodes, ...(weights ? { weights } : {}) });
+}
+
+export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps): EpochRingStrategy {
+  const { epoch, layout, transition } = view;
+  if (!Number.isInteger(epoch) || epoch < 0) throw new ArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
+  const fromLayout = transition?.from ?? layout;
+  const fromRing = ringOfLayout(fromLayout);
+  const toRing = transition ? ringOfLayout(transition.to) : fromRing;
+  const phase = transition?.phase;
+  const readsNew = phase === 'read-new' || phase === 'cleanup';
+  const readRing = readsNew ? toRing : fromRing;
+  const writeRings = !transition ? [fromRing] : phase === 'cleanup' ? [toRing] : [fromRing, toRing];
+  const union = [...new Set([...fromRing.members, ...toRing.members])].sort();
+  const n = layout.n;
+  const { r, w } = layout;
+  const base = createRingStrategy(
+    { ...(view.timing ?? {}), members: union, n: Math.min(n, union.length), r, w, vnodes: layout.vnodes },
+    { clock: deps.clock, actor: deps.actor, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.background === false ? { background: false } : {}) },
+  );
+  let node: RingkvNode | undefined;
+  let inFlight = 0;
+  // Fallbacks and "primaries left unplaced" are found on the ring reads use: its primaries are
+  // always among the nodes a write goes to.
+  const coordinator = createCoordinator({
+    ring: readRing,
+    n,
+    node: () => node,
+    detector: () => base.detector(),
+    clock: deps.clock,
+    actor: () => deps.actor,
+    logger: () => deps.logger ?? node?.logger ?? silentLogger,
+  });
+
+  const isUp = () => {
+    const det = base.detector();
+    return det ? (m: string) => det.isUp(m) : undefined;
+  };
+
+  function placementFor(kind: FunctionKind, bucket: BucketName): Placement {
+    const up = isUp();
+    if (kind !== 'write' || writeRings.length === 1) {
+      const ring = kind === 'write' ? writeRings[0]! : readRing;
+      return { replicas: ring.preferenceList(bucket, n, up), n, r, w };
+    }
+    const quorumGroups = writeRings.map((ring) => ring.preferenceList(bucket, n).map((x) => x.node));
+    const [oldSet, newSet] = quorumGroups as [string[], string[]];
+    const replicas: Replica[] = [];
+    for (const ring of writeRings) {
+      for (const rep of ring.preferenceList(bucket, n, up)) {
+        if (replicas.some((x) => x.node === rep.node && x.hintFor === rep.hintFor)) continue;
+        // A new owner may not hold the bucket object yet until streaming brought it.
+        const gaining = rep.role === 'primary' && newSet.includes(rep.node) && !oldSet.includes(rep.node);
+        replicas.push(gaining ? { ...rep, gaining: true } : rep);
+      }
+    }
+    return { replicas, n, r, w, quorumGroups };
+  }
+
+  async function run(call: RouteCall, ctx: RouteContext): Promise<unknown> {
+      const seen = call.options?.epoch;
+      if (typeof seen === 'number' && seen > epoch && node) {
+        await deps.refresh(seen);
+        const now = node.strategy();
+        if (now !== strategy && now.execute) return now.execute(call, now.placement(call.bucket), ctx);
+      }
+      let kind: FunctionKind = 'read';
+      try {
+        kind = ctx.kindOf(call.mod, call.fun, call.args.length);
+      } catch {
+        // Not registered here: the coordinator forwards it, with the read placement.
+      }
+      const fenced: RouteContext = {
+        self: ctx.self,
+        timeoutMs: ctx.timeoutMs,
+        kindOf: (m, f, a) => ctx.kindOf(m, f, a),
+        applyLocal: (c, meta) => ctx.applyLocal(c, meta),
+        forward: (to, c) => ctx.forward(to, { ...c, options: { ...(c.options ?? {}), epoch } }),
+        send: (to, type, body, t) =>
+          ctx.send(to, type, type === APPLY_MESSAGE && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, t),
+      };
+      return coordinator.execute(call, placementFor(kind, call.bucket), fenced);
+  }
+
+  const strategy: EpochRingStrategy = {
+    name: 'ring',
+    epoch,
+    readRing,
+    writeRings,
+    n,
+    base,
+    placementFor,
+    placement: (bucket) => placementFor('read', bucket),
+    inFlight: () => inFlight,
+    async execute(call, _placement, ctx) {
+      inFlight++;
+      try {
+        return await run(call, ctx);
+      } finally {
+        inFlight--;
+      }
+    },
+    describe: () =>
+      transition
+        ? `ring epoch ${epoch}, ${phase}: ${fromRing.members.length} -> ${toRing.members.length} members (n ${n}, r ${r}, w ${w})`
+        : `ring epoch ${epoch} of ${fromRing.members.length} members (n ${n}, r ${r}, w ${w}, ${layout.vnodes} vnodes)`,
+    attach(attached) {
+      node = attached;
+      const undo = base.attach!(attached);
+      // The base registered ring.apply; this one refreshes first when the sender is ahead.
+      attached.handle(APPLY_MESSAGE, async (body) => {
+        const e = (body as { epoch?: unknown } | null)?.epoch;
+        if (typeof e === 'number' && e > epoch) await deps.refresh(e);
+        const { call, meta } = parseApply(body);
+        return applyOnReplica(attached, call, meta);
+      });
+      // `node` stays set after detach: calls still in flight under this epoch finish normally.
+      return () => undo?.();
+    },
+  };
+  return strategy;
+}

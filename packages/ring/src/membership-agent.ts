@@ -1,0 +1,541 @@
+/**
+ * One node's part in a managed cluster: it follows the cluster state (@ringkv/core
+ * cluster-model.ts) and does what the current phase asks of it.
+ *
+ * - Before serving: reads the state (seeding it from the config file's layout when the cluster
+ *   is new), says loudly when the file disagrees with the committed state, and installs the
+ *   epoch's strategy. A node that is not a member installs it too (it routes, owns nothing) and
+ *   waits to be staged.
+ * - Watches the state (and polls it every second, in case a watch was lost with the NATS
+ *   connection) and installs every new epoch; acknowledges an epoch in its seen-entry once the
+ *   calls still running under the previous one finished. The seen-entry doubles as heartbeat.
+ * - Drives the transition (every storage node tries; compare-and-set lets one win): a phase
+ *   advances once every live node acknowledged it; entering `stream` plans the transfers from
+ *   the buckets the old members really hold.
+ * - As a new owner, pulls what it gains (`ring.transfer.pull`, bounded batches, merged by
+ *   version vector, progress and cursor written after each batch), within the transfer limits.
+ * - As an old owner, deletes the buckets it no longer owns once every live node stopped
+ *   writing to it (cleanup), and sweeps orphans again whenever the cluster is settled.
+ *
+ * @example
+ * const agent = createMembershipAgent({ node, store, seed: { strategy: 'ring', members, n: 3, r: 2, w: 2, vnodes: 64 }, storage: true });
+ * await agent.start(); // the node now routes with the cluster's epoch
+ * await node.start();
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  BadRequestError,
+  bucketBytes,
+  bucketHex,
+  casDoc,
+  createRangeStrategy,
+  DEFAULT_CLUSTER_HEARTBEAT_MS,
+  DEFAULT_CLUSTER_LIVENESS_MS,
+  DEFAULT_TRANSFER_BATCH,
+  decodeSeen,
+  decodeState,
+  decodeTransfers,
+  describeType,
+  hexBytes,
+  initialState,
+  liveNodes,
+  nextPhase,
+  readSeen,
+  readState,
+  readTransfers,
+  seenKey,
+  silentLogger,
+  STATE_KEY,
+  transferLimit,
+  TRANSFERS_KEY,
+  waitingFor,
+  type BucketName,
+  type ClusterLayout,
+  type ClusterState,
+  type ClusterStateStore,
+  type Listener,
+  type Logger,
+  type NodeSeen,
+  type RingkvNode,
+  type RingLayout,
+  type Strategy,
+  type TransferRecord,
+  type TransfersDoc,
+  type VersionedObject,
+} from '@ringkv/core';
+import { createEpochRingStrategy, ringOfLayout, type EpochRingView } from './epoch-strategy.js';
+import { createHybridClock, type HybridClock } from './hybrid-clock.js';
+import { replicaMoves, replicaSet } from './ownership-moves.js';
+import { hasReplicaModule, isVersionedObject, replicaFn } from './replica-messages.js';
+
+/** A new owner asks an old one for a page of a bucket: `{ bucket, after, limit }` -> `{ objects, bytes, next? }`. */
+export const TRANSFER_PULL_MESSAGE = 'ring.transfer.pull';
+/** What every storage node answers with its bucket list (served by @ringkv/store). */
+const BUCKETS_MESSAGE = 'kv.buckets';
+
+export interface MembershipAgentOptions {
+  node: RingkvNode;
+  store: ClusterStateStore;
+  /** The layout from this node's config file: seeds a new cluster, and is compared with the committed one. */
+  seed?: ClusterLayout;
+  /** Whether this node stores data (it then pulls, serves pulls and cleans up). */
+  storage: boolean;
+  timing?: EpochRingView['timing'];
+  logger?: Logger;
+  clock?: HybridClock;
+  /** This node's incarnation, kept across epochs. @default `<node>#<random>` */
+  actor?: string;
+  now?: () => number;
+  /** @default DEFAULT_CLUSTER_HEARTBEAT_MS */
+  heartbeatMs?: number;
+  /** @default DEFAULT_CLUSTER_LIVENESS_MS */
+  livenessMs?: number;
+  /** Objects per transfer batch. @default DEFAULT_TRANSFER_BATCH */
+  batchSize?: number;
+  /** Ring background work (pings, handoff). @default true */
+  background?: boolean;
+}
+
+export interface MembershipAgent {
+  /** Reads (or seeds) the state and installs its epoch; waits while there is no cluster and nothing to seed it with. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The epoch installed now (0 before start). */
+  epoch(): number;
+  state(): ClusterState | undefined;
+  /** Reads the state and installs it if newer; resolves once done (or after a second when the store does not answer). */
+  refresh(minEpoch?: number): Promise<void>;
+  /** One round of work now: heartbeat, transfers, cleanup, driving the transition. */
+  tick(): Promise<void>;
+  /** What this node found wrong at start (its config disagreeing with the cluster), if anything. */
+  warning(): string | undefined;
+}
+
+interface PullBody {
+  bucket: Uint8Array;
+  after: Uint8Array | null;
+  limit: number;
+}
+
+export function createMembershipAgent(options: MembershipAgentOptions): MembershipAgent {
+  const { node, store } = options;
+  const self = node.name;
+  const logger = options.logger ?? node.logger ?? silentLogger;
+  const clock = options.clock ?? createHybridClock();
+  const actor = options.actor ?? `${self}#${randomBytes(6).toString('hex')}`;
+  const now = options.now ?? Date.now;
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_CLUSTER_HEARTBEAT_MS;
+  const livenessMs = options.livenessMs ?? DEFAULT_CLUSTER_LIVENESS_MS;
+  const batchSize = options.batchSize ?? DEFAULT_TRANSFER_BATCH;
+
+  let installed: ClusterState | undefined;
+  let current: Strategy | undefined;
+  let cleaned = 0;
+  let lastBeat = 0;
+  let warning: string | undefined;
+  let stopped = false;
+  let refreshing: Promise<void> | undefined;
+  let ticking: Promise<void> | undefined;
+  let watcher: Listener | undefined;
+  let lastSweep = 0;
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const running = new Map<string, Promise<void>>();
+
+  function strategyFor(state: ClusterState): Strategy {
+    const layout = state.layout;
+    if (layout.strategy === 'range') return createRangeStrategy(layout.table);
+    const t = state.transition;
+    return createEpochRingStrategy(
+      {
+        epoch: state.epoch,
+        layout,
+        ...(t && t.from.strategy === 'ring' && t.to.strategy === 'ring' ? { transition: { from: t.from, to: t.to, phase: t.phase } } : {}),
+        ...(options.timing ? { timing: options.timing } : {}),
+      },
+      { clock, actor, logger, refresh: (e) => agent.refresh(e), ...(options.background === false ? { background: false } : {}) },
+    );
+  }
+
+  async function install(state: ClusterState): Promise<void> {
+    if (installed && state.epoch <= installed.epoch) return;
+    const previous = current;
+    const next = strategyFor(state);
+    node.setStrategy(next);
+    current = next;
+    installed = state;
+    logger.info(`${self}: installed cluster epoch ${state.epoch}: ${next.describe()}`);
+    // Acknowledge once calls coordinated under the previous epoch are done: a phase that
+    // starts after everyone acknowledged must not meet a write of the one before.
+    const inFlight = (previous as { inFlight?: () => number } | undefined)?.inFlight;
+    if (inFlight) {
+      const deadline = now() + 3 * node.hopTimeoutMs();
+      while (inFlight() > 0 && now() < deadline && !stopped) await sleep(5);
+    }
+    await beat(true);
+  }
+
+  async function beat(force = false): Promise<void> {
+    if (!installed || stopped) return;
+    if (!force && now() - lastBeat < heartbeatMs) return;
+    const entry: NodeSeen & { warning?: string } = {
+      node: self,
+      epoch: installed.epoch,
+      at: now(),
+      cleaned,
+      storage: options.storage,
+      ...(warning ? { warning } : {}),
+    };
+    lastBeat = entry.at;
+    try {
+      await casDoc(store, seenKey(self), decodeSeen, () => entry, 5);
+    } catch (err) {
+      logger.debug(`${self}: heartbeat not written: ${(err as Error).message}`);
+    }
+  }
+
+  function compareWithSeed(state: ClusterState): void {
+    const seed = options.seed;
+    if (!seed || seed.members.length === 0) return;
+    const same =
+      seed.strategy === state.layout.strategy &&
+      JSON.stringify([...seed.members].sort()) === JSON.stringify([...state.layout.members].sort()) &&
+      (seed.strategy !== 'ring' || state.layout.strategy !== 'ring' || (seed.n === state.layout.n && seed.vnodes === state.layout.vnodes));
+    if (same) return;
+    warning =
+      `config file disagrees with the committed cluster state (epoch ${state.epoch}): ` +
+      `file says ${seed.strategy} [${[...seed.members].sort().join(', ')}], cluster has ${state.layout.strategy} [${state.layout.members.join(', ')}]` +
+      `; following the cluster (change membership with \`ringkv cluster join/leave/replace\`)`;
+    logger.error(`${self}: ${warning}`);
+  }
+
+  async function readOrSeed(): Promise<ClusterState | undefined> {
+    const found = await readState(store);
+    if (found) return found.doc;
+    if (!options.seed || options.seed.members.length === 0) return undefined;
+    const seeded = await casDoc(store, STATE_KEY, decodeState, (cur) => cur ?? initialState(options.seed!));
+    if (seeded.changed) logger.info(`${self}: seeded a new cluster state from its config: ${options.seed.members.join(', ')}`);
+    return seeded.doc;
+  }
+
+  async function doRefresh(): Promise<void> {
+    const found = await readState(store);
+    if (found) await install(found.doc);
+  }
+
+  // ---------------------------------------------------------------- transfers (new owner)
+
+  function isLive(seen: readonly NodeSeen[], node: string): boolean {
+    return liveNodes(seen, now(), livenessMs).some((s) => s.node === node);
+  }
+
+  async function runTransfers(state: ClusterState): Promise<void> {
+    const t = state.transition;
+    if (!t || t.phase !== 'stream' || t.from.strategy !== 'ring') return;
+    const doc = await readTransfers(store);
+    if (!doc || doc.doc.transition !== t.id) return;
+    const seen = await readSeen(store);
+    for (const item of doc.doc.items) {
+      if (item.to !== self || running.has(item.id)) continue;
+      if (item.status !== 'waiting' && !(item.status === 'running' && (item.claimedBy === self || staleClaim(item)))) continue;
+      if (running.size >= transferLimit(state, self, 'in')) break;
+      const claimed = await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
+        if (!cur || cur.transition !== t.id) return undefined;
+        const it = cur.items.find((x) => x.id === item.id);
+        if (!it || it.to !== self) return undefined;
+        const claimable = it.status === 'waiting' || (it.status === 'running' && (it.claimedBy === self || staleClaim(it)));
+        if (!claimable) return undefined;
+        const out = cur.items.filter((x) => x.id !== it.id && x.from === it.from && x.status === 'running' && !staleClaim(x)).length;
+        if (out >= transferLimit(state, it.from, 'out')) return undefined;
+        return update(cur, it.id, { status: 'running', claimedBy: self, claimedAt: now(), startedAt: it.startedAt ?? now() });
+      });
+      if (!claimed.changed) continue;
+      const job = runTransfer(t.id, item.id, t.from as RingLayout, seen).finally(() => running.delete(item.id));
+      running.set(item.id, job);
+    }
+  }
+
+  function staleClaim(item: TransferRecord): boolean {
+    return item.claimedAt === undefined || now() - item.claimedAt > livenessMs * 2;
+  }
+
+  async function runTransfer(transition: string, id: string, from: RingLayout, seenAtStart: readonly NodeSeen[]): Promise<void> {
+    let seen = seenAtStart;
+    let seenAt = now();
+    const fromRing = ringOfLayout(from);
+    let failures = 0;
+    while (!stopped) {
+      const doc = await readTransfers(store).catch(() => undefined);
+      const item = doc?.doc.transition === transition ? doc.doc.items.find((x) => x.id === id) : undefined;
+      if (!item || item.status !== 'running' || item.claimedBy !== self) return;
+      if (item.cursor.bucket >= item.buckets.length) {
+        await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) =>
+          cur?.transition === transition ? update(cur, id, { status: 'done', finishedAt: now() }) : undefined,
+        );
+        logger.info(`${self}: transfer ${id} from ${item.from} done (${item.doneBuckets} buckets, ${item.doneBytes} bytes)`);
+        return;
+      }
+      const bucket = hexBytes(item.buckets[item.cursor.bucket]!);
+      if (now() - seenAt > heartbeatMs) {
+        seen = await readSeen(store).catch(() => seen);
+        seenAt = now();
+      }
+      // The planned source, or, when it has been silent for the liveness window, another old replica.
+      const source = isLive(seen, item.from)
+        ? item.from
+        : (replicaSet(fromRing, from.n, bucket).find((m) => m !== self && isLive(seen, m)) ?? item.from);
+      let page: { objects: VersionedObject[]; bytes: number; next?: Uint8Array };
+      try {
+        page = checkPage(
+          await node.send(source, TRANSFER_PULL_MESSAGE, { bucket, after: item.cursor.after ? hexBytes(item.cursor.after) : null, limit: batchSize } satisfies PullBody),
+          source,
+        );
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 20 === 0) logger.warn(`${self}: transfer ${id}: pulling from ${source} failed (${(err as Error).message}); retrying`);
+        await touch(transition, id);
+        await sleep(Math.min(2000, 100 * failures));
+        continue;
+      }
+      if (page.objects.length > 0) await replicaFn(node, 'merge', [page.objects, null]);
+      const cursorBucket = item.cursor.bucket;
+      await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
+        const it = cur?.transition === transition ? cur.items.find((x) => x.id === id) : undefined;
+        // Someone else took it over meanwhile: what was merged stays (merging twice is harmless).
+        if (!cur || !it || it.claimedBy !== self || it.cursor.bucket !== cursorBucket) return undefined;
+        const finished = page.next === undefined;
+        return update(cur, id, {
+          cursor: finished ? { bucket: cursorBucket + 1 } : { bucket: cursorBucket, after: bucketHex(page.next!) },
+          doneBytes: it.doneBytes + page.bytes,
+          doneBuckets: it.doneBuckets + (finished ? 1 : 0),
+          claimedAt: now(),
+        });
+      });
+    }
+  }
+
+  async function touch(transition: string, id: string): Promise<void> {
+    await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
+      const it = cur?.transition === transition ? cur.items.find((x) => x.id === id) : undefined;
+      return cur && it && it.claimedBy === self && it.status === 'running' ? update(cur, id, { claimedAt: now() }) : undefined;
+    }).catch(() => undefined);
+  }
+
+  function checkPage(reply: unknown, from: string): { objects: VersionedObject[]; bytes: number; next?: Uint8Array } {
+    const r = reply as { objects?: unknown; bytes?: unknown; next?: unknown } | null;
+    if (!r || !Array.isArray(r.objects) || !r.objects.every(isVersionedObject) || typeof r.bytes !== 'number') {
+      throw new BadRequestError(`${TRANSFER_PULL_MESSAGE}: malformed page from ${from}`);
+    }
+    if (r.next !== undefined && !(r.next instanceof Uint8Array)) throw new BadRequestError(`${TRANSFER_PULL_MESSAGE}: next must be bytes`);
+    return r as { objects: VersionedObject[]; bytes: number; next?: Uint8Array };
+  }
+
+  // ---------------------------------------------------------------- cleanup (old owner)
+
+  async function sweep(layout: RingLayout, at: ClusterState): Promise<number> {
+    if (!hasReplicaModule(node)) return 0;
+    const ring = ringOfLayout(layout);
+    const held = (await replicaFn(node, 'buckets', [])) as Array<{ bucket: Uint8Array; keys: number; bytes: number }>;
+    let dropped = 0;
+    for (const b of held) {
+      // A newer epoch installed meanwhile (a write carrying it refreshed this node): stop.
+      if (installed !== at) break;
+      if (replicaSet(ring, layout.n, b.bucket).includes(self)) continue;
+      await replicaFn(node, 'dropBucket', [b.bucket]);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  async function runCleanup(state: ClusterState): Promise<void> {
+    const t = state.transition;
+    if (t) {
+      if (t.phase !== 'cleanup' || t.to.strategy !== 'ring' || cleaned >= state.epoch) return;
+      const seen = await readSeen(store);
+      if (waitingFor(seen, state.epoch, now(), livenessMs).length > 0) return;
+      const dropped = await sweep(t.to, state);
+      if (dropped > 0) logger.info(`${self}: cleanup of epoch ${state.epoch}: dropped ${dropped} buckets it no longer owns`);
+      cleaned = state.epoch;
+      await beat(true);
+      return;
+    }
+    if (state.layout.strategy !== 'ring') return;
+    // Settled: sweep now and then (a hinted copy handed back late can land on a former owner).
+    if (cleaned >= state.epoch && now() - lastSweep < 5 * heartbeatMs) return;
+    lastSweep = now();
+    const dropped = await sweep(state.layout, state);
+    if (dropped > 0) logger.info(`${self}: dropped ${dropped} buckets it does not own in epoch ${state.epoch}`);
+    if (cleaned < state.epoch) {
+      cleaned = state.epoch;
+      await beat(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- driving the transition
+
+  async function planTransfers(state: ClusterState): Promise<TransfersDoc | undefined> {
+    const t = state.transition!;
+    if (t.from.strategy !== 'ring' || t.to.strategy !== 'ring') return { transition: t.id, items: [] };
+    const fromRing = ringOfLayout(t.from);
+    const toRing = ringOfLayout(t.to);
+    const sizes = new Map<string, number>();
+    for (const m of t.from.members) {
+      try {
+        const list = (await node.send(m, BUCKETS_MESSAGE, null)) as Array<{ bucket: Uint8Array; bytes: number }>;
+        if (!Array.isArray(list)) continue;
+        for (const b of list) {
+          if (!(b?.bucket instanceof Uint8Array)) continue;
+          const hex = bucketHex(b.bucket);
+          sizes.set(hex, Math.max(sizes.get(hex) ?? 0, Number(b.bytes) || 0));
+        }
+      } catch (err) {
+        logger.warn(`${self}: planning transfers: ${m} did not list its buckets (${(err as Error).message}); its replicas cover it`);
+      }
+    }
+    const pairs = new Map<string, { from: string; to: string; buckets: string[]; bytes: number }>();
+    for (const [hex, bytes] of [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      for (const move of replicaMoves(fromRing, toRing, t.to.n, hexBytes(hex))) {
+        const k = `${move.from}\u0000${move.to}`;
+        let p = pairs.get(k);
+        if (!p) pairs.set(k, (p = { from: move.from, to: move.to, buckets: [], bytes: 0 }));
+        p.buckets.push(hex);
+        p.bytes += bytes;
+      }
+    }
+    const items: TransferRecord[] = [...pairs.values()]
+      .sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1))
+      .map((p, i) => ({
+        id: `t${i + 1}`,
+        from: p.from,
+        to: p.to,
+        buckets: p.buckets,
+        plannedBytes: p.bytes,
+        doneBuckets: 0,
+        doneBytes: 0,
+        cursor: { bucket: 0 },
+        status: state.paused ? 'paused' : 'waiting',
+      }));
+    const written = await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) =>
+      cur?.transition === t.id ? undefined : { transition: t.id, items },
+    );
+    return written.doc;
+  }
+
+  async function drive(): Promise<void> {
+    const found = await readState(store);
+    if (!found) return;
+    const state = found.doc;
+    const t = state.transition;
+    if (!t) return;
+    const seen = await readSeen(store);
+    if (waitingFor(seen, state.epoch, now(), livenessMs).length > 0) return;
+    if (t.phase === 'write-both') {
+      const doc = await planTransfers(state);
+      if (!doc) return;
+    } else if (t.phase === 'stream') {
+      const doc = await readTransfers(store);
+      if (!doc || doc.doc.transition !== t.id || doc.doc.items.some((i) => i.status !== 'done')) return;
+    } else if (t.phase === 'cleanup') {
+      const involved = new Set([...t.from.members, ...t.to.members]);
+      const pending = liveNodes(seen, now(), livenessMs).filter((s) => s.storage && involved.has(s.node) && (s.cleaned ?? 0) < state.epoch);
+      if (pending.length > 0) return;
+    }
+    const next = nextPhase(t.phase);
+    const advanced = await casDoc<ClusterState>(store, STATE_KEY, decodeState, (cur) => {
+      if (!cur || cur.epoch !== state.epoch || cur.transition?.id !== t.id) return undefined;
+      return next
+        ? { ...cur, epoch: cur.epoch + 1, transition: { ...t, phase: next } }
+        : { format: 1, epoch: cur.epoch + 1, layout: t.to, staged: cur.staged, limits: cur.limits, paused: cur.paused };
+    });
+    if (advanced.changed) {
+      logger.info(`${self}: cluster epoch ${state.epoch + 1}: ${next ? `transition ${t.id} enters ${next}` : `transition ${t.id} finished`}`);
+      await install(advanced.doc!);
+    }
+  }
+
+  async function doTick(): Promise<void> {
+    if (stopped || !installed) return;
+    await beat();
+    const state = installed;
+    if (options.storage) {
+      await runTransfers(state);
+      await runCleanup(state);
+      await drive();
+    }
+  }
+
+  function pull(body: unknown): Promise<unknown> {
+    const b = body as Partial<PullBody> | null;
+    if (!b || typeof b !== 'object') throw new BadRequestError(`${TRANSFER_PULL_MESSAGE}: body must be an object`);
+    let bucket: BucketName;
+    try {
+      bucket = bucketBytes(b.bucket as BucketName);
+    } catch (err) {
+      throw new BadRequestError(`${TRANSFER_PULL_MESSAGE}: ${(err as Error).message}`);
+    }
+    if (b.after !== null && b.after !== undefined && !(b.after instanceof Uint8Array)) {
+      throw new BadRequestError(`${TRANSFER_PULL_MESSAGE}: after must be bytes or null, got ${describeType(b.after)}`);
+    }
+    if (!hasReplicaModule(node)) throw new BadRequestError(`node ${self} has no versioned storage to transfer from`);
+    return replicaFn(node, 'scanBucket', [bucket, b.after ?? null, b.limit]);
+  }
+
+  const agent: MembershipAgent = {
+    async start() {
+      if (options.storage) node.handle(TRANSFER_PULL_MESSAGE, pull);
+      let state = await readOrSeed();
+      let waitedSince = now();
+      while (!state && !stopped) {
+        if (now() - waitedSince >= 0) {
+          logger.warn(`${self}: no cluster state yet, and this node's config has no members to seed one: waiting for the cluster (start a seed node, or stage this one with \`ringkv cluster join ${self}\`)`);
+          waitedSince = now() + 30_000;
+        }
+        await sleep(500);
+        state = await readOrSeed().catch(() => undefined);
+      }
+      if (!state) return;
+      compareWithSeed(state);
+      const involved = new Set([...state.layout.members, ...(state.transition ? state.transition.to.members : [])]);
+      if (!involved.has(self)) {
+        logger.warn(`${self}: not a member of the cluster (epoch ${state.epoch}, members ${state.layout.members.join(', ')}): it routes but owns nothing; stage it with \`ringkv cluster join ${self}\`, then plan and commit`);
+      }
+      await install(state);
+      watcher = await store.watch((change) => {
+        if (change.key === STATE_KEY) void agent.refresh().catch(() => {});
+      });
+      const poll = setInterval(() => {
+        void agent.refresh().catch(() => {});
+        void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
+      }, Math.min(1000, heartbeatMs));
+      poll.unref?.();
+      timers.push(poll);
+    },
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await watcher?.close();
+      await Promise.allSettled([...running.values(), ticking ?? Promise.resolve()]);
+    },
+    epoch: () => installed?.epoch ?? 0,
+    state: () => installed,
+    warning: () => warning,
+    refresh(minEpoch) {
+      if (minEpoch !== undefined && installed && installed.epoch >= minEpoch) return Promise.resolve();
+      refreshing ??= Promise.race([doRefresh(), sleep(1000)]).finally(() => (refreshing = undefined));
+      return refreshing;
+    },
+    tick() {
+      ticking ??= doTick().finally(() => (ticking = undefined));
+      return ticking;
+    },
+  };
+  return agent;
+}
+
+function update(doc: TransfersDoc, id: string, patch: Partial<TransferRecord>): TransfersDoc {
+  return { ...doc, items: doc.items.map((x) => (x.id === id ? { ...x, ...patch } : x)) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

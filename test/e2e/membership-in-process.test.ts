@@ -1,0 +1,168 @@
+/**
+ * Join and leave on the ring in one process (in-process transport, memory stores, the in-memory
+ * cluster state), under a continuous load of unique writes: after each change settles, every
+ * acknowledged write reads back through every node, each bucket is held by exactly its new
+ * replica set, what moved is what the transfers planned, and nothing moved between two nodes
+ * that both stayed.
+ */
+import {
+  beginTransition,
+  casDoc,
+  createInProcessNetwork,
+  createMemoryClusterStateStore,
+  createModuleRegistry,
+  createNode,
+  decodeState,
+  readSeen,
+  readState,
+  readTransfers,
+  ringAfter,
+  stageChange,
+  STATE_KEY,
+  type ClusterState,
+  type ClusterStateStore,
+  type InProcessNetwork,
+  type RingkvNode,
+  type RingLayout,
+} from '@ringkv/core';
+import { createMembershipAgent, createRing, replicaMoves, type MembershipAgent } from '@ringkv/ring';
+import { createStore, type Store } from '@ringkv/store';
+import { startLoad, type LoadClient } from '@ringkv/test-utils';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+const SEED: RingLayout = { strategy: 'ring', members: ['a@m', 'b@m', 'c@m'], n: 3, r: 2, w: 2, vnodes: 64 };
+const BUCKETS = Array.from({ length: 24 }, (_, i) => `bucket-${i}`);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Member {
+  node: RingkvNode;
+  store: Store;
+  agent: MembershipAgent;
+}
+
+async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: RingLayout): Promise<Member> {
+  const store = await createStore({ backend: 'memory' });
+  const modules = createModuleRegistry();
+  store.register(modules);
+  const node = createNode({ name, transport: network.transport(), modules, hopTimeoutMs: 2000 });
+  store.attach(node);
+  const agent = createMembershipAgent({
+    node,
+    store: state,
+    ...(seed ? { seed } : {}),
+    storage: true,
+    heartbeatMs: 100,
+    livenessMs: 1500,
+    batchSize: 50,
+    timing: { pingIntervalMs: 100, pingTimeoutMs: 500, handoffIntervalMs: 200 },
+  });
+  await agent.start();
+  await node.start();
+  return { node, store, agent };
+}
+
+function client(node: RingkvNode): LoadClient {
+  return {
+    async put(bucket, key, value) {
+      const r = await node.route(bucket, 'KV.Bucket', 'put', [bucket, enc.encode(key), enc.encode(value)]);
+      return r === 'ok' ? 'OK' : String(r);
+    },
+    async get(bucket, key) {
+      const r = (await node.route(bucket, 'KV.Bucket', 'get', [bucket, enc.encode(key)])) as { value: Uint8Array | null } | string;
+      return typeof r === 'object' && r.value ? dec.decode(r.value) : String(typeof r === 'object' ? 'nil' : r);
+    },
+  };
+}
+
+/** The state once no transition runs and every member installed and cleaned up its epoch; throws before. */
+async function settled(state: ClusterStateStore, members: readonly string[]): Promise<ClusterState> {
+  const s = (await readState(state))!.doc;
+  if (s.transition) throw new Error(`transition ${s.transition.id} in phase ${s.transition.phase} (epoch ${s.epoch})`);
+  const seen = await readSeen(state);
+  const behind = members.filter((m) => !seen.some((x) => x.node === m && x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch));
+  if (behind.length > 0) throw new Error(`not settled on ${behind.join(', ')}`);
+  return s;
+}
+
+describe('membership on the ring, in process, under load', () => {
+  const network = createInProcessNetwork();
+  const state = createMemoryClusterStateStore();
+  const members = new Map<string, Member>();
+
+  beforeAll(async () => {
+    for (const name of SEED.members) members.set(name, await startMember(network, state, name, SEED));
+    const a = members.get('a@m')!.node;
+    for (const b of BUCKETS) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
+    // Some data before the change, so there is something to stream.
+    for (const b of BUCKETS) for (let i = 0; i < 30; i++) await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(`x`.repeat(100))]);
+  });
+  afterAll(async () => {
+    for (const m of members.values()) {
+      await m.agent.stop();
+      await m.node.stop();
+      await m.store.close();
+    }
+  });
+
+  async function change(stage: (s: ClusterState) => ClusterState, after: readonly string[]): Promise<void> {
+    const before = (await readState(state))!.doc;
+    const beforeLayout = before.layout as RingLayout;
+    const load = startLoad({ clients: [...members.values()].map((m) => client(m.node)), buckets: BUCKETS, workers: 3, prefix: `e${before.epoch}-` });
+    await new Promise((r) => setTimeout(r, 300));
+    const committed = await casDoc<ClusterState>(state, STATE_KEY, decodeState, (cur) => {
+      const staged = stage(cur!);
+      return beginTransition(staged, ringAfter(beforeLayout, staged.staged), `x${before.epoch}`);
+    });
+    expect(committed.changed).toBe(true);
+    const done = await vi.waitFor(() => settled(state, after), { timeout: 60_000, interval: 100 });
+    const stats = await load.stop();
+    expect(stats.failures.slice(0, 5)).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(50);
+
+    const layout = done.layout as RingLayout;
+    expect(layout.members).toEqual([...after].sort());
+    // Every acknowledged write reads back through every node.
+    for (const m of after) {
+      const c = client(members.get(m)!.node);
+      for (const a of stats.acked.values()) expect(await c.get(a.bucket, a.key), `${a.bucket}/${a.key} via ${m}`).toBe(a.value);
+    }
+    // Each bucket is held by exactly its replica set: no orphans, none missing.
+    const ring = createRing({ members: layout.members, vnodes: layout.vnodes });
+    for (const [name, m] of members) {
+      const held = new Set((await m.store.buckets()).filter((b) => b.keys > 0).map((b) => dec.decode(b.bucket)));
+      for (const b of BUCKETS) {
+        const owners = ring.preferenceList(b, 3).map((r) => r.node);
+        expect(held.has(b), `${b} on ${name} (owners ${owners.join(', ')})`).toBe(owners.includes(name));
+        if (!owners.includes(name)) continue;
+        // Every owner holds its full copy of what was there before the change (streamed or kept).
+        const objects = (await m.store.replica.scanBucket(enc.encode(b), null, 10_000)).objects.map((o) => dec.decode(o.key));
+        for (let i = 0; i < 30; i++) expect(objects, `${b} pre-${i} on ${name}`).toContain(`pre-${i}`);
+      }
+    }
+    // What moved is what was planned: the transfers' buckets are the replica moves, and bytes match.
+    const transfers = (await readTransfers(state))!.doc;
+    const fromRing = createRing({ members: beforeLayout.members, vnodes: beforeLayout.vnodes });
+    const expected = new Map<string, number>();
+    for (const b of BUCKETS) for (const mv of replicaMoves(fromRing, ring, 3, b)) expected.set(`${mv.from}>${mv.to}`, (expected.get(`${mv.from}>${mv.to}`) ?? 0) + 1);
+    const actual = new Map(transfers.items.map((t) => [`${t.from}>${t.to}`, t.doneBuckets]));
+    expect(actual).toEqual(expected);
+    for (const t of transfers.items) {
+      expect(t.status).toBe('done');
+      // Nothing moved between two nodes that both stayed.
+      expect(beforeLayout.members.includes(t.from) && after.includes(t.from) && beforeLayout.members.includes(t.to) && after.includes(t.to)).toBe(false);
+    }
+    return;
+  }
+
+  it('3 -> 4: d joins, and takes over a quarter of the replicas', async () => {
+    members.set('d@m', await startMember(network, state, 'd@m'));
+    expect(members.get('d@m')!.agent.epoch()).toBe(1);
+    await change((s) => stageChange(s, { action: 'join', node: 'd@m' }), ['a@m', 'b@m', 'c@m', 'd@m']);
+  }, 90_000);
+
+  it('4 -> 3: b leaves, its replicas move to the others, and it ends holding nothing', async () => {
+    await change((s) => stageChange(s, { action: 'leave', node: 'b@m' }), ['a@m', 'c@m', 'd@m']);
+    expect((await members.get('b@m')!.store.buckets()).filter((x) => x.keys > 0)).toEqual([]);
+  }, 90_000);
+});
