@@ -25,6 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
+  BUCKETS_MESSAGE,
   bucketBytes,
   bucketHex,
   casDoc,
@@ -70,8 +71,6 @@ import { hasReplicaModule, isVersionedObject, replicaFn } from './replica-messag
 
 /** A new owner asks an old one for a page of a bucket: `{ bucket, after, limit }` -> `{ objects, bytes, next? }`. */
 export const TRANSFER_PULL_MESSAGE = 'ring.transfer.pull';
-/** What every storage node answers with its bucket list (served by @ringkv/store). */
-const BUCKETS_MESSAGE = 'kv.buckets';
 
 export interface MembershipAgentOptions {
   node: RingkvNode;
