@@ -5,6 +5,7 @@
  * await main(['route', 'hello', 'Kernel', 'node', '--via', 'foo@computer-name'], defaultIO());
  */
 import { readFileSync } from 'node:fs';
+import { clusterCommands } from './commands/cluster.js';
 import { devCommand } from './commands/dev.js';
 import { nodeStartCommand } from './commands/node-start.js';
 import { routeCommand } from './commands/route.js';
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   routeCommand,
   simulateCommand,
   planCommand,
+  ...clusterCommands,
 ];
 
 /** The version in this package's own package.json (kept by changesets), read when asked. */

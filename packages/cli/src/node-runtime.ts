@@ -14,6 +14,9 @@ import { pathToFileURL } from 'node:url';
 import {
   ConfigError,
   DEFAULT_DATA_ROOT,
+  defaultQuorum,
+  type ClusterLayout,
+  type ClusterStateStore,
   createInProcessNetwork,
   createModuleRegistry,
   createNode,
@@ -27,8 +30,8 @@ import {
   type Strategy,
   type Transport,
 } from '@ringkv/core';
-import { connectNatsTransport } from '@ringkv/nats';
-import { createRingStrategy } from '@ringkv/ring';
+import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
+import { createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
 import type { NodeMetrics } from '@ringkv/http';
@@ -44,6 +47,8 @@ export interface StartNodeOptions {
   transport?: Transport;
   /** The network for `transport: "in-process"`. @default a new network (this node alone) */
   network?: InProcessNetwork;
+  /** The cluster state of a managed cluster, instead of JetStream KV on the config's NATS (in-process clusters). */
+  clusterState?: ClusterStateStore;
 }
 
 export interface RunningNode {
@@ -54,6 +59,8 @@ export interface RunningNode {
   readonly serverPort?: number;
   /** The port of the HTTP API, /metrics and the dashboard (config `http.port`), once it is wired. */
   readonly httpPort?: number;
+  /** In a managed cluster: what follows the cluster state for this node. */
+  readonly agent?: MembershipAgent;
   /** Stops serving, drains in-flight calls, closes storage and the connection. Idempotent. */
   stop(): Promise<void>;
 }
@@ -99,19 +106,46 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
       logger.info(describeStorage(opened, storage.syncIntervalMs));
     }
 
+    // A managed cluster's placement comes from the cluster state, read before serving.
+    const managed = config.cluster.managed;
+    let clusterState: ClusterStateStore | undefined;
+    if (managed) {
+      const opened = options.clusterState ?? (await connectClusterStateKv({ url: config.nats.url, bucket: config.cluster.bucket, name: `${name} cluster state`, logger }));
+      clusterState = opened;
+      if (!options.clusterState) closers.push(() => opened.close());
+    }
+
     const node = createNode({
       name,
       transport,
-      strategy: strategyFor(config),
+      strategy: managed ? createRangeStrategy([]) : strategyFor(config),
       modules,
       hopTimeoutMs: config.hopTimeoutMs,
       maxHops: config.maxHops,
       logger,
     });
+    store?.attach(node);
+
+    let agent: MembershipAgent | undefined;
+    if (clusterState) {
+      const seed = seedLayout(config);
+      const started = createMembershipAgent({
+        node,
+        store: clusterState,
+        ...(seed ? { seed } : {}),
+        storage: store !== undefined,
+        timing: ringTiming(config),
+        logger,
+        heartbeatMs: config.cluster.heartbeatMs,
+        livenessMs: config.cluster.livenessMs,
+        batchSize: config.cluster.transferBatch,
+      });
+      closers.push(() => started.stop());
+      await started.start();
+      agent = started;
+    }
     await node.start();
     closers.push(() => node.stop());
-
-    store?.attach(node);
 
     // Metrics count the calls of both servers; they exist when the HTTP server does (it serves them).
     // Loaded only then: fastify and prom-client cost every other node start (and every CLI command) nothing.
@@ -161,6 +195,7 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
       node,
       config,
       transport,
+      ...(agent ? { agent } : {}),
       ...(serverPort !== undefined ? { serverPort } : {}),
       ...(httpPort !== undefined ? { httpPort } : {}),
       stop: () => (stopped ??= closeAll()),
@@ -169,6 +204,31 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     await closeAll();
     throw err;
   }
+}
+
+/** The layout this node's file describes, which seeds a new managed cluster (none without members). */
+export function seedLayout(config: RingkvConfig): ClusterLayout | undefined {
+  if (config.strategy === 'ring') {
+    const ring = config.ring;
+    if (ring.members.length === 0) return undefined;
+    const weights = Object.keys(ring.weights).length > 0 ? { weights: ring.weights } : {};
+    return { strategy: 'ring', members: [...ring.members].sort(), n: ring.n, r: ring.r ?? defaultQuorum(ring.n), w: ring.w ?? defaultQuorum(ring.n), vnodes: ring.vnodes, ...weights };
+  }
+  if (config.routingTable.length === 0) return undefined;
+  const members = [...new Set(config.routingTable.map((e) => e.node))].sort();
+  return { strategy: 'range', members, table: config.routingTable.map((e) => ({ from: e.from, to: e.to, node: e.node })) };
+}
+
+function ringTiming(config: RingkvConfig) {
+  const r = config.ring;
+  return {
+    ...(r.pingIntervalMs !== undefined ? { pingIntervalMs: r.pingIntervalMs } : {}),
+    ...(r.pingTimeoutMs !== undefined ? { pingTimeoutMs: r.pingTimeoutMs } : {}),
+    ...(r.handoffIntervalMs !== undefined ? { handoffIntervalMs: r.handoffIntervalMs } : {}),
+    ...(r.handoffBatchSize !== undefined ? { handoffBatchSize: r.handoffBatchSize } : {}),
+    ...(r.reapIntervalMs !== undefined ? { reapIntervalMs: r.reapIntervalMs } : {}),
+    ...(r.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: r.tombstoneGraceMs } : {}),
+  };
 }
 
 /** The one place strategies are chosen by name. */

@@ -25,6 +25,10 @@ import {
   DEFAULT_REDIS_URL,
   DEFAULT_RING_N,
   DEFAULT_RING_VNODES,
+  DEFAULT_CLUSTER_HEARTBEAT_MS,
+  DEFAULT_CLUSTER_LIVENESS_MS,
+  DEFAULT_CLUSTER_STATE_BUCKET,
+  DEFAULT_TRANSFER_BATCH,
 } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { boundToByte, overlappingRanges, type RangeTable } from './range-table.js';
@@ -205,6 +209,31 @@ export const configSchema = z
       })
       .strict()
       .default({ members: [], n: DEFAULT_RING_N, vnodes: DEFAULT_RING_VNODES, weights: {} }),
+    /**
+     * A managed cluster: membership lives in the cluster state (NATS JetStream KV over the
+     * `nats` connection), changed with `ringkv cluster join/leave/replace`, `plan`, `commit`.
+     * This file's members (or range table) only seed a new cluster. @default not managed
+     */
+    cluster: z
+      .object({
+        managed: z.boolean().default(false),
+        /** JetStream KV bucket holding the state. @default "ringkv-cluster" */
+        bucket: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ and -').default(DEFAULT_CLUSTER_STATE_BUCKET),
+        /** How often this node writes its heartbeat (seen-entry), ms. @default 1000 */
+        heartbeatMs: positiveInt.max(60_000).default(DEFAULT_CLUSTER_HEARTBEAT_MS),
+        /** A node silent this long is not waited for, ms. @default 5000 */
+        livenessMs: positiveInt.max(600_000).default(DEFAULT_CLUSTER_LIVENESS_MS),
+        /** Objects per transfer batch. @default 200 */
+        transferBatch: positiveInt.max(100_000).default(DEFAULT_TRANSFER_BATCH),
+      })
+      .strict()
+      .default({
+        managed: false,
+        bucket: DEFAULT_CLUSTER_STATE_BUCKET,
+        heartbeatMs: DEFAULT_CLUSTER_HEARTBEAT_MS,
+        livenessMs: DEFAULT_CLUSTER_LIVENESS_MS,
+        transferBatch: DEFAULT_TRANSFER_BATCH,
+      }),
     /** ES modules registering extra functions (`export function register(registry)`). @default [] */
     modules: z.array(z.string().min(1)).default([]),
   })
@@ -214,7 +243,8 @@ export const configSchema = z
     if (c.strategy !== 'ring') return;
     const members = c.ring.members;
     if (members.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['ring', 'members'], message: 'strategy "ring" needs at least one member' });
+      // A node joining a managed cluster takes the members from the cluster state.
+      if (!c.cluster.managed) ctx.addIssue({ code: 'custom', path: ['ring', 'members'], message: 'strategy "ring" needs at least one member (or "cluster": {"managed": true} to take them from the cluster)' });
       return;
     }
     if (new Set(members).size !== members.length) {

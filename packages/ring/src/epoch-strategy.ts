@@ -22,6 +22,7 @@
  */
 import {
   ArgumentError,
+  BadRequestError,
   silentLogger,
   type BucketName,
   type FunctionKind,
@@ -34,10 +35,11 @@ import {
   type RouteContext,
   type Strategy,
   type TransitionPhase,
+  type VersionedObject,
 } from '@ringkv/core';
 import { createCoordinator } from './coordinator.js';
 import type { HybridClock } from './hybrid-clock.js';
-import { APPLY_MESSAGE, applyOnReplica, parseApply } from './replica-messages.js';
+import { APPLY_MESSAGE, applyOnReplica, HANDOFF_MESSAGE, hasReplicaModule, MERGE_MESSAGE, parseApply, parseObjects, replicaFn } from './replica-messages.js';
 import type { RingStrategyConfig } from './ring-config.js';
 import { createRingStrategy, type RingStrategy } from './ring-strategy.js';
 import { createRing, type Ring } from './ring.js';
@@ -194,6 +196,23 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         if (typeof e === 'number' && e > epoch) await deps.refresh(e);
         const { call, meta } = parseApply(body);
         return applyOnReplica(attached, call, meta);
+      });
+      // Hinted data handed back to this node after ownership moved away from it goes to the
+      // nodes that own it now: merging it here would leave an orphan copy.
+      attached.handle(HANDOFF_MESSAGE, async (body) => {
+        const { objects } = parseObjects(body, HANDOFF_MESSAGE);
+        if (!hasReplicaModule(attached)) throw new BadRequestError(`node ${attached.name} has no versioned storage to hand off to`);
+        const mine: VersionedObject[] = [];
+        const elsewhere = new Map<string, VersionedObject[]>();
+        for (const o of objects) {
+          const owners = [...new Set(writeRings.flatMap((ring) => ring.preferenceList(o.bucket, n).map((r) => r.node)))];
+          if (owners.includes(attached.name)) mine.push(o);
+          else for (const owner of owners) elsewhere.set(owner, [...(elsewhere.get(owner) ?? []), o]);
+        }
+        if (mine.length > 0) await replicaFn(attached, 'merge', [mine, null]);
+        // A failure here fails the handoff: the sender keeps its hints and tries again.
+        for (const [owner, objs] of elsewhere) await attached.send(owner, MERGE_MESSAGE, { objects: objs, hintFor: null });
+        return 'ok';
       });
       // `node` stays set after detach: calls still in flight under this epoch finish normally.
       return () => undo?.();

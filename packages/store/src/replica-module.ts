@@ -30,7 +30,6 @@ import { parseHintedField } from './hinted-field.js';
 import { checkObjects, decodeSiblings } from './versioned-record.js';
 import { randomBytes } from 'node:crypto';
 import { NODE_TABLE, ownerBytes, type VersionedStore } from './versioned-store.js';
-import { compareBytes } from './bytes.js';
 
 export interface ReplicaFunctions {
   merge(objects: unknown, hintFor?: unknown): Promise<'ok'>;
@@ -50,7 +49,7 @@ export interface ReplicaFunctions {
   dropHinted(owner: unknown, objects: unknown): Promise<'ok'>;
   reap(olderThanTs: unknown): Promise<number>;
   buckets(): Promise<BucketSummary[]>;
-  /** Up to `limit` objects of one bucket's primary area with keys after `after`, in key byte order (ownership transfer). */
+  /** Up to `limit` objects of one bucket's primary area after the cursor `after`, in key byte order (ownership transfer). */
   scanBucket(bucket: unknown, after: unknown, limit: unknown): Promise<ScanPage>;
   /** Forgets a bucket's primary area on this node (its old owner, once ownership moved). */
   dropBucket(bucket: unknown): Promise<'ok'>;
@@ -60,7 +59,7 @@ export interface ScanPage {
   readonly objects: VersionedObject[];
   /** Stored bytes of the objects (key + encoded record, as `buckets()` counts them). */
   readonly bytes: number;
-  /** The last key returned, to pass as `after`; absent when the bucket has no more. */
+  /** The backend's scan cursor, to pass as `after` (opaque); absent when the bucket has no more. */
   readonly next?: Uint8Array;
 }
 
@@ -164,17 +163,14 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
       if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 100_000) {
         throw new ArgumentError(`limit must be an integer from 1 to 100000, got ${String(limit)}`);
       }
-      const from = after instanceof Uint8Array ? after : undefined;
-      const entries = await backend.entries('versioned', name);
-      const start = from === undefined ? 0 : firstAfter(entries, from);
-      const page = entries.slice(start, start + limit);
+      // The backend's ordered, resumable scan: one bounded batch, never the whole bucket in memory.
+      const batch = await backend.scan('versioned', { table: name, limit, ...(after instanceof Uint8Array ? { after } : {}) });
       let bytes = 0;
-      const objects = page.map(([key, value]) => {
-        bytes += key.length + value.length;
-        return { bucket: name, key, siblings: decodeSiblings(value, 'scan') };
+      const objects = batch.entries.map((e) => {
+        bytes += e.field.length + e.value.length;
+        return { bucket: name, key: e.field, siblings: decodeSiblings(e.value, 'scan') };
       });
-      const more = start + limit < entries.length;
-      return { objects, bytes, ...(more && page.length > 0 ? { next: page[page.length - 1]![0] } : {}) };
+      return { objects, bytes, ...(batch.next ? { next: batch.next } : {}) };
     },
 
     async dropBucket(bucket) {
@@ -195,17 +191,6 @@ function bucketArg(bucket: unknown): Uint8Array {
   }
 }
 
-/** Index of the first entry whose key sorts after `key` (entries are in key byte order). */
-function firstAfter(entries: ReadonlyArray<readonly [Uint8Array, Uint8Array]>, key: Uint8Array): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (compareBytes(entries[mid]![0], key) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export function registerReplicaModule(modules: ModuleRegistry, fns: ReplicaFunctions): void {
   modules.registerModule(REPLICA_MODULE, {

@@ -24,3 +24,4 @@ export * from './transport-compliance.js';
 export * from './text-protocol-suite.js';
 export * from './cluster-load.js';
 export * from './cluster-state-suite.js';
+export * from './text-load-client.js';

@@ -1,0 +1,117 @@
+/**
+ * A text-protocol client for load tests: one connection, one command at a time, replies parsed
+ * by their shape (`OK`, `NOT FOUND`, `<value>\r\nOK`, `ERROR ...`). When its server goes away it
+ * fails the command in flight (that failure counts) and connects to the next server of its list.
+ */
+import { connect, type Socket } from 'node:net';
+import type { LoadClient } from './cluster-load.js';
+
+export interface TextLoadClient extends LoadClient {
+  close(): void;
+}
+
+export function textLoadClient(ports: () => readonly number[], timeoutMs = 10_000): TextLoadClient {
+  let socket: Socket | undefined;
+  let buffer = '';
+  let wake: (() => void) | undefined;
+  let broken = false;
+  let turn = Math.floor(Math.random() * 1000);
+  let closed = false;
+
+  async function open(): Promise<Socket> {
+    if (socket && !broken) return socket;
+    const list = ports();
+    const port = list[turn++ % list.length]!;
+    buffer = '';
+    broken = false;
+    const s = connect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      buffer += d;
+      wake?.();
+    });
+    const fail = () => {
+      broken = true;
+      wake?.();
+    };
+    s.on('error', fail);
+    s.on('close', fail);
+    socket = s;
+    return s;
+  }
+
+  async function reply(parse: (b: string) => { text: string; used: number } | undefined): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = parse(buffer);
+      if (got) {
+        buffer = buffer.slice(got.used);
+        return got.text;
+      }
+      if (broken) throw new Error('connection lost');
+      if (Date.now() > deadline) {
+        broken = true;
+        socket?.destroy();
+        throw new Error('no reply in time');
+      }
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  const line = (b: string) => {
+    const i = b.indexOf('\r\n');
+    return i < 0 ? undefined : { text: b.slice(0, i), used: i + 2 };
+  };
+
+  // One command at a time on the connection: replies are matched to commands by order.
+  let chain: Promise<unknown> = Promise.resolve();
+  function ask(command: string, parse: (b: string) => { text: string; used: number } | undefined): Promise<string> {
+    const next = chain.then(() => askNow(command, parse));
+    chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async function askNow(command: string, parse: (b: string) => { text: string; used: number } | undefined): Promise<string> {
+    if (closed) throw new Error('client closed');
+    let s: Socket;
+    try {
+      s = await open();
+    } catch (err) {
+      broken = true;
+      throw err;
+    }
+    s.write(`${command}\r\n`);
+    try {
+      return await reply(parse);
+    } catch (err) {
+      socket?.destroy();
+      socket = undefined;
+      throw err;
+    }
+  }
+
+  return {
+    put: (bucket, key, value) => ask(`PUT ${bucket} ${key} ${value}`, line),
+    // A value line then OK; NOT FOUND or ERROR alone.
+    get: (bucket, key) =>
+      ask(`GET ${bucket} ${key}`, (b) => {
+        const first = line(b);
+        if (!first) return undefined;
+        if (first.text === 'NOT FOUND' || first.text.startsWith('ERROR ')) return first;
+        const second = line(b.slice(first.used));
+        if (!second) return undefined;
+        return { text: second.text === 'OK' ? first.text : `${first.text} / ${second.text}`, used: first.used + second.used };
+      }),
+    close() {
+      closed = true;
+      socket?.destroy();
+    },
+  };
+}
