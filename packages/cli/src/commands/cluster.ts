@@ -155,7 +155,7 @@ export const clusterCommands: readonly Command[] = [
   command(
     'status',
     'the cluster: epoch, members and what they hold, the transition, transfers, settled',
-    `Usage: ringkv cluster status [--json] [--watch]
+    `Usage: ringkv cluster status [--json]
 
 Members with their state (valid, joining, leaving, down, not-member), the epoch each acknowledged,
 and the buckets, keys and bytes each holds now; the transition in progress (phase, who it waits
