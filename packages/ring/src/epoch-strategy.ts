@@ -29,7 +29,7 @@ import {
   type Logger,
   type Placement,
   type Replica,
-  type RingkvNode,
+  type StrategyHost,
   type RingLayout,
   type RouteCall,
   type RouteContext,
@@ -37,7 +37,8 @@ import {
   type TransitionPhase,
   type VersionedObject,
 } from '@ringkv/core';
-import { createCoordinator } from './coordinator.js';
+import { createCoordinator, type RingPlacement } from './coordinator.js';
+import { createPreferenceLists } from './preference-list.js';
 import type { HybridClock } from './hybrid-clock.js';
 import { APPLY_MESSAGE, applyOnReplica, HANDOFF_MESSAGE, hasReplicaModule, MERGE_MESSAGE, parseApply, parseObjects, replicaFn } from './replica-messages.js';
 import type { RingStrategyConfig } from './ring-config.js';
@@ -55,8 +56,6 @@ export interface EpochRingView {
 
 export interface EpochRingDeps {
   clock: HybridClock;
-  /** This node's incarnation, the same for every epoch. */
-  actor: string;
   logger?: Logger;
   /** Asked when a message carries a newer epoch; resolves once this node installed it (or gave up). */
   refresh(epoch: number): Promise<void>;
@@ -74,7 +73,7 @@ export interface EpochRingStrategy extends Strategy {
   readonly n: number;
   /** The strategy doing the background work (failure detector, handoff) over every node involved. */
   readonly base: RingStrategy;
-  placementFor(kind: FunctionKind, bucket: BucketName): Placement;
+  placementFor(kind: FunctionKind, bucket: BucketName): RingPlacement;
   /** Calls this strategy is coordinating now: an epoch is acknowledged once the previous one's drained. */
   inFlight(): number;
 }
@@ -97,74 +96,93 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
   const union = [...new Set([...fromRing.members, ...toRing.members])].sort();
   const n = layout.n;
   const { r, w } = layout;
+  // The base strategy: the committed ring when stable; over every node involved during a
+  // transition, for its background work (failure detector, handoff) and its actor.
   const base = createRingStrategy(
-    { ...(view.timing ?? {}), members: union, n: Math.min(n, union.length), r, w, vnodes: layout.vnodes },
-    { clock: deps.clock, actor: deps.actor, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.background === false ? { background: false } : {}) },
+    { ...(view.timing ?? {}), members: transition ? union : fromRing.members, n: Math.min(n, union.length), r, w, vnodes: layout.vnodes, ...(!transition && layout.weights ? { weights: layout.weights } : {}) },
+    { clock: deps.clock, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.background === false ? { background: false } : {}) },
   );
-  let node: RingkvNode | undefined;
+  let host: StrategyHost | undefined;
   let inFlight = 0;
-  // Fallbacks and "primaries left unplaced" are found on the ring reads use: its primaries are
-  // always among the nodes a write goes to.
-  const coordinator = createCoordinator({
-    ring: readRing,
-    n,
-    node: () => node,
-    detector: () => base.detector(),
-    clock: deps.clock,
-    actor: () => deps.actor,
-    logger: () => deps.logger ?? node?.logger ?? silentLogger,
-  });
+  const isUp = (m: string) => base.detector()?.isUp(m) ?? true;
+  const listsOf = new Map(writeRings.concat([readRing]).map((ring) => [ring, createPreferenceLists(ring, n)]));
+  const lists = (ring: Ring) => listsOf.get(ring)!;
 
-  const isUp = () => {
-    const det = base.detector();
-    return det ? (m: string) => det.isUp(m) : undefined;
-  };
-
-  function placementFor(kind: FunctionKind, bucket: BucketName): Placement {
-    const up = isUp();
+  function placementFor(kind: FunctionKind, bucket: BucketName): RingPlacement {
+    const up = base.detector() ? isUp : undefined;
     if (kind !== 'write' || writeRings.length === 1) {
       const ring = kind === 'write' ? writeRings[0]! : readRing;
-      return { replicas: ring.preferenceList(bucket, n, up), n, r, w };
+      const apl = lists(ring).annotated(bucket, up);
+      return { replicas: apl.replicas, primaries: apl.primaries, spares: apl.spares, unplaced: apl.unplaced, n, r, w };
     }
-    const quorumGroups = writeRings.map((ring) => ring.preferenceList(bucket, n).map((x) => x.node));
+    const apls = writeRings.map((ring) => lists(ring).annotated(bucket, up));
+    const quorumGroups = apls.map((a) => [...a.primaries]);
     const [oldSet, newSet] = quorumGroups as [string[], string[]];
     const replicas: Replica[] = [];
-    for (const ring of writeRings) {
-      for (const rep of ring.preferenceList(bucket, n, up)) {
+    for (const apl of apls) {
+      for (const rep of apl.replicas) {
         if (replicas.some((x) => x.node === rep.node && x.hintFor === rep.hintFor)) continue;
         // A new owner may not hold the bucket object yet until streaming brought it.
         const gaining = rep.role === 'primary' && newSet.includes(rep.node) && !oldSet.includes(rep.node);
         replicas.push(gaining ? { ...rep, gaining: true } : rep);
       }
     }
-    return { replicas, n, r, w, quorumGroups };
+    const used = new Set(replicas.map((x) => x.node));
+    return {
+      replicas,
+      primaries: [...new Set(apls.flatMap((a) => a.primaries))],
+      spares: apls[1]!.spares.filter((m) => !used.has(m)),
+      unplaced: [...new Set(apls.flatMap((a) => a.unplaced))],
+      n,
+      r,
+      w,
+      quorumGroups,
+    };
   }
 
-  async function run(call: RouteCall, ctx: RouteContext): Promise<unknown> {
-      const seen = call.options?.epoch;
-      if (typeof seen === 'number' && seen > epoch && node) {
-        await deps.refresh(seen);
-        const now = node.strategy();
-        if (now !== strategy && now.execute) return now.execute(call, now.placement(call.bucket), ctx);
-      }
-      let kind: FunctionKind = 'read';
-      try {
-        kind = ctx.kindOf(call.mod, call.fun, call.args.length);
-      } catch {
-        // Not registered here: the coordinator forwards it, with the read placement.
-      }
-      const fenced: RouteContext = {
-        self: ctx.self,
-        timeoutMs: ctx.timeoutMs,
-        kindOf: (m, f, a) => ctx.kindOf(m, f, a),
-        applyLocal: (c, meta) => ctx.applyLocal(c, meta),
-        forward: (to, c) => ctx.forward(to, { ...c, options: { ...(c.options ?? {}), epoch } }),
-        send: (to, type, body, t) =>
-          ctx.send(to, type, type === APPLY_MESSAGE && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, t),
-      };
-      return coordinator.execute(call, placementFor(kind, call.bucket), fenced);
+  // During a transition: writes on every owner, old and new, read before write (the one-round-
+  // trip path versions on one replica, which may be a new owner without the object yet).
+  const coordinator = transition
+    ? createCoordinator({
+        n,
+        host: () => host,
+        isUp,
+        suspect: (node, err) => base.detector()?.suspect(node, err),
+        clock: deps.clock,
+        actor: () => base.actor(),
+        ready: () => base.ready(),
+        logger: () => deps.logger ?? host?.logger ?? silentLogger,
+        send: (node, type, body, timeoutMs) => (host ? host.send(node, type, body, timeoutMs) : Promise.reject(new BadRequestError('not attached to a node'))),
+        placementOf: (bucket) => placementFor('write', bucket),
+        writePath: 'read-before-write',
+      })
+    : undefined;
+
+  async function run(call: RouteCall, ctx: RouteContext, node: RingkvNodeLike | undefined): Promise<unknown> {
+    const seen = call.options?.epoch;
+    if (typeof seen === 'number' && seen > epoch && node) {
+      await deps.refresh(seen);
+      const now = node.strategy();
+      if (now !== strategy && now.execute) return now.execute(call, now.placement(call.bucket), ctx);
+    }
+    let kind: FunctionKind = 'read';
+    try {
+      kind = ctx.kindOf(call.mod, call.fun, call.args.length);
+    } catch {
+      // Not registered here: the coordinator forwards it, with the read placement.
+    }
+    const fenced: RouteContext = {
+      ...ctx,
+      kindOf: (m, f, a) => ctx.kindOf(m, f, a),
+      applyLocal: (c, meta) => ctx.applyLocal(c, meta),
+      forward: (to, c) => ctx.forward(to, { ...c, options: { ...(c.options ?? {}), epoch } }),
+      send: (to, type, body, t) => ctx.send(to, type, type === APPLY_MESSAGE && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, t),
+    };
+    const placement = placementFor(kind, call.bucket);
+    return coordinator ? coordinator.execute(call, placement, fenced) : base.execute!(call, placement, fenced);
   }
 
+  let nodeRef: RingkvNodeLike | undefined;
   const strategy: EpochRingStrategy = {
     name: 'ring',
     epoch,
@@ -178,7 +196,7 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
     async execute(call, _placement, ctx) {
       inFlight++;
       try {
-        return await run(call, ctx);
+        return await run(call, ctx, nodeRef);
       } finally {
         inFlight--;
       }
@@ -188,7 +206,8 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         ? `ring epoch ${epoch}, ${phase}: ${fromRing.members.length} -> ${toRing.members.length} members (n ${n}, r ${r}, w ${w})`
         : `ring epoch ${epoch} of ${fromRing.members.length} members (n ${n}, r ${r}, w ${w}, ${layout.vnodes} vnodes)`,
     attach(attached) {
-      node = attached;
+      host = attached;
+      nodeRef = isNodeLike(attached) ? attached : undefined;
       const undo = base.attach!(attached);
       // The base registered ring.apply; this one refreshes first when the sender is ahead.
       attached.handle(APPLY_MESSAGE, async (body) => {
@@ -205,7 +224,7 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         const mine: VersionedObject[] = [];
         const elsewhere = new Map<string, VersionedObject[]>();
         for (const o of objects) {
-          const owners = [...new Set(writeRings.flatMap((ring) => ring.preferenceList(o.bucket, n).map((r) => r.node)))];
+          const owners = [...new Set(writeRings.flatMap((ring) => ring.preferenceList(o.bucket, n).map((x) => x.node)))];
           if (owners.includes(attached.name)) mine.push(o);
           else for (const owner of owners) elsewhere.set(owner, [...(elsewhere.get(owner) ?? []), o]);
         }
@@ -214,9 +233,18 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         for (const [owner, objs] of elsewhere) await attached.send(owner, MERGE_MESSAGE, { objects: objs, hintFor: null });
         return 'ok';
       });
-      // `node` stays set after detach: calls still in flight under this epoch finish normally.
+      // `host` stays set after detach: calls still in flight under this epoch finish normally.
       return () => undo?.();
     },
   };
   return strategy;
+}
+
+/** The part of a node the fencing needs: the strategy installed now. */
+interface RingkvNodeLike extends StrategyHost {
+  strategy(): Strategy;
+}
+
+function isNodeLike(h: StrategyHost): h is RingkvNodeLike {
+  return typeof (h as Partial<RingkvNodeLike>).strategy === 'function';
 }

@@ -22,7 +22,6 @@
  * await agent.start(); // the node now routes with the cluster's epoch
  * await node.start();
  */
-import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
   BUCKETS_MESSAGE,
@@ -82,8 +81,6 @@ export interface MembershipAgentOptions {
   timing?: EpochRingView['timing'];
   logger?: Logger;
   clock?: HybridClock;
-  /** This node's incarnation, kept across epochs. @default `<node>#<random>` */
-  actor?: string;
   now?: () => number;
   /** @default DEFAULT_CLUSTER_HEARTBEAT_MS */
   heartbeatMs?: number;
@@ -121,7 +118,6 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   const self = node.name;
   const logger = options.logger ?? node.logger ?? silentLogger;
   const clock = options.clock ?? createHybridClock();
-  const actor = options.actor ?? `${self}#${randomBytes(6).toString('hex')}`;
   const now = options.now ?? Date.now;
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CLUSTER_HEARTBEAT_MS;
   const livenessMs = options.livenessMs ?? DEFAULT_CLUSTER_LIVENESS_MS;
@@ -151,7 +147,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         ...(t && t.from.strategy === 'ring' && t.to.strategy === 'ring' ? { transition: { from: t.from, to: t.to, phase: t.phase } } : {}),
         ...(options.timing ? { timing: options.timing } : {}),
       },
-      { clock, actor, logger, refresh: (e) => agent.refresh(e), ...(options.background === false ? { background: false } : {}) },
+      { clock, logger, refresh: (e) => agent.refresh(e), ...(options.background === false ? { background: false } : {}) },
     );
   }
 

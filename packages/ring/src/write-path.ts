@@ -263,14 +263,15 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       targets: [...apl.replicas, ...extra],
       need: w,
       counts: (replica) => !doubling.doubled.has(replica),
-      send: (replica) => applyOn(deps, replica, call, { mode: 'write', version, ...(replica.hintFor ? { hintFor: replica.hintFor } : {}) }, ctx),
+      send: (replica) =>
+        applyOn(deps, replica, call, { mode: 'write', version, ...(replica.hintFor ? { hintFor: replica.hintFor } : {}), ...(replica.gaining ? { gaining: true } : {}) }, ctx),
       replace,
       replaceLate: true,
       // Replicas can answer differently (one that lost its data says 'not_found'): wait for agreement or for all.
-      enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1,
+      enough: (answers) => new Set(answers.map((a) => answerKey(a.value))).size === 1 && groupsMet(apl, answers, w),
       onUnreachable: deps.suspect,
     });
-    if (result.answers.length < w) {
+    if (result.answers.length < w || !groupsMet(apl, result.answers, w)) {
       // Settled short of W means every request settled: `all` holds every acknowledgement,
       // hinted copies that do not count toward W included.
       const hinted = (await result.all).length - result.answers.length;
@@ -302,6 +303,13 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   }
 
   return { write };
+}
+
+/** While ownership moves: `w` answers from the old AND from the new replica set (Placement.quorumGroups). */
+function groupsMet(apl: AnnotatedPreferenceList, answers: readonly Answer<unknown>[], w: number): boolean {
+  const groups = (apl as { quorumGroups?: readonly (readonly string[])[] }).quorumGroups;
+  if (!groups) return true;
+  return groups.every((g) => answers.filter((a) => g.includes(a.replica.hintFor ?? a.replica.node)).length >= Math.min(w, g.length));
 }
 
 interface ReaderShape {
