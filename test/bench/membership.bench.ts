@@ -99,7 +99,7 @@ export async function run(): Promise<BenchSection> {
   const rows: Row[] = [];
 
   async function change(label: string, staged: Parameters<typeof stage>[1]): Promise<void> {
-    const load = startLoad({ clients: ['a@bench', 'c@bench'].map((n) => client(members.get(n)!.node)), buckets: BUCKETS, workers: 4, prefix: `${label}-`, pauseMs: 0 });
+    const load = startLoad({ clients: ['a@bench', 'c@bench'].map((n) => client(members.get(n)!.node)), buckets: BUCKETS, workers: 4, prefix: `${label}-`, pauseMs: 1 });
     await new Promise((r) => setTimeout(r, 2000));
     const baselineEnd = Date.now();
     await stage(state, staged);
@@ -140,7 +140,7 @@ export async function run(): Promise<BenchSection> {
   const load1 = loadavg()[0]!;
   const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
   const lines = [
-    `In one process: in-process transport, memory stores, in-memory cluster state; ring N=3 R=2 W=2, ${SEED.vnodes} vnodes; ${BUCKETS.length} buckets with ${PRELOAD} keys of ${VALUE.length} bytes each before the first change. Load: 4 closed-loop workers through a and c (unique keys, a read of an earlier key every 3 writes), 2 s before the change (the "before" window) and until it settled. Plan and commit through the code of \`ringkv cluster plan\` / \`commit\`; settled = no transition, every node on the last epoch and cleaned up.`,
+    `In one process: in-process transport, memory stores, in-memory cluster state; ring N=3 R=2 W=2, ${SEED.vnodes} vnodes; ${BUCKETS.length} buckets with ${PRELOAD} keys of ${VALUE.length} bytes each before the first change. Load: 4 workers through a and c, each pausing 1 ms between commands (unique keys, a read of an earlier key every 3 writes), 2 s before the change (the "before" window) and until it settled. Plan and commit through the code of \`ringkv cluster plan\` / \`commit\`; settled = no transition, every node on the last epoch and cleaned up.`,
     '',
     '| change | planned (buckets, bytes) | moved (buckets, bytes) | moved / planned bytes | client ops | succeeded | longest write gap | write p99 before | write p99 during | p99 ratio | time to settle |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
