@@ -99,7 +99,13 @@ export async function run(): Promise<BenchSection> {
   const rows: Row[] = [];
 
   async function change(label: string, staged: Parameters<typeof stage>[1]): Promise<void> {
-    const load = startLoad({ clients: ['a@bench', 'c@bench'].map((n) => client(members.get(n)!.node)), buckets: BUCKETS, workers: 4, prefix: `${label}-`, pauseMs: 1 });
+    const load = startLoad({
+      clients: ['a@bench', 'c@bench'].map((n) => client(members.get(n)!.node)),
+      buckets: BUCKETS,
+      workers: 4,
+      prefix: `${label}-`,
+      pauseMs: 1,
+    });
     await new Promise((r) => setTimeout(r, 2000));
     const baselineEnd = Date.now();
     await stage(state, staged);
@@ -124,8 +130,14 @@ export async function run(): Promise<BenchSection> {
       ops: stats.ok + stats.failed,
       availability: stats.ok / (stats.ok + stats.failed),
       longestGapMs: stats.longestWriteGapMs,
-      p99Before: percentile(lat.filter((l) => l.at < baselineEnd).map((l) => l.ms), 99),
-      p99During: percentile(lat.filter((l) => l.at >= committedAt && l.at <= committedAt + settleMs).map((l) => l.ms), 99),
+      p99Before: percentile(
+        lat.filter((l) => l.at < baselineEnd).map((l) => l.ms),
+        99,
+      ),
+      p99During: percentile(
+        lat.filter((l) => l.at >= committedAt && l.at <= committedAt + settleMs).map((l) => l.ms),
+        99,
+      ),
       settleMs,
     });
   }

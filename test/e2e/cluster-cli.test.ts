@@ -40,7 +40,12 @@ describeDistributed('ringkv cluster commands over NATS', () => {
   async function ringkv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     let stdout = '';
     let stderr = '';
-    const code = await main([...args, '--nats', nats.url], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, cwd: dir });
+    const code = await main([...args, '--nats', nats.url], {
+      stdout: (t) => void (stdout += t),
+      stderr: (t) => void (stderr += t),
+      env: {},
+      cwd: dir,
+    });
     return { code, stdout, stderr };
   }
   async function ok(...args: string[]): Promise<string> {

@@ -25,7 +25,7 @@ import {
   type RingkvNode,
   type RingLayout,
 } from '@ringkv/core';
-import { createMembershipAgent, createRing, replicaMoves, type MembershipAgent } from '@ringkv/ring';
+import { createMembershipAgent, createRing, replicaMoves, type EpochRingStrategy, type MembershipAgent } from '@ringkv/ring';
 import { createStore, type Store } from '@ringkv/store';
 import { startLoad, type LoadClient } from '@ringkv/test-utils';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -95,7 +95,8 @@ describe('membership on the ring, in process, under load', () => {
     const a = members.get('a@m')!.node;
     for (const b of BUCKETS) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
     // Some data before the change, so there is something to stream.
-    for (const b of BUCKETS) for (let i = 0; i < 30; i++) await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(`x`.repeat(100))]);
+    for (const b of BUCKETS)
+      for (let i = 0; i < 30; i++) await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(`x`.repeat(100))]);
   });
   afterAll(async () => {
     for (const m of members.values()) {
@@ -108,7 +109,12 @@ describe('membership on the ring, in process, under load', () => {
   async function change(stage: (s: ClusterState) => ClusterState, after: readonly string[]): Promise<void> {
     const before = (await readState(state))!.doc;
     const beforeLayout = before.layout as RingLayout;
-    const load = startLoad({ clients: [...members.values()].map((m) => client(m.node)), buckets: BUCKETS, workers: 3, prefix: `e${before.epoch}-` });
+    const load = startLoad({
+      clients: [...members.values()].map((m) => client(m.node)),
+      buckets: BUCKETS,
+      workers: 3,
+      prefix: `e${before.epoch}-`,
+    });
     await new Promise((r) => setTimeout(r, 300));
     const committed = await casDoc<ClusterState>(state, STATE_KEY, decodeState, (cur) => {
       const staged = stage(cur!);
@@ -144,13 +150,17 @@ describe('membership on the ring, in process, under load', () => {
     const transfers = (await readTransfers(state))!.doc;
     const fromRing = createRing({ members: beforeLayout.members, vnodes: beforeLayout.vnodes });
     const expected = new Map<string, number>();
-    for (const b of BUCKETS) for (const mv of replicaMoves(fromRing, ring, 3, b)) expected.set(`${mv.from}>${mv.to}`, (expected.get(`${mv.from}>${mv.to}`) ?? 0) + 1);
+    for (const b of BUCKETS)
+      for (const mv of replicaMoves(fromRing, ring, 3, b))
+        expected.set(`${mv.from}>${mv.to}`, (expected.get(`${mv.from}>${mv.to}`) ?? 0) + 1);
     const actual = new Map(transfers.items.map((t) => [`${t.from}>${t.to}`, t.doneBuckets]));
     expect(actual).toEqual(expected);
     for (const t of transfers.items) {
       expect(t.status).toBe('done');
       // Nothing moved between two nodes that both stayed.
-      expect(beforeLayout.members.includes(t.from) && after.includes(t.from) && beforeLayout.members.includes(t.to) && after.includes(t.to)).toBe(false);
+      expect(
+        beforeLayout.members.includes(t.from) && after.includes(t.from) && beforeLayout.members.includes(t.to) && after.includes(t.to),
+      ).toBe(false);
     }
     return;
   }
@@ -165,4 +175,58 @@ describe('membership on the ring, in process, under load', () => {
     await change((s) => stageChange(s, { action: 'leave', node: 'b@m' }), ['a@m', 'c@m', 'd@m']);
     expect((await members.get('b@m')!.store.buckets()).filter((x) => x.keys > 0)).toEqual([]);
   }, 90_000);
+
+  it('anti-entropy cooperates with epochs: its rounds bring back no dropped bucket, a repair of a bucket the receiver does not own is not stored, nodes on different epochs do not exchange', async () => {
+    const s = await settled(state, ['a@m', 'c@m', 'd@m']);
+    const layout = s.layout as RingLayout;
+    const ring = createRing({ members: layout.members, vnodes: layout.vnodes });
+    const holdings = async () =>
+      new Map(
+        await Promise.all(
+          [...members].map(
+            async ([name, m]) =>
+              [
+                name,
+                (await m.store.buckets())
+                  .filter((b) => b.keys > 0)
+                  .map((b) => dec.decode(b.bucket))
+                  .sort(),
+              ] as const,
+          ),
+        ),
+      );
+    const before = await holdings();
+    // A round on every node, b (no member now) included: the members' replicas agree, nothing is repaired onto b.
+    const reports = [];
+    for (const name of ['a@m', 'c@m', 'd@m', 'b@m']) {
+      const strategy = members.get(name)!.node.strategy() as EpochRingStrategy;
+      expect(strategy.epoch).toBe(s.epoch);
+      reports.push(...(await strategy.base.antiEntropyNow()));
+    }
+    expect(reports.filter((r) => r.outcome === 'in-sync' || r.outcome === 'repaired').length).toBeGreaterThan(0);
+    expect(reports.filter((r) => r.outcome === 'failed').map((r) => r.error)).toEqual([]);
+    expect(await holdings()).toEqual(before);
+    expect(before.get('b@m')).toEqual([]);
+
+    // A repair merge of a bucket b@m no longer owns (its old copy was dropped at cleanup) is not stored there.
+    const bucket = BUCKETS.find((b) => ring.preferenceList(b, 3).some((r) => r.node === 'a@m'))!;
+    const page = await members.get('a@m')!.store.replica.scanBucket(enc.encode(bucket), null, 5);
+    expect(page.objects.length).toBeGreaterThan(0);
+    const a = members.get('a@m')!.node;
+    expect(await a.send('b@m', 'ring.merge', { objects: page.objects, hintFor: null, epoch: s.epoch })).toBe('ok');
+    expect(await a.send('b@m', 'ring.merge', { objects: page.objects, hintFor: null })).toBe('ok');
+    expect((await members.get('b@m')!.store.buckets()).filter((x) => x.keys > 0)).toEqual([]);
+
+    // An exchange from a node on another epoch is refused before it compares anything.
+    const group = [...ring.preferenceList(bucket, 3).map((r) => r.node)].sort().join(' ');
+    const peer = group.split(' ').find((m) => m !== 'a@m')!;
+    await expect(
+      a.send(peer, 'ring.aae.hashes', { from: 'a@m', group, level: 0, root: new Uint8Array(8), epoch: s.epoch - 1 }),
+    ).rejects.toThrow(/epoch/);
+    await expect(a.send(peer, 'ring.aae.hashes', { from: 'a@m', group, level: 0, root: new Uint8Array(8) })).rejects.toThrow(/epoch/);
+    const same = (await a.send(peer, 'ring.aae.hashes', { from: 'a@m', group, level: 0, root: new Uint8Array(8), epoch: s.epoch })) as {
+      ready?: boolean;
+    };
+    expect(typeof same.ready).toBe('boolean');
+  }, 60_000);
 });

@@ -107,7 +107,11 @@ export interface ClusterStatus {
   settled: boolean;
 }
 
-export async function clusterStatus(store: ClusterStateStore, transport: Transport, options: { timeoutMs?: number; now?: number; livenessMs?: number } = {}): Promise<ClusterStatus> {
+export async function clusterStatus(
+  store: ClusterStateStore,
+  transport: Transport,
+  options: { timeoutMs?: number; now?: number; livenessMs?: number } = {},
+): Promise<ClusterStatus> {
   const found = await readState(store);
   if (!found) throw new ArgumentError('no cluster state yet: start a node with "cluster": {"managed": true} and its members to seed one');
   const state = found.doc;
@@ -125,7 +129,8 @@ export async function clusterStatus(store: ClusterStateStore, transport: Transpo
     const s = seen.find((x) => x.node === h.node) as (NodeSeen & { warning?: string }) | undefined;
     const inFrom = from.includes(h.node);
     const inTo = to.includes(h.node);
-    const state: MemberState = !inFrom && !inTo ? 'not-member' : !h.ok ? 'down' : inFrom && !inTo ? 'leaving' : !inFrom && inTo ? 'joining' : 'valid';
+    const state: MemberState =
+      !inFrom && !inTo ? 'not-member' : !h.ok ? 'down' : inFrom && !inTo ? 'leaving' : !inFrom && inTo ? 'joining' : 'valid';
     if (!h.ok && (inFrom || inTo)) warnings.push(`member down: ${h.node} did not answer (${h.error})`);
     if (s?.warning) warnings.push(`${h.node}: ${s.warning}`);
     return {
@@ -150,7 +155,9 @@ export async function clusterStatus(store: ClusterStateStore, transport: Transpo
     strategy: state.layout.strategy,
     members,
     staged: state.staged,
-    transition: t ? { id: t.id, phase: t.phase, from: t.from.members, to: t.to.members, waitingFor: waitingFor(seen, state.epoch, now, liveness) } : null,
+    transition: t
+      ? { id: t.id, phase: t.phase, from: t.from.members, to: t.to.members, waitingFor: waitingFor(seen, state.epoch, now, liveness) }
+      : null,
     transfers,
     limits: state.limits,
     paused: state.paused,
@@ -232,15 +239,25 @@ interface NodeLoadLine {
 }
 
 /** Runs the simulation on what the members really hold, for the staged changes. Saves it for `commit`. */
-export async function planStaged(store: ClusterStateStore, transport: Transport, options: { timeoutMs?: number } = {}): Promise<ClusterPlan> {
+export async function planStaged(
+  store: ClusterStateStore,
+  transport: Transport,
+  options: { timeoutMs?: number } = {},
+): Promise<ClusterPlan> {
   const found = await readState(store);
   if (!found) throw new ArgumentError('no cluster state yet');
   const state = found.doc;
-  if (state.transition) throw new ArgumentError(`a transition is in progress (${state.transition.id}, phase ${state.transition.phase}): plan again once it finished`);
-  if (state.staged.length === 0) throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
+  if (state.transition)
+    throw new ArgumentError(
+      `a transition is in progress (${state.transition.id}, phase ${state.transition.phase}): plan again once it finished`,
+    );
+  if (state.staged.length === 0)
+    throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
   const layout = state.layout;
   if (layout.strategy !== 'ring') {
-    throw new ArgumentError('planning a change of a committed range table is not implemented yet: only ring clusters move data under `ringkv cluster` (see docs/operations.md)');
+    throw new ArgumentError(
+      'planning a change of a committed range table is not implemented yet: only ring clusters move data under `ringkv cluster` (see docs/operations.md)',
+    );
   }
   const warnings: string[] = [];
   const before = layout.members;
@@ -252,7 +269,8 @@ export async function planStaged(store: ClusterStateStore, transport: Transport,
   }
   const holdings = await askHoldings(transport, before, options.timeoutMs);
   const down = holdings.filter((h) => !h.ok).map((h) => h.node);
-  for (const h of holdings) if (!h.ok) warnings.push(`member down: ${h.node} did not answer (${h.error}); its buckets are counted from their other replicas`);
+  for (const h of holdings)
+    if (!h.ok) warnings.push(`member down: ${h.node} did not answer (${h.error}); its buckets are counted from their other replicas`);
   const sizes = new Map<string, { name: Uint8Array; bytes: number }>();
   for (const h of holdings) {
     for (const b of h.buckets) {
@@ -282,7 +300,9 @@ export async function planStaged(store: ClusterStateStore, transport: Transport,
     for (const l of picture.after) {
       if (l.buckets === 0) warnings.push(`node left with nothing: ${l.node} would hold no bucket`);
       else if (afterSummary.meanBytes > 0 && l.bytes > 1.5 * afterSummary.meanBytes) {
-        warnings.push(`node over 1.5x the mean: ${l.node} would hold ${l.bytes} bytes, ${(l.bytes / afterSummary.meanBytes).toFixed(2)}x the mean`);
+        warnings.push(
+          `node over 1.5x the mean: ${l.node} would hold ${l.bytes} bytes, ${(l.bytes / afterSummary.meanBytes).toFixed(2)}x the mean`,
+        );
       }
     }
   }
@@ -308,7 +328,8 @@ export async function planStaged(store: ClusterStateStore, transport: Transport,
 
 function decodePlan(v: Uint8Array): ClusterPlan {
   const p = JSON.parse(new TextDecoder().decode(v)) as ClusterPlan;
-  if (!p || typeof p.stateRevision !== 'number' || !p.to) throw new ArgumentError('the saved plan is corrupt: run `ringkv cluster plan` again');
+  if (!p || typeof p.stateRevision !== 'number' || !p.to)
+    throw new ArgumentError('the saved plan is corrupt: run `ringkv cluster plan` again');
   return p;
 }
 
@@ -325,7 +346,9 @@ export async function commitPlan(store: ClusterStateStore): Promise<ClusterState
     );
   }
   if (plan.membersAfter.length < (plan.to.strategy === 'ring' ? plan.to.n : 1)) {
-    throw new ArgumentError(`the plan leaves ${plan.membersAfter.length} members, fewer than n = ${plan.to.strategy === 'ring' ? plan.to.n : 1}: stage another change`);
+    throw new ArgumentError(
+      `the plan leaves ${plan.membersAfter.length} members, fewer than n = ${plan.to.strategy === 'ring' ? plan.to.n : 1}: stage another change`,
+    );
   }
   const next = beginTransition(found.doc, plan.to, `x${found.doc.epoch + 1}-${randomBytes(3).toString('hex')}`);
   try {
@@ -366,10 +389,13 @@ export async function controlTransfers(store: ClusterStateStore, action: Transfe
 
 /** Sets the transfer limit: the cluster's (in and out), or one node's. */
 export async function setTransferLimit(store: ClusterStateStore, limit: number, node?: string): Promise<ClusterState> {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 64) throw new ArgumentError(`the transfer limit must be an integer from 1 to 64, got ${String(limit)}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 64)
+    throw new ArgumentError(`the transfer limit must be an integer from 1 to 64, got ${String(limit)}`);
   const r = await casDoc<ClusterState>(store, STATE_KEY, decodeState, (cur) => {
     if (!cur) throw new ArgumentError('no cluster state yet');
-    return node ? { ...cur, limits: { ...cur.limits, perNode: { ...(cur.limits.perNode ?? {}), [node]: limit } } } : { ...cur, limits: { ...cur.limits, in: limit, out: limit } };
+    return node
+      ? { ...cur, limits: { ...cur.limits, perNode: { ...(cur.limits.perNode ?? {}), [node]: limit } } }
+      : { ...cur, limits: { ...cur.limits, in: limit, out: limit } };
   });
   return r.doc!;
 }

@@ -228,6 +228,7 @@ function ringTiming(config: RingkvConfig) {
     ...(r.handoffBatchSize !== undefined ? { handoffBatchSize: r.handoffBatchSize } : {}),
     ...(r.reapIntervalMs !== undefined ? { reapIntervalMs: r.reapIntervalMs } : {}),
     ...(r.tombstoneGraceMs !== undefined ? { tombstoneGraceMs: r.tombstoneGraceMs } : {}),
+    ...(r.antiEntropy !== undefined ? { antiEntropy: r.antiEntropy } : {}),
   };
 }
 

@@ -162,7 +162,8 @@ export function decodeState(value: Uint8Array): ClusterState {
     const t = s.transition as Record<string, unknown>;
     checkLayout(t?.from, `${STATE_KEY}.transition.from`);
     checkLayout(t?.to, `${STATE_KEY}.transition.to`);
-    if (!PHASES.includes(t.phase as TransitionPhase)) throw new BadRequestError(`${STATE_KEY}.transition.phase must be one of ${PHASES.join(', ')}`);
+    if (!PHASES.includes(t.phase as TransitionPhase))
+      throw new BadRequestError(`${STATE_KEY}.transition.phase must be one of ${PHASES.join(', ')}`);
   }
   const limits = s.limits as Record<string, unknown> | undefined;
   if (!limits || !isCount(limits.in) || !isCount(limits.out)) throw new BadRequestError(`${STATE_KEY}.limits must be {in, out}`);
@@ -171,13 +172,15 @@ export function decodeState(value: Uint8Array): ClusterState {
 
 export function decodeSeen(value: Uint8Array): NodeSeen {
   const s = parseJson(value, 'seen entry');
-  if (typeof s.node !== 'string' || !isCount(s.epoch) || typeof s.at !== 'number') throw new BadRequestError('seen entry must be {node, epoch, at}');
+  if (typeof s.node !== 'string' || !isCount(s.epoch) || typeof s.at !== 'number')
+    throw new BadRequestError('seen entry must be {node, epoch, at}');
   return s as unknown as NodeSeen;
 }
 
 export function decodeTransfers(value: Uint8Array): TransfersDoc {
   const s = parseJson(value, TRANSFERS_KEY);
-  if (typeof s.transition !== 'string' || !Array.isArray(s.items)) throw new BadRequestError(`${TRANSFERS_KEY} must be {transition, items}`);
+  if (typeof s.transition !== 'string' || !Array.isArray(s.items))
+    throw new BadRequestError(`${TRANSFERS_KEY} must be {transition, items}`);
   return s as unknown as TransfersDoc;
 }
 
@@ -290,7 +293,10 @@ export function liveNodes(seen: readonly NodeSeen[], now: number, livenessMs = D
 
 /** Live nodes that have not yet installed `epoch`. */
 export function waitingFor(seen: readonly NodeSeen[], epoch: number, now: number, livenessMs = DEFAULT_CLUSTER_LIVENESS_MS): string[] {
-  return liveNodes(seen, now, livenessMs).filter((s) => s.epoch < epoch).map((s) => s.node).sort();
+  return liveNodes(seen, now, livenessMs)
+    .filter((s) => s.epoch < epoch)
+    .map((s) => s.node)
+    .sort();
 }
 
 /** The transfer limit of `node` (a per-node override, else the cluster's). */
@@ -318,8 +324,12 @@ export function ringAfter(layout: RingLayout, changes: readonly StagedChange[]):
 
 /** The state a commit writes: the next epoch starts moving ownership from the committed layout to `to`. */
 export function beginTransition(state: ClusterState, to: ClusterLayout, id: string, at = Date.now()): ClusterState {
-  if (state.transition) throw new ArgumentError(`a transition is in progress (${state.transition.id}, phase ${state.transition.phase}); wait until it finishes`);
-  if (state.staged.length === 0) throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
+  if (state.transition)
+    throw new ArgumentError(
+      `a transition is in progress (${state.transition.id}, phase ${state.transition.phase}); wait until it finishes`,
+    );
+  if (state.staged.length === 0)
+    throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
   return {
     ...state,
     epoch: state.epoch + 1,

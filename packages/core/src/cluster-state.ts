@@ -25,7 +25,8 @@ export interface StateEntry {
 }
 
 /** What a watcher hears: a new value, or that a key was deleted. */
-export type StateChange = (StateEntry & { readonly deleted?: false }) | { readonly key: string; readonly revision: number; readonly deleted: true };
+export type StateChange =
+  (StateEntry & { readonly deleted?: false }) | { readonly key: string; readonly revision: number; readonly deleted: true };
 
 export interface ClusterStateStore {
   /** `memory`, `jetstream`. */
@@ -54,7 +55,9 @@ export const STATE_KEY_PATTERN = /^[A-Za-z0-9_=-]+(\.[A-Za-z0-9_=-]+)*$/;
 
 export function checkStateKey(key: unknown): string {
   if (typeof key !== 'string' || key.length > 512 || !STATE_KEY_PATTERN.test(key)) {
-    throw new ArgumentError(`cluster state key must be dot-separated tokens of letters, digits, _, - and = (at most 512 characters), got ${JSON.stringify(String(key).slice(0, 80))}`);
+    throw new ArgumentError(
+      `cluster state key must be dot-separated tokens of letters, digits, _, - and = (at most 512 characters), got ${JSON.stringify(String(key).slice(0, 80))}`,
+    );
   }
   return key;
 }
@@ -121,7 +124,9 @@ export function createMemoryClusterStateStore(): ClusterStateStore {
       checkRevision(revision);
       const e = entries.get(key);
       if (!e || e.revision !== revision) {
-        throw new RevisionMismatchError(`cluster state key ${key} is at revision ${e?.revision ?? 'none'}, not ${revision}: it changed since it was read`);
+        throw new RevisionMismatchError(
+          `cluster state key ${key} is at revision ${e?.revision ?? 'none'}, not ${revision}: it changed since it was read`,
+        );
       }
       return put(key, value);
     },

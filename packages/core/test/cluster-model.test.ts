@@ -33,7 +33,12 @@ describe('cluster model', () => {
   });
 
   it('phases run write-both, stream, read-new, cleanup, then end', () => {
-    expect([nextPhase('write-both'), nextPhase('stream'), nextPhase('read-new'), nextPhase('cleanup')]).toEqual(['stream', 'read-new', 'cleanup', undefined]);
+    expect([nextPhase('write-both'), nextPhase('stream'), nextPhase('read-new'), nextPhase('cleanup')]).toEqual([
+      'stream',
+      'read-new',
+      'cleanup',
+      undefined,
+    ]);
   });
 
   it('a phase waits only for live nodes that have not installed its epoch', () => {
@@ -60,9 +65,7 @@ describe('cluster model', () => {
     const store = createMemoryClusterStateStore();
     await store.create(STATE_KEY, encodeDoc(initialState(ring)));
     await Promise.all(
-      Array.from({ length: 10 }, () =>
-        casDoc<ClusterState>(store, STATE_KEY, decodeState, (s) => ({ ...s!, epoch: s!.epoch + 1 })),
-      ),
+      Array.from({ length: 10 }, () => casDoc<ClusterState>(store, STATE_KEY, decodeState, (s) => ({ ...s!, epoch: s!.epoch + 1 }))),
     );
     expect((await readState(store))!.doc.epoch).toBe(11);
     const unchanged = await casDoc<ClusterState>(store, STATE_KEY, decodeState, () => undefined);

@@ -44,7 +44,8 @@ const BUCKET_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 export async function connectClusterStateKv(options: ClusterStateKvOptions): Promise<ClusterStateStore> {
   const bucket = options.bucket ?? DEFAULT_CLUSTER_STATE_BUCKET;
-  if (!BUCKET_PATTERN.test(bucket)) throw new ArgumentError(`cluster state bucket must be letters, digits, _ and -, got ${JSON.stringify(bucket)}`);
+  if (!BUCKET_PATTERN.test(bucket))
+    throw new ArgumentError(`cluster state bucket must be letters, digits, _ and -, got ${JSON.stringify(bucket)}`);
   const logger = options.logger ?? silentLogger;
   const servers = parseNatsUrls(options.url);
   let nc: NatsConnection;
@@ -58,7 +59,9 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
       reconnectTimeWait: 250,
     });
   } catch (err) {
-    throw new TransportError(`cannot connect to NATS at ${servers.join(', ')} for the cluster state: ${(err as Error).message}`, { cause: err });
+    throw new TransportError(`cannot connect to NATS at ${servers.join(', ')} for the cluster state: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let kv: KV;
   try {
@@ -66,7 +69,9 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
   } catch (err) {
     await nc.close().catch(() => {});
     const msg = (err as Error).message;
-    const hint = /jetstream not enabled|503|no responders/i.test(msg) ? ' (is nats-server running with JetStream? start it with -js -sd <dir>)' : '';
+    const hint = /jetstream not enabled|503|no responders/i.test(msg)
+      ? ' (is nats-server running with JetStream? start it with -js -sd <dir>)'
+      : '';
     throw new TransportError(`cannot open the cluster state KV bucket ${bucket}: ${msg}${hint}`, { cause: err });
   }
 
@@ -78,7 +83,12 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
     }
     return new TransportError(`cluster state ${key}: ${(err as Error).message}`, { cause: err });
   };
-  const watches = new Set<{ stop(): void }>();
+  const watches = new Set<{ stop(): void; restart(): void }>();
+  // An ordered consumer notices a restarted server only after missing several heartbeats (tens
+  // of seconds); after a reconnect every watch starts again at once from its last revision.
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'reconnect') for (const w of watches) w.restart();
+  })().catch(() => undefined);
 
   return {
     kind: 'jetstream',
@@ -147,7 +157,9 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
               if (e.revision <= last) continue;
               last = e.revision;
               const change: StateChange =
-                e.operation === 'PUT' ? { key: e.key, value: Uint8Array.from(e.value), revision: e.revision } : { key: e.key, revision: e.revision, deleted: true };
+                e.operation === 'PUT'
+                  ? { key: e.key, value: Uint8Array.from(e.value), revision: e.revision }
+                  : { key: e.key, revision: e.revision, deleted: true };
               try {
                 handler(change);
               } catch (err) {
@@ -165,6 +177,9 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
       const handle = {
         stop() {
           stopped = true;
+          iter?.stop();
+        },
+        restart() {
           iter?.stop();
         },
       };

@@ -27,7 +27,6 @@ import {
   type BucketName,
   type FunctionKind,
   type Logger,
-  type Placement,
   type Replica,
   type StrategyHost,
   type RingLayout,
@@ -40,7 +39,16 @@ import {
 import { createCoordinator, type RingPlacement } from './coordinator.js';
 import { createPreferenceLists } from './preference-list.js';
 import type { HybridClock } from './hybrid-clock.js';
-import { APPLY_MESSAGE, applyOnReplica, HANDOFF_MESSAGE, hasReplicaModule, MERGE_MESSAGE, parseApply, parseObjects, replicaFn } from './replica-messages.js';
+import {
+  APPLY_MESSAGE,
+  applyOnReplica,
+  HANDOFF_MESSAGE,
+  hasReplicaModule,
+  MERGE_MESSAGE,
+  parseApply,
+  parseObjects,
+  replicaFn,
+} from './replica-messages.js';
 import type { RingStrategyConfig } from './ring-config.js';
 import { createRingStrategy, type RingStrategy } from './ring-strategy.js';
 import { createRing, type Ring } from './ring.js';
@@ -78,8 +86,13 @@ export interface EpochRingStrategy extends Strategy {
   inFlight(): number;
 }
 
+/** Anti-entropy's messages (packages/ring/src/anti-entropy/messages.ts). */
+const AAE_PREFIX = 'ring.aae.';
+
 export function ringOfLayout(layout: RingLayout): Ring {
-  const weights = layout.weights ? Object.fromEntries(Object.entries(layout.weights).filter(([m]) => layout.members.includes(m))) : undefined;
+  const weights = layout.weights
+    ? Object.fromEntries(Object.entries(layout.weights).filter(([m]) => layout.members.includes(m)))
+    : undefined;
   return createRing({ members: layout.members, vnodes: layout.vnodes, ...(weights ? { weights } : {}) });
 }
 
@@ -98,8 +111,22 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
   const { r, w } = layout;
   // The base strategy: the committed ring when stable; over every node involved during a
   // transition, for its background work (failure detector, handoff) and its actor.
+  // Anti-entropy compares replica groups of one ring: while ownership moves there are two, and
+  // the union ring's groups are neither, so it pauses until the next stable epoch (the
+  // transfers and write-both cover what it would repair meanwhile).
+  const timing = view.timing ?? {};
+  const antiEntropy = transition ? { ...(timing.antiEntropy ?? {}), enabled: false } : timing.antiEntropy;
   const base = createRingStrategy(
-    { ...(view.timing ?? {}), members: transition ? union : fromRing.members, n: Math.min(n, union.length), r, w, vnodes: layout.vnodes, ...(!transition && layout.weights ? { weights: layout.weights } : {}) },
+    {
+      ...timing,
+      ...(antiEntropy ? { antiEntropy } : {}),
+      members: transition ? union : fromRing.members,
+      n: Math.min(n, union.length),
+      r,
+      w,
+      vnodes: layout.vnodes,
+      ...(!transition && layout.weights ? { weights: layout.weights } : {}),
+    },
     { clock: deps.clock, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.background === false ? { background: false } : {}) },
   );
   let host: StrategyHost | undefined;
@@ -152,7 +179,8 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         actor: () => base.actor(),
         ready: () => base.ready(),
         logger: () => deps.logger ?? host?.logger ?? silentLogger,
-        send: (node, type, body, timeoutMs) => (host ? host.send(node, type, body, timeoutMs) : Promise.reject(new BadRequestError('not attached to a node'))),
+        send: (node, type, body, timeoutMs) =>
+          host ? host.send(node, type, body, timeoutMs) : Promise.reject(new BadRequestError('not attached to a node')),
         placementOf: (bucket) => placementFor('write', bucket),
         writePath: 'read-before-write',
       })
@@ -176,10 +204,68 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
       kindOf: (m, f, a) => ctx.kindOf(m, f, a),
       applyLocal: (c, meta) => ctx.applyLocal(c, meta),
       forward: (to, c) => ctx.forward(to, { ...c, options: { ...(c.options ?? {}), epoch } }),
-      send: (to, type, body, t) => ctx.send(to, type, type === APPLY_MESSAGE && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, t),
+      send: (to, type, body, t) =>
+        ctx.send(to, type, type === APPLY_MESSAGE && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, t),
     };
     const placement = placementFor(kind, call.bucket);
     return coordinator ? coordinator.execute(call, placement, fenced) : base.execute!(call, placement, fenced);
+  }
+
+  /** This node is a primary of `bucket` in a ring of this epoch (read or write). */
+  function owns(self: string, bucket: BucketName): boolean {
+    return [readRing, ...writeRings].some((ring) => lists(ring).annotated(bucket).primaries.includes(self));
+  }
+
+  /**
+   * The host the base strategy sees: anti-entropy and repair messages carry this epoch.
+   * An anti-entropy exchange runs only between nodes on the same epoch (the same ring, so the
+   * same replica groups); a repair merge from a node ahead refreshes this one first, and objects
+   * of buckets this node does not own in its epoch are not merged: a bucket a cleanup dropped
+   * here is not brought back by a peer's repair, and a node never takes in data it does not own.
+   */
+  function fencedHost(attached: StrategyHost): StrategyHost {
+    const tagged = (type: string) => type === MERGE_MESSAGE || type.startsWith(AAE_PREFIX);
+    const handle = (type: string, handler: (body: unknown) => unknown): void => {
+      if (type.startsWith(AAE_PREFIX)) {
+        attached.handle(type, (body) => {
+          const e = (body as { epoch?: unknown } | null)?.epoch;
+          if (e !== epoch)
+            throw new BadRequestError(
+              `anti-entropy: ${attached.name} is on cluster epoch ${epoch}, the peer on ${String(e)}; exchanges wait for both to agree`,
+            );
+          return handler(body);
+        });
+        return;
+      }
+      if (type === MERGE_MESSAGE) {
+        attached.handle(type, async (body) => {
+          const e = (body as { epoch?: unknown } | null)?.epoch;
+          if (typeof e === 'number' && e > epoch) {
+            await deps.refresh(e);
+            const installed = isNodeLike(attached) ? attached.strategy() : strategy;
+            // A newer epoch is installed now: its own handler decides.
+            if (installed !== strategy) return attached.send(attached.name, type, body);
+          }
+          const { objects, hintFor } = parseObjects(body, MERGE_MESSAGE);
+          if (hintFor !== null) return handler(body);
+          const kept = objects.filter((o) => owns(attached.name, o.bucket));
+          if (kept.length === 0) return 'ok';
+          return handler(kept.length === objects.length ? body : { ...(body as object), objects: kept });
+        });
+        return;
+      }
+      attached.handle(type, handler);
+    };
+    const send = (to: string, type: string, body: unknown, timeoutMs?: number): Promise<unknown> =>
+      attached.send(to, type, tagged(type) && body !== null && typeof body === 'object' ? { ...(body as object), epoch } : body, timeoutMs);
+    return new Proxy(attached, {
+      get(target, prop, receiver) {
+        if (prop === 'handle') return handle;
+        if (prop === 'send') return send;
+        const v: unknown = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
   }
 
   let nodeRef: RingkvNodeLike | undefined;
@@ -208,7 +294,7 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
     attach(attached) {
       host = attached;
       nodeRef = isNodeLike(attached) ? attached : undefined;
-      const undo = base.attach!(attached);
+      const undo = base.attach!(fencedHost(attached));
       // The base registered ring.apply; this one refreshes first when the sender is ahead.
       attached.handle(APPLY_MESSAGE, async (body) => {
         const e = (body as { epoch?: unknown } | null)?.epoch;

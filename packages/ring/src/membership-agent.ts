@@ -281,13 +281,18 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       let page: { objects: VersionedObject[]; bytes: number; next?: Uint8Array };
       try {
         page = checkPage(
-          await node.send(source, TRANSFER_PULL_MESSAGE, { bucket, after: item.cursor.after ? hexBytes(item.cursor.after) : null, limit: batchSize } satisfies PullBody),
+          await node.send(source, TRANSFER_PULL_MESSAGE, {
+            bucket,
+            after: item.cursor.after ? hexBytes(item.cursor.after) : null,
+            limit: batchSize,
+          } satisfies PullBody),
           source,
         );
         failures = 0;
       } catch (err) {
         failures++;
-        if (failures === 1 || failures % 20 === 0) logger.warn(`${self}: transfer ${id}: pulling from ${source} failed (${(err as Error).message}); retrying`);
+        if (failures === 1 || failures % 20 === 0)
+          logger.warn(`${self}: transfer ${id}: pulling from ${source} failed (${(err as Error).message}); retrying`);
         await touch(transition, id);
         await sleep(Math.min(2000, 100 * failures));
         continue;
@@ -443,7 +448,9 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         : { format: 1, epoch: cur.epoch + 1, layout: t.to, staged: cur.staged, limits: cur.limits, paused: cur.paused };
     });
     if (advanced.changed) {
-      logger.info(`${self}: cluster epoch ${state.epoch + 1}: ${next ? `transition ${t.id} enters ${next}` : `transition ${t.id} finished`}`);
+      logger.info(
+        `${self}: cluster epoch ${state.epoch + 1}: ${next ? `transition ${t.id} enters ${next}` : `transition ${t.id} finished`}`,
+      );
       await install(advanced.doc!);
     }
   }
@@ -482,7 +489,9 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       let waitedSince = now();
       while (!state && !stopped) {
         if (now() - waitedSince >= 0) {
-          logger.warn(`${self}: no cluster state yet, and this node's config has no members to seed one: waiting for the cluster (start a seed node, or stage this one with \`ringkv cluster join ${self}\`)`);
+          logger.warn(
+            `${self}: no cluster state yet, and this node's config has no members to seed one: waiting for the cluster (start a seed node, or stage this one with \`ringkv cluster join ${self}\`)`,
+          );
           waitedSince = now() + 30_000;
         }
         await sleep(500);
@@ -492,16 +501,21 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       compareWithSeed(state);
       const involved = new Set([...state.layout.members, ...(state.transition ? state.transition.to.members : [])]);
       if (!involved.has(self)) {
-        logger.warn(`${self}: not a member of the cluster (epoch ${state.epoch}, members ${state.layout.members.join(', ')}): it routes but owns nothing; stage it with \`ringkv cluster join ${self}\`, then plan and commit`);
+        logger.warn(
+          `${self}: not a member of the cluster (epoch ${state.epoch}, members ${state.layout.members.join(', ')}): it routes but owns nothing; stage it with \`ringkv cluster join ${self}\`, then plan and commit`,
+        );
       }
       await install(state);
       watcher = await store.watch((change) => {
         if (change.key === STATE_KEY) void agent.refresh().catch(() => {});
       });
-      const poll = setInterval(() => {
-        void agent.refresh().catch(() => {});
-        void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
-      }, Math.min(1000, heartbeatMs));
+      const poll = setInterval(
+        () => {
+          void agent.refresh().catch(() => {});
+          void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
+        },
+        Math.min(1000, heartbeatMs),
+      );
       poll.unref?.();
       timers.push(poll);
     },

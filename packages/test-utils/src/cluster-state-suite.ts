@@ -75,7 +75,7 @@ export function clusterStateSuite(setup: ClusterStateSetup): void {
     expect(dec((await store.get(k))!.value)).toBe('20');
   });
 
-  it('values are bytes, copied: any byte comes back, and changing the caller\'s array changes nothing', async () => {
+  it("values are bytes, copied: any byte comes back, and changing the caller's array changes nothing", async () => {
     const k = key('bytes');
     const value = Uint8Array.from({ length: 256 }, (_, i) => i);
     await store.create(k, value);
@@ -98,7 +98,7 @@ export function clusterStateSuite(setup: ClusterStateSetup): void {
     expect(dec((await peer.get(`${p}.a`))!.value)).toBe('again');
   });
 
-  it('watch tells about every later change, in revision order, including deletes and other handles\' writes', async () => {
+  it("watch tells about every later change, in revision order, including deletes and other handles' writes", async () => {
     const k = key('watched');
     const seen: StateChange[] = [];
     const listener = await store.watch((c) => {

@@ -53,10 +53,15 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
   }
   const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
   if (parsed.positionals.length < min || parsed.positionals.length > max) {
-    throw new UsageError(min === max ? `expected ${min} argument${min === 1 ? '' : 's'}, got ${parsed.positionals.length}` : `expected ${min} to ${max} arguments, got ${parsed.positionals.length}`);
+    throw new UsageError(
+      min === max
+        ? `expected ${min} argument${min === 1 ? '' : 's'}, got ${parsed.positionals.length}`
+        : `expected ${min} to ${max} arguments, got ${parsed.positionals.length}`,
+    );
   }
   const t = parsed.values.timeout;
-  if (t !== undefined && (!/^\d+$/.test(t) || Number(t) <= 0)) throw new UsageError(`--timeout must be a positive integer of ms, got ${JSON.stringify(t)}`);
+  if (t !== undefined && (!/^\d+$/.test(t) || Number(t) <= 0))
+    throw new UsageError(`--timeout must be a positive integer of ms, got ${JSON.stringify(t)}`);
   return {
     positionals: parsed.positionals,
     json: parsed.values.json === true,
@@ -95,14 +100,21 @@ function bar(done: number, planned: number, width = 20): string {
 export function renderStatus(s: ClusterStatus): string {
   const lines = [`epoch ${s.epoch} (${s.strategy})${s.settled ? ', settled' : ''}${s.paused ? ', transfers paused' : ''}`];
   if (s.transition) {
-    lines.push(`transition ${s.transition.id}: phase ${s.transition.phase}, ${s.transition.from.length} -> ${s.transition.to.length} members`);
+    lines.push(
+      `transition ${s.transition.id}: phase ${s.transition.phase}, ${s.transition.from.length} -> ${s.transition.to.length} members`,
+    );
     lines.push(`  waiting for: ${s.transition.waitingFor.length ? s.transition.waitingFor.join(', ') : '(nobody: next phase soon)'}`);
   }
-  if (s.staged.length) lines.push(`staged: ${s.staged.map((c) => (c.action === 'replace' ? `replace ${c.node} by ${c.by}` : `${c.action} ${c.node}`)).join('; ')} (run \`ringkv cluster plan\`)`);
+  if (s.staged.length)
+    lines.push(
+      `staged: ${s.staged.map((c) => (c.action === 'replace' ? `replace ${c.node} by ${c.by}` : `${c.action} ${c.node}`)).join('; ')} (run \`ringkv cluster plan\`)`,
+    );
   lines.push('', 'members:');
   const w = Math.max(4, ...s.members.map((m) => m.node.length));
   for (const m of s.members) {
-    lines.push(`  ${m.node.padEnd(w)}  ${m.state.padEnd(10)}  epoch ${String(m.epoch ?? '-').padStart(3)}  ${String(m.buckets).padStart(6)} buckets  ${String(m.keys).padStart(8)} keys  ${human(m.bytes).padStart(10)}`);
+    lines.push(
+      `  ${m.node.padEnd(w)}  ${m.state.padEnd(10)}  epoch ${String(m.epoch ?? '-').padStart(3)}  ${String(m.buckets).padStart(6)} buckets  ${String(m.keys).padStart(8)} keys  ${human(m.bytes).padStart(10)}`,
+    );
   }
   if (s.transfers.length) {
     lines.push('', 'transfers:');
@@ -174,22 +186,36 @@ Example:
       });
     },
   ),
-  command('join', 'stage a node joining the cluster', 'Usage: ringkv cluster join <node>\n\nStages it; nothing moves until `ringkv cluster plan` and `commit`.', async (argv, io) => {
-    const args = parse(argv, io, 1);
-    return withCluster(args, async (store) => {
-      const s = await stage(store, { action: 'join', node: args.positionals[0]! });
-      io.stdout(`staged: join ${args.positionals[0]} (${s.staged.length} change${s.staged.length === 1 ? '' : 's'} staged); next: ringkv cluster plan\n`);
-      return 0;
-    });
-  }),
-  command('leave', 'stage a member leaving the cluster', 'Usage: ringkv cluster leave <node>\n\nStages it; its data moves to the others after `plan` and `commit`.', async (argv, io) => {
-    const args = parse(argv, io, 1);
-    return withCluster(args, async (store) => {
-      const s = await stage(store, { action: 'leave', node: args.positionals[0]! });
-      io.stdout(`staged: leave ${args.positionals[0]} (${s.staged.length} change${s.staged.length === 1 ? '' : 's'} staged); next: ringkv cluster plan\n`);
-      return 0;
-    });
-  }),
+  command(
+    'join',
+    'stage a node joining the cluster',
+    'Usage: ringkv cluster join <node>\n\nStages it; nothing moves until `ringkv cluster plan` and `commit`.',
+    async (argv, io) => {
+      const args = parse(argv, io, 1);
+      return withCluster(args, async (store) => {
+        const s = await stage(store, { action: 'join', node: args.positionals[0]! });
+        io.stdout(
+          `staged: join ${args.positionals[0]} (${s.staged.length} change${s.staged.length === 1 ? '' : 's'} staged); next: ringkv cluster plan\n`,
+        );
+        return 0;
+      });
+    },
+  ),
+  command(
+    'leave',
+    'stage a member leaving the cluster',
+    'Usage: ringkv cluster leave <node>\n\nStages it; its data moves to the others after `plan` and `commit`.',
+    async (argv, io) => {
+      const args = parse(argv, io, 1);
+      return withCluster(args, async (store) => {
+        const s = await stage(store, { action: 'leave', node: args.positionals[0]! });
+        io.stdout(
+          `staged: leave ${args.positionals[0]} (${s.staged.length} change${s.staged.length === 1 ? '' : 's'} staged); next: ringkv cluster plan\n`,
+        );
+        return 0;
+      });
+    },
+  ),
   command('replace', 'stage replacing a member by a new node', 'Usage: ringkv cluster replace <old> <new>', async (argv, io) => {
     const args = parse(argv, io, 2);
     return withCluster(args, async (store) => {
@@ -216,14 +242,21 @@ distinct nodes, a member down). The plan is saved; \`ringkv cluster commit\` app
       });
     },
   ),
-  command('commit', 'apply the saved plan (only if the cluster did not change since)', 'Usage: ringkv cluster commit\n\nA compare-and-set on the state the plan was computed from; if anything changed, plan again.', async (argv, io) => {
-    const args = parse(argv, io, 0);
-    return withCluster(args, async (store) => {
-      const s = await commitPlan(store);
-      io.stdout(`committed: epoch ${s.epoch}, transition ${s.transition!.id} (${s.transition!.from.members.length} -> ${s.transition!.to.members.length} members); watch it with: ringkv cluster status\n`);
-      return 0;
-    });
-  }),
+  command(
+    'commit',
+    'apply the saved plan (only if the cluster did not change since)',
+    'Usage: ringkv cluster commit\n\nA compare-and-set on the state the plan was computed from; if anything changed, plan again.',
+    async (argv, io) => {
+      const args = parse(argv, io, 0);
+      return withCluster(args, async (store) => {
+        const s = await commitPlan(store);
+        io.stdout(
+          `committed: epoch ${s.epoch}, transition ${s.transition!.id} (${s.transition!.from.members.length} -> ${s.transition!.to.members.length} members); watch it with: ringkv cluster status\n`,
+        );
+        return 0;
+      });
+    },
+  ),
   command('clear', 'forget the staged changes', 'Usage: ringkv cluster clear', async (argv, io) => {
     const args = parse(argv, io, 0);
     return withCluster(args, async (store) => {
@@ -250,7 +283,13 @@ transfers each node runs at once receiving and sending (default 2 each), for eve
       return withCluster(args, async (store, transport) => {
         if (action === undefined) {
           const s = await clusterStatus(store, await transport(), { timeoutMs: args.timeoutMs });
-          io.stdout(args.json ? json({ epoch: s.epoch, limits: s.limits, paused: s.paused, transfers: s.transfers }) : s.transfers.length ? `${s.transfers.map(renderTransfer).join('\n')}\n` : 'no transfers\n');
+          io.stdout(
+            args.json
+              ? json({ epoch: s.epoch, limits: s.limits, paused: s.paused, transfers: s.transfers })
+              : s.transfers.length
+                ? `${s.transfers.map(renderTransfer).join('\n')}\n`
+                : 'no transfers\n',
+          );
           return 0;
         }
         if (action === 'pause' || action === 'resume' || action === 'cancel') {
