@@ -270,7 +270,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         return;
       }
       const bucket = hexBytes(item.buckets[item.cursor.bucket]!);
-      if (now() - seenAt > heartbeatMs) {
+      // Who is live matters only once a source was silent for the liveness window: read it that often, not per page.
+      if (now() - seenAt > livenessMs / 2) {
         seen = await readSeen(store).catch(() => seen);
         seenAt = now();
       }
@@ -299,10 +300,13 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       }
       if (page.objects.length > 0) await replicaFn(node, 'merge', [page.objects, null]);
       const cursorBucket = item.cursor.bucket;
+      const cursorAfter = item.cursor.after;
       await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
         const it = cur?.transition === transition ? cur.items.find((x) => x.id === id) : undefined;
-        // Someone else took it over meanwhile: what was merged stays (merging twice is harmless).
-        if (!cur || !it || it.claimedBy !== self || it.cursor.bucket !== cursorBucket) return undefined;
+        // Someone else took it over meanwhile, or this page was counted already (an update that
+        // reached the store although its reply was lost, then retried): what was merged stays
+        // (merging twice is harmless), and its bytes are counted once.
+        if (!cur || !it || it.claimedBy !== self || it.cursor.bucket !== cursorBucket || it.cursor.after !== cursorAfter) return undefined;
         const finished = page.next === undefined;
         return update(cur, id, {
           cursor: finished ? { bucket: cursorBucket + 1 } : { bucket: cursorBucket, after: bucketHex(page.next!) },
