@@ -7,6 +7,10 @@ import { connect, type Socket } from 'node:net';
 import type { LoadClient } from './cluster-load.js';
 
 export interface TextLoadClient extends LoadClient {
+  /** `CREATE <bucket>`: resolves to the reply line. */
+  create(bucket: string): Promise<string>;
+  /** GETs pipelined `depth` at a time (read-back checks of thousands of keys); replies in order, as `get` gives them. */
+  getMany(items: ReadonlyArray<{ bucket: string; key: string }>, depth?: number): Promise<string[]>;
   close(): void;
 }
 
@@ -97,18 +101,43 @@ export function textLoadClient(ports: () => readonly number[], timeoutMs = 10_00
     }
   }
 
+  // A value line then OK; NOT FOUND or ERROR alone.
+  const getReply = (b: string) => {
+    const first = line(b);
+    if (!first) return undefined;
+    if (first.text === 'NOT FOUND' || first.text.startsWith('ERROR ')) return first;
+    const second = line(b.slice(first.used));
+    if (!second) return undefined;
+    return { text: second.text === 'OK' ? first.text : `${first.text} / ${second.text}`, used: first.used + second.used };
+  };
+
+  async function getManyNow(items: ReadonlyArray<{ bucket: string; key: string }>, depth: number): Promise<string[]> {
+    if (closed) throw new Error('client closed');
+    const s = await open();
+    const out: string[] = [];
+    try {
+      for (let i = 0; i < items.length; i += depth) {
+        const chunk = items.slice(i, i + depth);
+        s.write(chunk.map((c) => `GET ${c.bucket} ${c.key}\r\n`).join(''));
+        for (let k = 0; k < chunk.length; k++) out.push(await reply(getReply));
+      }
+    } catch (err) {
+      socket?.destroy();
+      socket = undefined;
+      throw err;
+    }
+    return out;
+  }
+
   return {
+    create: (bucket) => ask(`CREATE ${bucket}`, line),
     put: (bucket, key, value) => ask(`PUT ${bucket} ${key} ${value}`, line),
-    // A value line then OK; NOT FOUND or ERROR alone.
-    get: (bucket, key) =>
-      ask(`GET ${bucket} ${key}`, (b) => {
-        const first = line(b);
-        if (!first) return undefined;
-        if (first.text === 'NOT FOUND' || first.text.startsWith('ERROR ')) return first;
-        const second = line(b.slice(first.used));
-        if (!second) return undefined;
-        return { text: second.text === 'OK' ? first.text : `${first.text} / ${second.text}`, used: first.used + second.used };
-      }),
+    get: (bucket, key) => ask(`GET ${bucket} ${key}`, getReply),
+    getMany(items, depth = 32) {
+      const next = chain.then(() => getManyNow(items, depth));
+      chain = next.catch(() => undefined);
+      return next;
+    },
     close() {
       closed = true;
       socket?.destroy();
