@@ -40,6 +40,7 @@ export interface ClusterStateKvOptions {
 }
 
 const WRONG_LAST_SEQUENCE = 10071;
+const KEYS_TIMEOUT_MS = 5000;
 const BUCKET_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 export async function connectClusterStateKv(options: ClusterStateKvOptions): Promise<ClusterStateStore> {
@@ -131,10 +132,26 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
     },
     async keys(prefix = '') {
       const out: string[] = [];
+      // Listing runs a consumer; one caught by a server restart can wait forever: bounded.
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        for await (const k of await kv.keys()) if (k.startsWith(prefix)) out.push(k);
+        const iter = await kv.keys();
+        const expired = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            iter.stop();
+            reject(new Error(`no answer in ${KEYS_TIMEOUT_MS} ms`));
+          }, KEYS_TIMEOUT_MS);
+        });
+        await Promise.race([
+          (async () => {
+            for await (const k of iter) if (k.startsWith(prefix)) out.push(k);
+          })(),
+          expired,
+        ]);
       } catch (err) {
         throw new TransportError(`cluster state keys: ${(err as Error).message}`, { cause: err });
+      } finally {
+        clearTimeout(timer);
       }
       return out.sort();
     },

@@ -122,6 +122,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CLUSTER_HEARTBEAT_MS;
   const livenessMs = options.livenessMs ?? DEFAULT_CLUSTER_LIVENESS_MS;
   const batchSize = options.batchSize ?? DEFAULT_TRANSFER_BATCH;
+  const tickLimitMs = Math.max(5000, 10 * heartbeatMs);
 
   let installed: ClusterState | undefined;
   let current: Strategy | undefined;
@@ -538,7 +539,9 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       return refreshing;
     },
     tick() {
-      ticking ??= doTick().finally(() => (ticking = undefined));
+      // Bounded: a store call that never answers (a connection caught mid-restart) must not
+      // stop this node's heartbeats, transfers and cleanup for good. Work still running goes on.
+      ticking ??= Promise.race([doTick(), sleep(tickLimitMs)]).finally(() => (ticking = undefined));
       return ticking;
     },
   };
