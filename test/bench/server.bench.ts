@@ -191,13 +191,82 @@ async function storageMain(url: string): Promise<void> {
 interface PutGet {
   put: LoadResult;
   get: LoadResult;
+  /** CPU microseconds per operation, summed over the processes that served it (see cpuOf). */
+  cpu?: { put: CpuPerOp; get: CpuPerOp };
 }
 
-async function measurePort(port: number, dialect: ClientConfig['dialect']): Promise<PutGet> {
+/** CPU microseconds per operation, in all and per serving process. */
+interface CpuPerOp {
+  total: number;
+  byProcess: Record<string, number>;
+}
+
+/**
+ * CPU time (user + system, microseconds) each process has used so far, from /proc/<pid>/stat
+ * (Linux). Throughput on a shared 2-core machine moves with the neighbours; CPU spent per
+ * operation much less, and summed over every process that serves a call it says what a call
+ * costs the cluster, whatever else runs.
+ */
+function cpuOf(pids: Readonly<Record<string, number>>): Record<string, number> | undefined {
+  const ticks = 100; // USER_HZ on Linux
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return undefined;
+    }
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out[name] = ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticks;
+  }
+  return out;
+}
+
+/** The idle window measured before each loaded run (see withCpu). */
+const IDLE_SAMPLE_MS = 1000;
+
+/** Runs `load` and says what it cost each process in `pids` per operation, above what it spends idle. */
+async function withCpu(pids: Readonly<Record<string, number>> | (() => Record<string, number> | undefined), load: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpu?: CpuPerOp }> {
+  const read = typeof pids === 'function' ? pids : () => cpuOf(pids);
+  // What the processes spend with no load at all (failure-detector pings, anti-entropy tree
+  // updates, timers) is measured first and taken out: it is not what a call costs.
+  const idleFrom = read();
+  const idleStart = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
+  const idleTo = read();
+  const idleMs = performance.now() - idleStart;
+  const before = read();
+  const start = performance.now();
+  const result = await load();
+  const after = read();
+  const loadMs = performance.now() - start;
+  if (!idleFrom || !idleTo || !before || !after || result.ops === 0) return { result };
+  const byProcess: Record<string, number> = {};
+  for (const name of Object.keys(after)) {
+    const idlePerMs = (idleTo[name]! - (idleFrom[name] ?? 0)) / idleMs;
+    byProcess[name] = Math.max(0, after[name]! - (before[name] ?? 0) - idlePerMs * loadMs) / result.ops;
+  }
+  return { result, cpu: { total: Object.values(byProcess).reduce((a, b) => a + b, 0), byProcess } };
+}
+
+/** The bench process's own CPU (the single node lives here), in the same terms as cpuOf. */
+const ownCpu = (): Record<string, number> => {
+  const u = process.cpuUsage();
+  return { node: u.user + u.system };
+};
+
+async function measurePort(port: number, dialect: ClientConfig['dialect'], cpu?: Readonly<Record<string, number>> | (() => Record<string, number> | undefined)): Promise<PutGet> {
   const ms = durationMs();
-  const put = await runClient({ port, op: 'put', durationMs: ms, dialect });
-  const get = await runClient({ port, op: 'get', durationMs: ms, dialect });
-  return { put, get };
+  if (!cpu) {
+    const put = await runClient({ port, op: 'put', durationMs: ms, dialect });
+    const get = await runClient({ port, op: 'get', durationMs: ms, dialect });
+    return { put, get };
+  }
+  const put = await withCpu(cpu, () => runClient({ port, op: 'put', durationMs: ms, dialect }));
+  const get = await withCpu(cpu, () => runClient({ port, op: 'get', durationMs: ms, dialect }));
+  return { put: put.result, get: get.result, ...(put.cpu && get.cpu ? { cpu: { put: put.cpu, get: get.cpu } } : {}) };
 }
 
 async function withServer<T>(node: RingkvNode, fn: (port: number) => Promise<T>): Promise<T> {
@@ -308,7 +377,16 @@ async function startNatsHop(): Promise<NatsHop | string> {
 interface RingCluster {
   /** Node a's text server port. */
   readonly port: number;
+  /** The processes serving it: the three nodes and the nats-server (when found). */
+  readonly pids: Readonly<Record<string, number>>;
   stop(): Promise<void>;
+}
+
+/** The pid listening on a loopback TCP port (`ss`), for the nats-server the launcher started. */
+function pidListeningOn(port: number): number | undefined {
+  const r = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  const m = r.status === 0 ? /pid=(\d+)/.exec(r.stdout) : null;
+  return m ? Number(m[1]) : undefined;
 }
 
 /**
@@ -367,7 +445,14 @@ async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promis
     if (!(port > 0)) throw new Error(`node a printed no text server port:\n${nodes.output()}`);
     await createBucketOver(port);
     await populateOver(port);
-    return { port, stop };
+    const pids: Record<string, number> = {};
+    for (const n of ['a', 'b', 'c']) {
+      const pid = nodes.byName(`${n}@ringkv`).pid();
+      if (pid !== undefined) pids[`node ${n}`] = pid;
+    }
+    const natsPid = pidListeningOn(nats.port);
+    if (natsPid !== undefined) pids['nats-server'] = natsPid;
+    return { port, pids, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -474,11 +559,11 @@ export async function run(): Promise<BenchSection> {
     for (const ring of ringClusters) if (typeof ring !== 'string') await runClient({ port: ring.port, op: 'put', durationMs: 1000 });
     for (let round = 1; round <= rounds(); round++) {
       process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
-      single.push(await withServer(solo, (port) => measurePort(port, 'ringkv')));
+      single.push(await withServer(solo, (port) => measurePort(port, 'ringkv', ownCpu)));
       const ceiling = await startBareServer();
       bare.push(await runClient({ port: ceiling.port, op: 'put', durationMs: durationMs() }).finally(() => ceiling.close()));
       if (typeof hop !== 'string') hops.push(await measurePort(hop.port, 'ringkv'));
-      for (const [i, ring] of ringClusters.entries()) if (typeof ring !== 'string') rings[i]!.push(await measurePort(ring.port, 'ringkv'));
+      for (const [i, ring] of ringClusters.entries()) if (typeof ring !== 'string') rings[i]!.push(await measurePort(ring.port, 'ringkv', ring.pids));
       if (redis) {
         sameClient.push(await measurePort(redis.port, 'redis-inline'));
         official.push(runRedisBenchmark(redis.port));
@@ -569,6 +654,30 @@ export async function run(): Promise<BenchSection> {
       }),
       '',
       `All levers together against the baseline, same run: PUT ${fmt(med[last]!.put.opsPerSec / med[0]!.put.opsPerSec, 2)}x, GET ${fmt(med[last]!.get.opsPerSec / med[0]!.get.opsPerSec, 2)}x.`,
+    );
+  }
+  const cpuRows = (label: string, runs: PutGet[]) => {
+    const withCpuOnly = runs.filter((r) => r.cpu);
+    if (withCpuOnly.length === 0) return undefined;
+    const names = Object.keys(withCpuOnly[0]!.cpu!.put.byProcess);
+    const med = (op: 'put' | 'get', name?: string) => median(withCpuOnly.map((r) => (name ? (r.cpu![op].byProcess[name] ?? 0) : r.cpu![op].total)));
+    return { label, names, put: med('put'), get: med('get'), perProcess: (op: 'put' | 'get') => names.map((n) => `${n} ${fmt(med(op, n), 1)}`).join(', ') };
+  };
+  const soloCpu = cpuRows('single node (one process)', single);
+  const ringCpu = ringDown === undefined ? rings.map((rs, i) => cpuRows(RING_VARIANTS[i]!.label, rs)) : [];
+  if (soloCpu && ringCpu.some((r) => r)) {
+    lines.push(
+      '',
+      '### CPU per operation: what a call costs the cluster',
+      '',
+      'CPU time (user + system, from /proc) that every serving process spent during the same runs as above, less what it spends idle (measured over the second before each run: failure-detector pings, anti-entropy tree updates), divided by the operations answered; median over the rounds. Unlike throughput, this hardly moves with what else runs on the machine. The load generator\'s own CPU is not counted. On this machine every process shares the same 2 cores, so the ring\'s throughput can reach at most about (single CPU per op / ring CPU per op) of the single node\'s once both are CPU-bound; on three machines each node pays only its own share.',
+      '',
+      '| setup | PUT us/op | GET us/op | PUT vs single | GET vs single | PUT us/op by process |',
+      '|---|---:|---:|---:|---:|---|',
+      `| ${soloCpu.label} | ${fmt(soloCpu.put, 1)} | ${fmt(soloCpu.get, 1)} | 1.00x | 1.00x | ${soloCpu.perProcess('put')} |`,
+      ...ringCpu.flatMap((r) =>
+        r ? [`| ring: ${r.label} | ${fmt(r.put, 1)} | ${fmt(r.get, 1)} | ${fmt(r.put / soloCpu.put, 2)}x | ${fmt(r.get / soloCpu.get, 2)}x | ${r.perProcess('put')} |`] : [],
+      ),
     );
   }
   return { title: 'Text protocol server', markdown: lines.join('\n') };
