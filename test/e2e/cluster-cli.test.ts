@@ -128,9 +128,26 @@ describeDistributed('ringkv cluster commands over NATS', () => {
     expect(stale.code).toBe(1);
     expect(stale.stderr).toMatch(/changed since the plan was made.*run `ringkv cluster plan` again/);
 
+    // Paused before the commit: the change's transfers are planned paused, nothing moves until resumed.
+    expect(await ok('cluster', 'transfers', 'pause')).toMatch(/^pause all/);
     const fresh = JSON.parse(await ok('cluster', 'plan', '--json')) as ClusterPlan;
     expect(fresh.down).toEqual([]);
     expect(await ok('cluster', 'commit')).toMatch(/committed: epoch 2/);
+    // A live status view until settled, sampled every 200 ms.
+    const watching = ringkv('cluster', 'status', '--watch', '--interval', '200');
+    const paused = await vi.waitFor(
+      async () => {
+        const s = await status();
+        expect(s.transition?.phase).toBe('stream');
+        expect(s.transfers.length).toBeGreaterThan(0);
+        return s;
+      },
+      { timeout: 60_000, interval: 200 },
+    );
+    expect(paused.transfers.every((t) => t.status === 'paused' && t.doneBytes === 0)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await status()).transfers.every((t) => t.status === 'paused' && t.doneBytes === 0)).toBe(true);
+    expect(await ok('cluster', 'transfers', 'resume')).toMatch(/^resume all/);
     const s = await vi.waitFor(
       async () => {
         const s = await status();
@@ -142,6 +159,14 @@ describeDistributed('ringkv cluster commands over NATS', () => {
     );
     // commit, then write-both, stream, read-new, cleanup, and the settled epoch.
     expect(s.epoch).toBe(6);
+    // The watch showed the change in progress (transfers paused, then moving), and stopped once settled.
+    const watched = await watching;
+    expect(watched.code, watched.stderr).toBe(0);
+    const renders = watched.stdout.split(/^--- /m).filter(Boolean);
+    expect(renders.length).toBeGreaterThan(2);
+    expect(renders.at(-1)).toMatch(/^\S+\nepoch 6 \(ring\), settled\n/);
+    expect(renders.slice(0, -1).every((r) => !/, settled/.test(r))).toBe(true);
+    expect(renders.some((r) => /, transfers paused/.test(r) && /phase stream/.test(r))).toBe(true);
     expect(s.limits.in).toBe(1);
     expect(s.members.map((m) => [m.node, m.state])).toEqual([...SEEDS, 'd@cli'].map((n) => [n, 'valid']));
     const total = s.members.reduce((n, m) => n + m.buckets, 0);

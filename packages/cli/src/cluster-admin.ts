@@ -365,10 +365,14 @@ export async function commitPlan(store: ClusterStateStore): Promise<ClusterState
 
 export type TransferAction = 'pause' | 'resume' | 'cancel';
 
-/** Pauses, resumes or cancels one transfer (by id) or, without an id, every transfer (pause/resume). */
+/**
+ * Pauses, resumes or cancels one transfer (by id) or, without an id, every transfer (pause/resume).
+ * Pausing all before a commit is allowed: the change's transfers are then planned paused.
+ */
 export async function controlTransfers(store: ClusterStateStore, action: TransferAction, id?: string): Promise<TransfersDoc> {
   if (action === 'cancel' && !id) throw new ArgumentError('cancel needs the id of one transfer (see `ringkv cluster transfers`)');
   const r = await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
+    if (!cur && !id) return undefined;
     if (!cur) throw new ArgumentError('no transfers: nothing is moving');
     if (id && !cur.items.some((i) => i.id === id)) throw new ArgumentError(`no transfer ${id}: see \`ringkv cluster transfers\``);
     return {
@@ -384,7 +388,7 @@ export async function controlTransfers(store: ClusterStateStore, action: Transfe
   if (!id && action !== 'cancel') {
     await casDoc<ClusterState>(store, STATE_KEY, decodeState, (cur) => (cur ? { ...cur, paused: action === 'pause' } : undefined));
   }
-  return r.doc!;
+  return r.doc ?? { transition: '', items: [] };
 }
 
 /** Sets the transfer limit: the cluster's (in and out), or one node's. */

@@ -4,6 +4,8 @@ export interface CommandIO {
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** stdout is a terminal: live displays redraw in place. @default false */
+  interactive?: boolean;
 }
 
 export interface Command {

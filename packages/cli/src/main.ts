@@ -34,6 +34,7 @@ export function defaultIO(): CommandIO {
     stderr: (t) => process.stderr.write(t),
     env: process.env,
     cwd: process.cwd(),
+    interactive: process.stdout.isTTY === true,
   };
 }
 

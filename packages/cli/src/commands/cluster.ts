@@ -28,6 +28,8 @@ const COMMON = `Common options:
 interface Parsed {
   positionals: string[];
   json: boolean;
+  watch: boolean;
+  intervalMs: number;
   nats: string;
   bucket: string;
   timeoutMs: number;
@@ -41,6 +43,8 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
       args: [...argv],
       options: {
         json: { type: 'boolean' },
+        watch: { type: 'boolean' },
+        interval: { type: 'string' },
         nats: { type: 'string' },
         bucket: { type: 'string' },
         timeout: { type: 'string' },
@@ -62,9 +66,14 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
   const t = parsed.values.timeout;
   if (t !== undefined && (!/^\d+$/.test(t) || Number(t) <= 0))
     throw new UsageError(`--timeout must be a positive integer of ms, got ${JSON.stringify(t)}`);
+  const iv = parsed.values.interval;
+  if (iv !== undefined && (!/^\d+$/.test(iv) || Number(iv) < 100))
+    throw new UsageError(`--interval must be an integer of ms, at least 100, got ${JSON.stringify(iv)}`);
   return {
     positionals: parsed.positionals,
     json: parsed.values.json === true,
+    watch: parsed.values.watch === true,
+    intervalMs: iv ? Number(iv) : 1000,
     nats: parsed.values.nats ?? io.env.NATS_URL ?? DEFAULT_NATS_URL,
     bucket: parsed.values.bucket ?? DEFAULT_CLUSTER_STATE_BUCKET,
     timeoutMs: t ? Number(t) : 2000,
@@ -167,22 +176,45 @@ export const clusterCommands: readonly Command[] = [
   command(
     'status',
     'the cluster: epoch, members and what they hold, the transition, transfers, settled',
-    `Usage: ringkv cluster status [--json]
+    `Usage: ringkv cluster status [--json] [--watch [--interval MS]]
 
 Members with their state (valid, joining, leaving, down, not-member), the epoch each acknowledged,
 and the buckets, keys and bytes each holds now; the transition in progress (phase, who it waits
 for); each transfer's progress against the plan, rate and ETA; warnings (members down, nodes whose
 config disagrees with the cluster). --json prints it as JSON (fields: epoch, members, transfers,
-settled, ...). Answers with a member down, naming it.
+settled, ...). Answers with a member down, naming it. --watch shows it again every --interval ms
+(default 1000; redrawn in place on a terminal, one JSON line per sample with --json) until the
+cluster is settled, then exits 0.
 
 Example:
   ringkv cluster status --nats nats://10.0.0.5:4222`,
     async (argv, io) => {
       const args = parse(argv, io, 0);
       return withCluster(args, async (store, transport) => {
-        const s = await clusterStatus(store, await transport(), { timeoutMs: args.timeoutMs });
-        io.stdout(args.json ? json(s) : renderStatus(s));
-        return 0;
+        if (!args.watch) {
+          const s = await clusterStatus(store, await transport(), { timeoutMs: args.timeoutMs });
+          io.stdout(args.json ? json(s) : renderStatus(s));
+          return 0;
+        }
+        // A live view: until settled (Ctrl-C stops it earlier). A sample that fails (NATS away)
+        // is said and the next one tried.
+        for (;;) {
+          const started = Date.now();
+          let s: ClusterStatus | undefined;
+          try {
+            s = await clusterStatus(store, await transport(), { timeoutMs: args.timeoutMs });
+          } catch (err) {
+            io.stderr(`status not read: ${(err as Error).message}; trying again\n`);
+          }
+          if (s) {
+            if (args.json) io.stdout(`${JSON.stringify(s)}\n`);
+            else if (io.interactive)
+              io.stdout(`\x1b[H\x1b[2J${new Date().toISOString()}  (ringkv cluster status --watch)\n${renderStatus(s)}`);
+            else io.stdout(`--- ${new Date().toISOString()}\n${renderStatus(s)}`);
+            if (s.settled) return 0;
+          }
+          await new Promise((r) => setTimeout(r, Math.max(0, args.intervalMs - (Date.now() - started))));
+        }
       });
     },
   ),
