@@ -37,6 +37,7 @@ import {
   type Transport,
 } from '@ringkv/core';
 import { simulate, type LoadPicture, type Transfer } from '@ringkv/sim';
+import { askAntiEntropy, type AntiEntropySummary } from './anti-entropy-status.js';
 
 export const PLAN_KEY = 'cluster.plan';
 
@@ -75,6 +76,11 @@ export interface MemberStatus {
   buckets: number;
   keys: number;
   bytes: number;
+  /**
+   * Its anti-entropy (counters since it started; `synced` once it met every live peer): what a
+   * rolling restart waits for. null where none runs; absent when the node did not answer.
+   */
+  antiEntropy?: AntiEntropySummary | null;
   error?: string;
   warning?: string;
 }
@@ -123,7 +129,7 @@ export async function clusterStatus(
   const from = t ? t.from.members : state.layout.members;
   const to = t ? t.to.members : state.layout.members;
   const names = [...new Set([...from, ...to, ...seen.filter((s) => live.has(s.node) && s.storage).map((s) => s.node)])].sort();
-  const holdings = await askHoldings(transport, names, options.timeoutMs);
+  const [holdings, antiEntropy] = await Promise.all([askHoldings(transport, names, options.timeoutMs), askAntiEntropy(transport, names, options.timeoutMs)]);
   const warnings: string[] = [];
   const members: MemberStatus[] = holdings.map((h) => {
     const s = seen.find((x) => x.node === h.node) as (NodeSeen & { warning?: string }) | undefined;
@@ -141,6 +147,7 @@ export async function clusterStatus(
       buckets: h.buckets.filter((b) => b.keys > 0 || b.bytes > 0).length,
       keys: h.buckets.reduce((n, b) => n + b.keys, 0),
       bytes: h.buckets.reduce((n, b) => n + b.bytes, 0),
+      ...(antiEntropy.has(h.node) ? { antiEntropy: antiEntropy.get(h.node)! } : {}),
       ...(h.error ? { error: h.error } : {}),
       ...(s?.warning ? { warning: s.warning } : {}),
     };

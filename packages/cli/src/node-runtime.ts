@@ -31,11 +31,11 @@ import {
   type Transport,
 } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
-import { createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
+import { AAE_STATUS_MESSAGE, createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
 import type { NodeMetrics } from '@ringkv/http';
-import { statsSourceFor } from './node-stats-source.js';
+import { antiEntropyOf, statsSourceFor } from './node-stats-source.js';
 
 export interface StartNodeOptions {
   /** The config file the config came from: `modules` paths resolve relative to its folder. */
@@ -125,6 +125,8 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
       logger,
     });
     store?.attach(node);
+    // Answered from the strategy in effect when asked: membership swaps strategies at runtime.
+    node.handle(AAE_STATUS_MESSAGE, () => antiEntropyOf(node.strategy()) ?? null);
 
     let agent: MembershipAgent | undefined;
     if (clusterState) {

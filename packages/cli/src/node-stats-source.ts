@@ -34,9 +34,13 @@ export function statsSourceFor(store: Store | undefined, node?: Pick<RingkvNode,
 
 /** The ring strategy's counters in the HTTP package's terms; undefined when it runs none (range table, or turned off). */
 export function antiEntropyOf(strategy: unknown): HttpAntiEntropyStats | undefined {
-  const get = (strategy as { antiEntropyStats?: unknown } | null)?.antiEntropyStats;
+  // A managed cluster's epoch strategy runs its background work, anti-entropy included, on a
+  // plain ring strategy it holds as `base`.
+  const own = strategy as { antiEntropyStats?: unknown; base?: { antiEntropyStats?: unknown } } | null;
+  const holder = typeof own?.antiEntropyStats === 'function' ? own : own?.base;
+  const get = holder?.antiEntropyStats;
   if (typeof get !== 'function') return undefined;
-  const s = (get as () => AntiEntropyStats).call(strategy);
+  const s = (get as () => AntiEntropyStats).call(holder);
   if (!s.enabled) return undefined;
   return {
     exchanges: s.exchanges,

@@ -16,6 +16,7 @@ import {
   stage,
   type ClusterPlan,
   type ClusterStatus,
+  type MemberStatus,
   type TransferStatus,
 } from '../cluster-admin.js';
 import { UsageError, type Command, type CommandIO } from '../command.js';
@@ -122,7 +123,7 @@ export function renderStatus(s: ClusterStatus): string {
   const w = Math.max(4, ...s.members.map((m) => m.node.length));
   for (const m of s.members) {
     lines.push(
-      `  ${m.node.padEnd(w)}  ${m.state.padEnd(10)}  epoch ${String(m.epoch ?? '-').padStart(3)}  ${String(m.buckets).padStart(6)} buckets  ${String(m.keys).padStart(8)} keys  ${human(m.bytes).padStart(10)}`,
+      `  ${m.node.padEnd(w)}  ${m.state.padEnd(10)}  epoch ${String(m.epoch ?? '-').padStart(3)}  ${String(m.buckets).padStart(6)} buckets  ${String(m.keys).padStart(8)} keys  ${human(m.bytes).padStart(10)}${aaeColumn(m.antiEntropy)}`,
     );
   }
   if (s.transfers.length) {
@@ -172,6 +173,12 @@ function command(name: string, summary: string, usage: string, run: Command['run
   return { name: `cluster ${name}`, summary, help: `${usage}${example}\n\n${COMMON}\n`, run };
 }
 
+/** `anti-entropy synced` once the node met every live peer since it started (safe to restart the next one). */
+function aaeColumn(a: MemberStatus['antiEntropy']): string {
+  if (a === undefined || a === null) return '';
+  return `  anti-entropy ${a.synced ? 'synced' : 'syncing'} (${a.repairs} repaired)`;
+}
+
 export const clusterCommands: readonly Command[] = [
   command(
     'status',
@@ -179,8 +186,9 @@ export const clusterCommands: readonly Command[] = [
     `Usage: ringkv cluster status [--json] [--watch [--interval MS]]
 
 Members with their state (valid, joining, leaving, down, not-member), the epoch each acknowledged,
-and the buckets, keys and bytes each holds now; the transition in progress (phase, who it waits
-for); each transfer's progress against the plan, rate and ETA; warnings (members down, nodes whose
+and the buckets, keys and bytes each holds now, and its anti-entropy (synced once it exchanged with
+every live peer since it started: what a rolling restart waits for); the transition in progress
+(phase, who it waits for); each transfer's progress against the plan, rate and ETA; warnings (members down, nodes whose
 config disagrees with the cluster). --json prints it as JSON (fields: epoch, members, transfers,
 settled, ...). Answers with a member down, naming it. --watch shows it again every --interval ms
 (default 1000; redrawn in place on a terminal, one JSON line per sample with --json) until the

@@ -26,6 +26,11 @@ export const AAE_FETCH_MESSAGE = 'ring.aae.fetch';
 export const AAE_DONE_MESSAGE = 'ring.aae.done';
 export const AAE_DIGESTS_MESSAGE = 'ring.aae.digests';
 export const AAE_REAP_MESSAGE = 'ring.aae.reap';
+/**
+ * Asks a node how its anti-entropy stands (`ringkv cluster status`): every node started by the
+ * CLI answers, with null where none runs (range table, or turned off).
+ */
+export const AAE_STATUS_MESSAGE = 'ring.aae.status';
 
 /** Refs, segments or objects one message may carry: bounds the work a single message can ask for. */
 export const MAX_ITEMS_PER_MESSAGE = 100_000;
