@@ -153,7 +153,11 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     // Loaded only then: fastify and prom-client cost every other node start (and every CLI command) nothing.
     const http = config.http.port !== undefined ? await import('@ringkv/http') : undefined;
     // Anti-entropy families exist where it runs (the ring, unless turned off), not as zeros elsewhere.
-    const source = statsSourceFor(store, config.strategy === 'ring' && config.ring.antiEntropy?.enabled !== false ? node : undefined);
+    const source = statsSourceFor(
+      store,
+      config.strategy === 'ring' && config.ring.antiEntropy?.enabled !== false ? node : undefined,
+      agent && clusterState ? { agent, state: clusterState } : undefined,
+    );
     const metrics: NodeMetrics | undefined = http?.createNodeMetrics({ node, source });
 
     let serverPort: number | undefined;

@@ -4,16 +4,26 @@
  * ring strategy the node runs now. Membership (epoch, transfers, member states) adds its own
  * functions here when it runs on the node.
  */
-import type { RingkvNode } from '@ringkv/core';
-import type { AntiEntropyStats as HttpAntiEntropyStats, ClusterStatsSource, StorageStats } from '@ringkv/http';
-import type { AntiEntropyStats } from '@ringkv/ring';
+import { readState, readTransfers, type ClusterStateStore, type RingkvNode } from '@ringkv/core';
+import type { AntiEntropyStats as HttpAntiEntropyStats, ClusterStatsSource, StorageStats, Transfer } from '@ringkv/http';
+import type { AntiEntropyStats, MembershipAgent } from '@ringkv/ring';
 import type { Store } from '@ringkv/store';
 
-export function statsSourceFor(store: Store | undefined, node?: Pick<RingkvNode, 'strategy'>): ClusterStatsSource {
+/** In a managed cluster: the node's membership agent and the cluster state it follows. */
+export interface MembershipSource {
+  agent: Pick<MembershipAgent, 'epoch'>;
+  state: ClusterStateStore;
+}
+
+export function statsSourceFor(store: Store | undefined, node?: Pick<RingkvNode, 'strategy'>, membership?: MembershipSource): ClusterStatsSource {
   const source: ClusterStatsSource = {};
   if (node) {
     // Asked of the strategy in effect at each scrape: membership swaps strategies at runtime.
     source.antiEntropy = () => antiEntropyOf(node.strategy());
+  }
+  if (membership) {
+    source.epoch = () => membership.agent.epoch();
+    source.transfers = async () => transfersOf(membership.state);
   }
   if (!store) return source;
   source.storage = async (): Promise<StorageStats> => {
@@ -51,4 +61,26 @@ export function antiEntropyOf(strategy: unknown): HttpAntiEntropyStats | undefin
     tombstonesReaped: s.tombstonesReaped,
     synced: s.synced,
   };
+}
+
+/**
+ * The transfers of the transition in progress, as the dashboard and /metrics show them: bytes
+ * done against the plan, and how many of its buckets. None when nothing moves.
+ */
+export async function transfersOf(state: ClusterStateStore): Promise<Transfer[]> {
+  const current = await readState(state);
+  const transition = current?.doc.transition;
+  if (!transition) return [];
+  const doc = await readTransfers(state);
+  if (!doc || doc.doc.transition !== transition.id) return [];
+  return doc.doc.items
+    .filter((t) => t.status !== 'done' && t.status !== 'cancelled')
+    .map((t) => ({
+      from: t.from,
+      to: t.to,
+      done: t.doneBytes,
+      total: t.plannedBytes,
+      unit: 'bytes',
+      what: `${t.doneBuckets}/${t.buckets.length} buckets, ${t.status}`,
+    }));
 }

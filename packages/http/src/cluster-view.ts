@@ -132,8 +132,32 @@ interface StrategyParts {
 /** Slices of the circle drawn by the dashboard. */
 export const RING_SEGMENTS = 360;
 
+/**
+ * A managed cluster's epoch strategy (@ringkv/ring's EpochRingStrategy) reads from `readRing` and
+ * runs its failure detector on `base`, a ring strategy over every node involved (old and new
+ * members while ownership moves): seen here as a ring whose members are those of `base`.
+ */
+interface EpochParts {
+  readRing?: { members: readonly string[]; ownerAt?(position: number): string };
+  base?: StrategyParts;
+}
+
+function partsOf(node: RingkvNode): StrategyParts & { members?: readonly string[] } {
+  const strategy = node.strategy() as unknown as StrategyParts & EpochParts;
+  if (strategy.ring || !strategy.readRing || !strategy.base) return strategy;
+  const base = strategy.base;
+  return {
+    name: strategy.name,
+    describe: () => strategy.describe(),
+    ring: strategy.readRing,
+    ...(base.config ? { config: base.config } : {}),
+    detector: () => base.detector?.(),
+    ...(base.ring ? { members: base.ring.members } : {}),
+  };
+}
+
 export function layoutOf(node: RingkvNode): Layout {
-  const strategy = node.strategy() as unknown as StrategyParts;
+  const strategy = partsOf(node);
   if (strategy.name === 'range' && typeof strategy.table === 'function') {
     return { kind: 'range', table: strategy.table().map((e) => ({ from: e.from, to: e.to, node: e.node })) };
   }
@@ -156,11 +180,11 @@ export function layoutOf(node: RingkvNode): Layout {
 
 /** Members as the strategy knows them, with states from the ring's failure detector where there is one. */
 export function strategyMembers(node: RingkvNode): MemberView[] {
-  const strategy = node.strategy() as unknown as StrategyParts;
+  const strategy = partsOf(node);
   let names: string[];
   let isUp: ((m: string) => boolean) | undefined;
   if (strategy.name === 'ring' && strategy.ring) {
-    names = [...strategy.ring.members];
+    names = [...(strategy.members ?? strategy.ring.members)];
     const detector = strategy.detector?.();
     if (detector) isUp = (m) => detector.isUp(m);
   } else if (strategy.name === 'range' && typeof strategy.table === 'function') {
