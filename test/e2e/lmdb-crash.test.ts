@@ -14,8 +14,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { KV_FUNCTIONS, kvCall, remoteRouter, type Transport, type VersionedReply } from '@ringkv/core';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BUCKETS_MESSAGE, KV_FUNCTIONS, kvCall, remoteRouter, type BucketSummary, type Transport, type VersionedReply } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { describeDistributed, startNatsServer, startNodeProcess, startNodeProcesses, type NodeProcess } from '@ringkv/test-utils';
 
@@ -145,6 +145,21 @@ describeDistributed('LMDB ring: all three nodes killed with SIGKILL come back wi
       for (let i = 0; i < keys.length; i += 100) {
         await Promise.all(keys.slice(i, i + 100).map((k, j) => kvCall(route(vias[j % 3]!), 'put', [k.bucket, k.key, k.value]).then((r) => expect(r).toBe('ok'))));
       }
+
+      // An OK means W = 2 replicas stored the write; the third copy may still be on its way.
+      // This test is about what a node has on disk surviving SIGKILL, so it first waits until
+      // every node answered its replica write (each holds all 2,000 keys), then for one group
+      // commit to reach the disk (default durability flushes each commit within milliseconds).
+      await vi.waitFor(
+        async () => {
+          for (const node of vias) {
+            const list = (await client!.request(node, { type: BUCKETS_MESSAGE, body: null }, { timeoutMs: 9_000 })) as BucketSummary[];
+            expect(list.reduce((n, b) => n + b.keys, 0), node).toBe(keys.length);
+          }
+        },
+        { timeout: 30_000, interval: 200 },
+      );
+      await new Promise((r) => setTimeout(r, 500));
 
       await Promise.all(nodes.nodes.map((n) => n.kill('SIGKILL')));
       await Promise.all(nodes.nodes.map((n) => n.restart()));

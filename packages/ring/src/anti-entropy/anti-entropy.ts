@@ -631,22 +631,24 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         }
         // Taken after the wait: the build replaced the tree map.
         const g = serveTree(req.group, req.from);
-        const ours = session && !sessionFree() && session.peer === req.from && session.group === req.group;
+        // The session this request belongs to, held before any await: another exchange may end
+        // (and clear `session`) while this one waits for the change log.
+        const ours = session && !sessionFree() && session.peer === req.from && session.group === req.group ? session : undefined;
         if (req.level === 0) {
           // Busy elsewhere, or both sides started this same pair at once: the smaller name
           // goes on as the initiator, the other serves.
-          if (!sessionFree() && !(ours && session!.role === 'responder') && !(ours && self > req.from)) return { ready: false, busy: true };
+          if (!sessionFree() && ours?.role !== 'responder' && !(ours && self > req.from)) return { ready: false, busy: true };
           await catchUp();
           const root = g.tree.root();
           if (req.root && Buffer.from(req.root).equals(Buffer.from(root))) {
             record(req.group, req.from, 'in-sync');
-            if (ours && session!.role === 'responder') session = undefined;
-          } else if (!ours || session!.role === 'responder') {
+            if (ours?.role === 'responder' && session === ours) session = undefined;
+          } else if (!ours || ours.role === 'responder') {
             session = { peer: req.from, group: req.group, role: 'responder', expires: now() + 2 * timeoutMs };
           }
           return { ready: true, hashes: root };
         }
-        if (ours && session!.role === 'responder') session!.expires = now() + 2 * timeoutMs;
+        if (ours?.role === 'responder') ours.expires = now() + 2 * timeoutMs;
         return { ready: true, hashes: g.tree.children(req.level, req.parents) };
       });
       node.handle(AAE_KEYS_MESSAGE, (body) => {
