@@ -1,8 +1,9 @@
 /**
  * Configuration in the spirit of the guide's application environment, layered:
  * built-in defaults < `<dir>/default.json` < `<dir>/<NODE_ENV>.json` < the node's own file <
- * environment (`RINGKV_NODE`, `NATS_URL`, `PORT`, `RINGKV_STORAGE_BACKEND`, `HTTP_PORT`). The result is validated at load; an invalid
- * value fails with a {@link ConfigError} naming the field and what is wrong.
+ * environment (`RINGKV_NODE`, `NATS_URL` and the other `NATS_*` of nats-config.ts, `PORT`,
+ * `RINGKV_STORAGE_BACKEND`, `HTTP_PORT`). The result is validated at load; an invalid value
+ * fails with a {@link ConfigError} naming the field and what is wrong.
  *
  * @example
  * const config = loadConfig({ file: 'config/foo.json' });
@@ -31,6 +32,7 @@ import {
   DEFAULT_TRANSFER_BATCH,
 } from './defaults.js';
 import { ConfigError } from './errors.js';
+import { natsConfigSchema, natsEnvOverrides } from './nats-config.js';
 import { boundToByte, overlappingRanges, type RangeTable } from './range-table.js';
 
 /** `name@host`: printable ASCII without spaces, exactly one `@`, both sides non-empty. */
@@ -77,13 +79,8 @@ export const configSchema = z
     maxHops: positiveInt.max(255).default(DEFAULT_MAX_HOPS),
     /** How nodes reach each other. @default "nats" */
     transport: z.enum(['nats', 'in-process']).default('nats'),
-    nats: z
-      .object({
-        /** @default "nats://127.0.0.1:4222" */
-        url: z.string().min(1).default(DEFAULT_NATS_URL),
-      })
-      .strict()
-      .default({ url: DEFAULT_NATS_URL }),
+    /** Where NATS is and how to authenticate to it (nats-config.ts). */
+    nats: natsConfigSchema.prefault({ url: DEFAULT_NATS_URL }),
     /** What this node does: serve the text protocol, store buckets, or both. @default ["server","storage"] */
     roles: z
       .array(z.enum(['server', 'storage']))
@@ -326,7 +323,8 @@ export function loadConfig(options: LoadConfigOptions = {}): RingkvConfig {
 function envOverrides(env: Record<string, string | undefined>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (env.RINGKV_NODE) out.node = env.RINGKV_NODE;
-  if (env.NATS_URL) out.nats = { url: env.NATS_URL };
+  const nats = natsEnvOverrides(env);
+  if (nats) out.nats = nats;
   // Lets test harnesses and scripts keep nodes off the disk without a config file of their own.
   if (env.RINGKV_STORAGE_BACKEND) out.storage = { backend: env.RINGKV_STORAGE_BACKEND };
   if (env.PORT !== undefined && env.PORT !== '') {

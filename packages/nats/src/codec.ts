@@ -67,6 +67,17 @@ export function decodeReply(data: Uint8Array, from: string): DecodedReply {
   return { ok: false, error: new BadRequestError(`malformed reply from ${from}: expected [0, result] or [1, error]`) };
 }
 
+/** A reply's envelope, without rebuilding errors: for callers that only look (probes). */
+export function decodeReplyValue(data: Uint8Array): { ok: true; tag: number; value: unknown } | { ok: false } {
+  try {
+    const value: unknown = packr.unpack(asPlainBytes(data));
+    if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'number') return { ok: true, tag: value[0], value: value[1] };
+  } catch {
+    // not MessagePack: the caller only needs to know it is not a reply
+  }
+  return { ok: false };
+}
+
 /** msgpackr decodes `bin` into the input's class; a plain Uint8Array view makes it Uint8Array. */
 function asPlainBytes(data: Uint8Array): Uint8Array {
   return data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

@@ -11,6 +11,11 @@
  * - While the connection is down, requests fail at once with TransportError, and calls waiting
  *   for a reply are failed when the connection drops: the client would otherwise buffer them
  *   silently until it reconnects or they time out.
+ * - Routing calls travel on `ringkv.route.<node>`, every other message on `ringkv.node.<node>`,
+ *   so NATS permissions can tell clients from members (docs/security.md).
+ * - A node's subjects are its alone: before serving, and every `subjectCheckIntervalMs` while
+ *   it serves, it probes them and refuses to start (or to answer) when another process answers
+ *   too, saying which (subject-guard.ts).
  *
  * @example
  * const transport = await connectNatsTransport({ url: 'nats://127.0.0.1:4222', name: 'foo@computer-name' });
@@ -19,12 +24,19 @@
  */
 import {
   ArgumentError,
+  BadRequestError,
   checkTopic,
+  createLogLimiter,
   errorToWire,
+  natsSecurityProblems,
   NodeUnreachableError,
+  redactNatsUrl,
+  ROUTE_MESSAGE,
   silentLogger,
+  splitNatsUrlCredentials,
   TransportError,
   type Listener,
+  type NatsSecurityOptions,
   type Logger,
   type MessageHandler,
   type RequestOptions,
@@ -32,12 +44,19 @@ import {
   type Transport,
   type TransportMessage,
 } from '@ringkv/core';
-import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { connect, createInbox, ErrorCode, nuid, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { decodeReply, decodeRequest, encodeError, encodeRequest, encodeResult } from './codec.js';
+import { securityConnectOptions } from './connection-security.js';
 import { createPendingCalls, DEFAULT_SWEEP_INTERVAL_MS } from './pending-calls.js';
-import { subjectForNode } from './subject.js';
+import { nodeForSubject, routeSubjectForNode, subjectForNode } from './subject.js';
+import { createSubjectGuard, DEFAULT_SUBJECT_CHECK_INTERVAL_MS, describeResponder, identityFor, PROBE_TYPE, type SubjectGuard } from './subject-guard.js';
 
-export interface NatsTransportOptions {
+/**
+ * Where NATS is, and how to authenticate to it: user and password, token, nkey seed or
+ * credentials file (at most one), and TLS. Credentials may also be written into the URL
+ * (`nats://user:pass@host`, `nats://token@host`). Secrets are never printed.
+ */
+export interface NatsTransportOptions extends NatsSecurityOptions {
   /**
    * NATS server URL; for a cluster give every server, as an array or comma-separated, so the
    * client can move to another one when its server goes away.
@@ -55,10 +74,13 @@ export interface NatsTransportOptions {
   /** Try servers in random order (spreads clients over a cluster). @default true */
   randomize?: boolean;
   /**
-   * At `listen`, ask whether someone already serves the node and refuse to serve it twice.
+   * At `listen`, ask whether someone already serves the node and refuse to serve it twice;
+   * while serving, check again every `subjectCheckIntervalMs`.
    * @default true
    */
   exclusive?: boolean;
+  /** How often a serving node checks that no other process answers on its subjects, ms. @default 10000 */
+  subjectCheckIntervalMs?: number;
 }
 
 export interface NatsTransport extends Transport {
@@ -80,9 +102,6 @@ export interface NatsTransport extends Transport {
 /** Published topics live under this subject prefix: `ringkv.topic.<topic>`. */
 export const TOPIC_SUBJECT_PREFIX = 'ringkv.topic.';
 
-/** Message type answered by the transport itself, never passed to a node's handler. */
-const PROBE_TYPE = 'ringkv.probe';
-const PROBE_TIMEOUT_MS = 2000;
 const SUBJECT_CACHE_LIMIT = 10_000;
 /** Longest a listener or the connection waits for in-flight work when closing. */
 const DRAIN_TIMEOUT_MS = 5000;
@@ -103,19 +122,50 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/** The server URLs of `url`, without any credentials written into them. */
 export function parseNatsUrls(url: string | readonly string[]): string[] {
-  const list = (typeof url === 'string' ? url.split(',') : [...url]).map((u) => String(u).trim()).filter((u) => u !== '');
-  if (list.length === 0) throw new ArgumentError('NATS url must name at least one server');
-  return list;
+  return splitNatsUrlCredentials(url).urls;
+}
+
+/** The security options of `options`, with credentials written into the URL moved out of it. */
+function securityOf(options: NatsTransportOptions): { servers: string[]; security: NatsSecurityOptions } {
+  const { url, name: _name, logger: _logger, sweepIntervalMs: _s, reconnectTimeWaitMs: _r, connectTimeoutMs: _c, randomize: _z, exclusive: _e, subjectCheckIntervalMs: _i, ...security } = options;
+  const fromUrl = splitNatsUrlCredentials(url);
+  if (fromUrl.user !== undefined || fromUrl.token !== undefined) {
+    if (Object.values(security).some((v) => v !== undefined && typeof v !== 'object')) {
+      throw new ArgumentError('the NATS url carries credentials and other credentials are given too: give them once');
+    }
+    if (fromUrl.user !== undefined) security.user = fromUrl.user;
+    if (fromUrl.password !== undefined) security.password = fromUrl.password;
+    if (fromUrl.token !== undefined) security.token = fromUrl.token;
+  }
+  const problems = natsSecurityProblems(security);
+  if (problems.length > 0) throw new ArgumentError(problems.map((p) => p.message).join('; '));
+  return { servers: fromUrl.urls, security };
+}
+
+/** What to tell the operator when the first connection fails. */
+function connectFailure(err: unknown, where: string, auth: string): string {
+  const e = err as NatsError;
+  if (e?.code === ErrorCode.AuthorizationViolation) {
+    return auth === 'without credentials'
+      ? `cannot connect to NATS at ${where}: the server requires credentials (Authorization Violation) and none were given; set nats.user and nats.password, nats.token, nats.nkeySeedFile or nats.credentials`
+      : `cannot connect to NATS at ${where}: the server refused the credentials (Authorization Violation; this connection authenticates ${auth})`;
+  }
+  return `cannot connect to NATS at ${where} (authenticating ${auth}): ${e?.message ?? String(err)}`;
 }
 
 export async function connectNatsTransport(options: NatsTransportOptions): Promise<NatsTransport> {
-  const servers = parseNatsUrls(options.url);
+  const { servers, security } = securityOf(options);
+  const where = redactNatsUrl(servers).split(',').join(', ');
   const logger = options.logger ?? silentLogger;
+  const limited = createLogLimiter(logger);
+  const { options: auth, describe: authWords } = await securityConnectOptions(security);
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers,
+      ...auth,
       ...(options.name ? { name: options.name } : {}),
       timeout: options.connectTimeoutMs ?? 5000,
       maxReconnectAttempts: -1,
@@ -126,7 +176,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       noRandomize: options.randomize === false,
     });
   } catch (err) {
-    throw new TransportError(`cannot connect to NATS at ${servers.join(', ')}: ${(err as Error).message}`, { cause: err });
+    throw new TransportError(connectFailure(err, where, authWords), { cause: err });
   }
 
   const pending = createPendingCalls({ sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS });
@@ -137,21 +187,34 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
   const subjects = new Map<string, string>();
   const exclusive = options.exclusive ?? true;
 
-  const subjectOf = (node: string): string => {
-    let s = subjects.get(node);
+  const routeSubjects = new Map<string, string>();
+  const cached = (cache: Map<string, string>, node: string, make: (n: string) => string): string => {
+    let s = cache.get(node);
     if (s === undefined) {
-      s = subjectForNode(node);
-      if (subjects.size >= SUBJECT_CACHE_LIMIT) subjects.clear();
-      subjects.set(node, s);
+      s = make(node);
+      if (cache.size >= SUBJECT_CACHE_LIMIT) cache.clear();
+      cache.set(node, s);
     }
     return s;
   };
+  const subjectOf = (node: string): string => cached(subjects, node, subjectForNode);
+  const routeSubjectOf = (node: string): string => cached(routeSubjects, node, routeSubjectForNode);
 
   // One subscription for every reply this connection will ever get.
   nc.subscribe(`${inbox}*`, { callback: (_err, m) => onReply(m) });
 
+  const guard: SubjectGuard = createSubjectGuard({
+    publish: (subject, data, reply) => nc.publish(subject, data, { reply }),
+    inbox,
+  });
+
   function onReply(m: Msg): void {
-    const id = Number(m.subject.slice(inbox.length));
+    const suffix = m.subject.slice(inbox.length);
+    if (guard.owns(suffix)) {
+      guard.onReply(suffix, m);
+      return;
+    }
+    const id = Number(suffix);
     const node = pending.nodeOf(id);
     if (node === undefined) return; // timed out already, or failed when the connection dropped
     if (m.data.length === 0 && m.headers?.code === 503) {
@@ -174,7 +237,9 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
         up = true;
         logger.info(`NATS connection re-established to ${String(s.data)}`);
       } else if (s.type === 'error') {
-        logger.warn(`NATS error: ${String(s.data)}`);
+        const denied = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+        if (denied) onPermissionDenied(denied.operation, denied.subject);
+        else logger.warn(`NATS error: ${String(s.data)}`);
       }
     }
   })().catch((err: unknown) => logger.warn(`NATS status monitor stopped: ${(err as Error).message}`));
@@ -186,6 +251,18 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     pending.stop();
     if (err) logger.warn(`NATS connection closed: ${err.message}`);
   });
+
+  // The server drops a publish this user may not make and says so asynchronously: fail the
+  // calls waiting on it at once rather than at their timeout.
+  function onPermissionDenied(operation: string, subject: string): void {
+    const node = nodeForSubject(subject);
+    const what = subject.startsWith('ringkv.route.') ? 'routing calls' : 'messages';
+    const message = `NATS refused to let this connection ${operation === 'publish' ? 'publish to' : 'subscribe to'} ${subject} (permissions violation)`;
+    limited.warn(`denied ${operation}`, message);
+    if (operation === 'publish' && node !== undefined) {
+      pending.rejectNode(node, (n) => new TransportError(`${message}: this NATS user may not send ${what} to node ${n}`));
+    }
+  }
 
   function maxPayload(): number {
     return nc.info?.max_payload ?? 1024 * 1024;
@@ -204,7 +281,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     let subject: string;
     let data: Uint8Array;
     try {
-      subject = subjectOf(node);
+      subject = msg.type === ROUTE_MESSAGE ? routeSubjectOf(node) : subjectOf(node);
       data = encodeRequest(msg);
     } catch (err) {
       return Promise.reject(new TransportError(`message to node ${node} cannot be encoded: ${(err as Error).message}`, { cause: err }));
@@ -224,18 +301,31 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     return promise;
   }
 
+  const instance = nuid.next();
+  const checkEveryMs = options.subjectCheckIntervalMs ?? DEFAULT_SUBJECT_CHECK_INTERVAL_MS;
+
+  /** Others answering on `node`'s subjects, each as "<subject> by <who>". */
+  async function othersOn(node: string, own: string | undefined): Promise<string[]> {
+    const subjectsOfNode = [subjectOf(node), routeSubjectOf(node)];
+    const seen = await Promise.all(subjectsOfNode.map((s) => guard.probe(s, own === undefined ? {} : { own })));
+    return seen.flatMap((list, i) => list.map((r) => `on ${subjectsOfNode[i]} by ${describeResponder(r)}`));
+  }
+
   async function listen(node: string, handler: MessageHandler): Promise<Listener> {
     if (closing || closedForGood) throw new TransportError('transport is closed');
     const subject = subjectOf(node);
+    const routeSubject = routeSubjectOf(node);
     if (exclusive) {
-      const taken = await request(node, { type: PROBE_TYPE, body: null }, { timeoutMs: PROBE_TIMEOUT_MS }).then(
-        () => true,
-        (err: unknown) => !(err instanceof NodeUnreachableError),
-      );
-      if (taken) throw new TransportError(`node ${node} is already served on this NATS cluster (subject ${subject})`);
+      const others = await othersOn(node, undefined);
+      if (others.length > 0) {
+        throw new TransportError(`node ${node} is already served on this NATS cluster, ${others.join('; ')}; stop that process first`);
+      }
     }
+    const identity = identityFor(node, instance, new Date());
     let active = 0;
     let drained: (() => void) | undefined;
+    /** Set while another process also answers on this node's subjects. */
+    let contested: string | undefined;
 
     function reply(to: string, data: Uint8Array): void {
       const max = maxPayload();
@@ -247,7 +337,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       try {
         nc.publish(to, data);
       } catch (err) {
-        logger.warn(`node ${node} could not send a reply: ${(err as Error).message}`);
+        limited.warn('reply failed', `node ${node} could not send a reply: ${(err as Error).message}`);
       }
     }
 
@@ -268,21 +358,32 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       if (active === 0 && drained) drained();
     }
 
-    function serve(m: Msg): void {
+    function serve(m: Msg, routeOnly: boolean): void {
       const to = m.reply;
       if (!to) {
-        logger.warn(`node ${node} ignored a message without a reply subject on ${subject}`);
+        // Anyone may send these by the thousand: logged, but rate-limited.
+        limited.warn('no reply subject', `node ${node} ignored a message without a reply subject on ${m.subject}`);
         return;
       }
       let req: TransportMessage;
       try {
         req = decodeRequest(m.data);
       } catch (err) {
+        limited.warn('malformed request', `node ${node} answered a malformed request on ${m.subject} with an error: ${(err as Error).message}`);
         fail(to, err);
         return;
       }
       if (req.type === PROBE_TYPE) {
-        ok(to, node);
+        ok(to, identity);
+        return;
+      }
+      if (routeOnly && req.type !== ROUTE_MESSAGE) {
+        limited.warn('wrong subject', `node ${node} refused a ${JSON.stringify(req.type.slice(0, 64))} message sent to ${m.subject}`);
+        fail(to, new BadRequestError(`only routing calls are served on ${m.subject}; other messages go to ${subject}`));
+        return;
+      }
+      if (contested !== undefined) {
+        fail(to, new TransportError(`node ${node} refuses to answer while another process also serves it (${contested})`));
         return;
       }
       let out: unknown;
@@ -309,24 +410,70 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       }
     }
 
-    const sub: Subscription = nc.subscribe(subject, {
-      callback: (err, m) => {
-        if (err) {
-          logger.warn(`subscription of node ${node} failed: ${err.message}`);
-          return;
-        }
-        serve(m);
-      },
-    });
-    // Make sure the server knows the subscription before anyone is told we serve it.
+    let denied: string | undefined;
+    const subscribeTo = (s: string, routeOnly: boolean): Subscription =>
+      nc.subscribe(s, {
+        callback: (err, m) => {
+          if (err) {
+            if ((err as NatsError).isPermissionError?.()) denied = s;
+            else limited.warn('subscription failed', `subscription of node ${node} to ${s} failed: ${err.message}`);
+            return;
+          }
+          serve(m, routeOnly);
+        },
+      });
+    const subs = [subscribeTo(subject, false), subscribeTo(routeSubject, true)];
+    const unsubscribeAll = () => {
+      for (const sub of subs) if (!sub.isClosed()) sub.unsubscribe();
+    };
+    // Make sure the server knows the subscriptions before anyone is told we serve them; a
+    // permissions violation is reported before the flush's answer.
     await nc.flush();
+    if (denied !== undefined) {
+      unsubscribeAll();
+      throw new TransportError(
+        `NATS refused this connection's subscription to ${denied} (permissions violation): this NATS user may not serve node ${node}`,
+      );
+    }
+
+    let timer: ReturnType<typeof setInterval> | undefined;
+    if (exclusive) {
+      const others = await othersOn(node, instance);
+      if (others.length > 0) {
+        unsubscribeAll();
+        throw new TransportError(`node ${node} is already served on this NATS cluster, ${others.join('; ')}; stop that process first`);
+      }
+      let checking = false;
+      timer = setInterval(() => {
+        if (checking || !up || closing) return;
+        checking = true;
+        othersOn(node, instance)
+          .then((found) => {
+            if (found.length > 0) {
+              contested = found.join('; ');
+              limited.error('subject conflict', `node ${node} is also served by another process, ${contested}; refusing to answer calls until it is gone`);
+            } else if (contested !== undefined) {
+              contested = undefined;
+              logger.info(`node ${node} is the only process serving its subjects again; answering calls`);
+            }
+          })
+          .catch(() => {})
+          .finally(() => (checking = false));
+      }, checkEveryMs);
+      timer.unref?.();
+    }
+
     return {
       async close() {
-        if (!sub.isClosed()) {
-          // Draining needs the server; with the connection down, just stop listening.
-          if (up) await withTimeout(sub.drain(), DRAIN_TIMEOUT_MS).catch(() => {});
-          if (!sub.isClosed()) sub.unsubscribe();
-        }
+        if (timer) clearInterval(timer);
+        await Promise.all(
+          subs.map(async (sub) => {
+            if (sub.isClosed()) return;
+            // Draining needs the server; with the connection down, just stop listening.
+            if (up) await withTimeout(sub.drain(), DRAIN_TIMEOUT_MS).catch(() => {});
+            if (!sub.isClosed()) sub.unsubscribe();
+          }),
+        );
         if (active > 0) await withTimeout(new Promise<void>((resolve) => (drained = resolve)), DRAIN_TIMEOUT_MS).catch(() => {});
       },
     };
@@ -362,7 +509,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
         try {
           msg = decodeRequest(m.data);
         } catch (e) {
-          logger.warn(`ignored a malformed message on topic ${topic}: ${(e as Error).message}`);
+          limited.warn('malformed topic message', `ignored a malformed message on topic ${topic}: ${(e as Error).message}`);
           return;
         }
         try {

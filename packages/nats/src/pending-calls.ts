@@ -38,6 +38,8 @@ export interface PendingCalls {
   fail(id: number, errorFor: (node: string) => Error): boolean;
   /** Rejects every pending call with the error `errorFor` builds. */
   rejectAll(errorFor: (node: string) => Error): void;
+  /** Rejects every pending call to `node`; returns how many. */
+  rejectNode(node: string, errorFor: (node: string) => Error): number;
   /** Rejects calls past their deadline with TimeoutError (the timer calls this). */
   sweep(): void;
   size(): number;
@@ -113,6 +115,18 @@ export function createPendingCalls(options: PendingCallsOptions = {}): PendingCa
       calls.clear();
       stopTimer();
       for (const call of all) call.reject(errorFor(call.node));
+    },
+    rejectNode(node, errorFor) {
+      const hit: Pending[] = [];
+      for (const [id, call] of calls) {
+        if (call.node === node) {
+          calls.delete(id);
+          hit.push(call);
+        }
+      }
+      if (calls.size === 0) stopTimer();
+      for (const call of hit) call.reject(errorFor(call.node));
+      return hit.length;
     },
     sweep,
     size: () => calls.size,

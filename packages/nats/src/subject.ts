@@ -31,22 +31,43 @@ function isSafe(b: number): boolean {
   );
 }
 
+/**
+ * Routing calls (`route` messages) go to `ringkv.route.<token>` instead, so that NATS
+ * permissions can let clients send routing calls without letting them send the replica-level
+ * messages only members may send (docs/security.md).
+ */
+export const ROUTE_SUBJECT_PREFIX = 'ringkv.route.';
+
 /** The subject node `name` serves requests on. Throws ArgumentError for an empty or ill-formed name. */
 export function subjectForNode(name: string): string {
+  return NODE_SUBJECT_PREFIX + subjectToken(name);
+}
+
+/** The subject node `name` serves routing calls on (`ringkv.route.<token>`). */
+export function routeSubjectForNode(name: string): string {
+  return ROUTE_SUBJECT_PREFIX + subjectToken(name);
+}
+
+/** The one subject token standing for node `name`. */
+export function subjectToken(name: string): string {
   if (typeof name !== 'string' || name === '') throw new ArgumentError('node name must be a non-empty string');
   // A lone surrogate would encode as U+FFFD and collide with it: such names are refused.
   if (LONE_SURROGATE.test(name)) throw new ArgumentError(`node name ${JSON.stringify(name)} is not well-formed Unicode`);
-  let out = NODE_SUBJECT_PREFIX;
+  let out = '';
   for (const b of encoder.encode(name)) {
     out += isSafe(b) ? String.fromCharCode(b) : `~${HEX[b >> 4]}${HEX[b & 15]}`;
   }
   return out;
 }
 
-/** The node name a subject made by {@link subjectForNode} stands for; undefined for any other string. */
+/**
+ * The node name a subject made by {@link subjectForNode} (or {@link routeSubjectForNode})
+ * stands for; undefined for any other string.
+ */
 export function nodeForSubject(subject: string): string | undefined {
-  if (!subject.startsWith(NODE_SUBJECT_PREFIX)) return undefined;
-  const token = subject.slice(NODE_SUBJECT_PREFIX.length);
+  const prefix = subject.startsWith(NODE_SUBJECT_PREFIX) ? NODE_SUBJECT_PREFIX : subject.startsWith(ROUTE_SUBJECT_PREFIX) ? ROUTE_SUBJECT_PREFIX : undefined;
+  if (prefix === undefined) return undefined;
+  const token = subject.slice(prefix.length);
   if (token === '') return undefined;
   const bytes: number[] = [];
   for (let i = 0; i < token.length; i++) {

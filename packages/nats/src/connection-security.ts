@@ -1,0 +1,96 @@
+/**
+ * Turns ringkv's NATS security options (core's `NatsSecurityOptions`: user and password,
+ * token, nkey seed, credentials file, TLS) into the nats client's connection options, reading
+ * the files they name. Every error names the option and the file, never a secret; `describe`
+ * says how the connection authenticates in words fit for a log line.
+ *
+ * @example
+ * const { options, describe } = await securityConnectOptions({ user: 'foo', passwordFile: '/run/secrets/foo' });
+ * await connect({ servers, ...options });
+ * describe; // 'as user "foo" with a password'
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError, revealSecret, type NatsSecurityOptions } from '@ringkv/core';
+import { credsAuthenticator, nkeyAuthenticator, nkeys, type ConnectionOptions } from 'nats';
+
+export interface SecurityConnectOptions {
+  options: Partial<ConnectionOptions>;
+  /** How this connection proves who it is, e.g. `as user "foo" with a password; TLS with client certificate`. */
+  describe: string;
+}
+
+async function readOption(field: string, path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError(`nats.${field}: cannot read ${path}: ${e.code ?? e.message}`, { cause: err });
+  }
+}
+
+/** The first line of a secret file, without its line ending (files written by `echo` end in one). */
+async function readSecretFile(field: string, path: string): Promise<string> {
+  const text = (await readOption(field, path)).toString('utf8');
+  const line = text.split(/\r?\n/, 1)[0] ?? '';
+  if (line === '') throw new ConfigError(`nats.${field}: ${path} is empty`);
+  return line;
+}
+
+/** Finds the user seed in an nkey file or text: the `SU...` line (comments and blank lines allowed). */
+function userSeed(field: string, where: string, text: string): Uint8Array {
+  const seed = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('SU'));
+  if (!seed) throw new ConfigError(`nats.${field}: ${where} holds no user nkey seed (a line starting with SU)`);
+  const bytes = new TextEncoder().encode(seed);
+  try {
+    nkeys.fromSeed(bytes);
+  } catch {
+    throw new ConfigError(`nats.${field}: ${where} holds a malformed nkey seed`);
+  }
+  return bytes;
+}
+
+export async function securityConnectOptions(o: NatsSecurityOptions): Promise<SecurityConnectOptions> {
+  const options: Partial<ConnectionOptions> = {};
+  const words: string[] = [];
+
+  if (o.user !== undefined) {
+    options.user = o.user;
+    if (o.password !== undefined) options.pass = revealSecret(o.password);
+    else if (o.passwordFile !== undefined) options.pass = await readSecretFile('passwordFile', o.passwordFile);
+    words.push(`as user ${JSON.stringify(o.user)}${options.pass !== undefined ? ' with a password' : ''}`);
+  } else if (o.token !== undefined || o.tokenFile !== undefined) {
+    options.token = o.token !== undefined ? revealSecret(o.token) : await readSecretFile('tokenFile', o.tokenFile!);
+    words.push('with a token');
+  } else if (o.nkeySeed !== undefined || o.nkeySeedFile !== undefined) {
+    const seed =
+      o.nkeySeed !== undefined
+        ? userSeed('nkeySeed', 'the value', revealSecret(o.nkeySeed))
+        : userSeed('nkeySeedFile', o.nkeySeedFile!, (await readOption('nkeySeedFile', o.nkeySeedFile!)).toString('utf8'));
+    options.authenticator = nkeyAuthenticator(seed);
+    // The public key is not secret: it is what the server's config names.
+    words.push(`with nkey ${new TextDecoder().decode(nkeys.fromSeed(seed).getPublicKey())}`);
+  } else if (o.credentials !== undefined) {
+    const creds = await readOption('credentials', o.credentials);
+    const text = creds.toString('utf8');
+    if (!/-----BEGIN NATS USER JWT-----/.test(text)) {
+      throw new ConfigError(`nats.credentials: ${o.credentials} is not a NATS credentials file (no "BEGIN NATS USER JWT" block)`);
+    }
+    userSeed('credentials', o.credentials, text);
+    options.authenticator = credsAuthenticator(new Uint8Array(creds));
+    words.push(`with credentials file ${o.credentials}`);
+  }
+
+  if (o.tls) {
+    const tls: NonNullable<ConnectionOptions['tls']> & { servername?: string } = {};
+    if (o.tls.ca !== undefined) tls.ca = (await readOption('tls.ca', o.tls.ca)).toString('utf8');
+    if (o.tls.cert !== undefined) tls.cert = (await readOption('tls.cert', o.tls.cert)).toString('utf8');
+    if (o.tls.key !== undefined) tls.key = (await readOption('tls.key', o.tls.key)).toString('utf8');
+    if (o.tls.serverName !== undefined) tls.servername = o.tls.serverName;
+    options.tls = tls;
+    words.push(`TLS${tls.cert !== undefined ? ' with a client certificate' : ''}${tls.ca !== undefined ? ` (CA ${o.tls.ca})` : ''}`);
+  }
+  return { options, describe: words.length > 0 ? words.join('; ') : 'without credentials' };
+}
