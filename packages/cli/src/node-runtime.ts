@@ -31,6 +31,7 @@ import {
   type Transport,
 } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
+import { natsConnectOptions } from './nats-flags.js';
 import { AAE_STATUS_MESSAGE, createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
@@ -255,7 +256,12 @@ async function transportFor(config: RingkvConfig, name: string, logger: Logger, 
     if (!network) logger.warn('transport "in-process": this node can only reach nodes started in this same process');
     return (network ?? createInProcessNetwork()).transport();
   }
-  return connectNatsTransport({ url: config.nats.url, name, logger });
+  return connectNatsTransport({
+    ...natsConnectOptions(config),
+    name,
+    logger,
+    ...(config.nats.subjectCheckIntervalMs !== undefined ? { subjectCheckIntervalMs: config.nats.subjectCheckIntervalMs } : {}),
+  });
 }
 
 /**

@@ -4,7 +4,7 @@
  * bucket listing, `BUCKETS_MESSAGE`).
  */
 import { readFileSync } from 'node:fs';
-import { BUCKETS_MESSAGE, describeType, type Transport } from '@ringkv/core';
+import { BUCKETS_MESSAGE, describeType, type NatsSecurityOptions, type Transport } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import { randomBucketNames, type BucketEntry, type BucketInput } from '@ringkv/sim';
 import { UsageError } from './command.js';
@@ -32,7 +32,7 @@ export async function loadBuckets(source: BucketSourceSpec, members: readonly st
       return { iterate: () => names, count: names.length, description: `${names.length} names from ${source.path}` };
     }
     case 'cluster':
-      return readCluster(source.natsUrl, source.timeoutMs, members, connect);
+      return readCluster(source.natsUrl, source.timeoutMs, members, (url) => connect(url, source.security));
   }
 }
 
@@ -61,8 +61,8 @@ export function splitLines(data: Uint8Array): Uint8Array[] {
   return out;
 }
 
-async function defaultConnect(url: string): Promise<Transport> {
-  return connectNatsTransport({ url, name: 'ringkv simulate' });
+async function defaultConnect(url: string, security?: NatsSecurityOptions): Promise<Transport> {
+  return connectNatsTransport({ ...security, url, name: 'ringkv simulate' });
 }
 
 async function readCluster(url: string, timeoutMs: number, members: readonly string[], connect: (url: string) => Promise<Transport>): Promise<LoadedBuckets> {

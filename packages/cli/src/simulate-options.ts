@@ -6,9 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_RING_N, DEFAULT_RING_VNODES, loadConfig, type RangeEntryInput, type RingkvConfig } from '@ringkv/core';
+import { DEFAULT_RING_N, DEFAULT_RING_VNODES, loadConfig, type NatsSecurityOptions, type RangeEntryInput, type RingkvConfig } from '@ringkv/core';
 import type { MembershipChangeInput, NameCharset, RangePolicy, StrategySpec } from '@ringkv/sim';
 import { UsageError, type CommandIO } from './command.js';
+import { natsConnectOptions } from './nats-flags.js';
 
 export const SIMULATE_OPTIONS = {
   buckets: { type: 'string' },
@@ -41,7 +42,7 @@ export const SIMULATE_OPTIONS = {
 export type BucketSourceSpec =
   | { readonly kind: 'random'; readonly count: number; readonly seed: number; readonly charset: NameCharset }
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'cluster'; readonly natsUrl: string; readonly timeoutMs: number };
+  | { readonly kind: 'cluster'; readonly natsUrl: string; readonly timeoutMs: number; readonly security?: NatsSecurityOptions };
 
 export interface SimulateArgs {
   readonly change: MembershipChangeInput;
@@ -149,7 +150,8 @@ export function parseSimulateArgs(argv: string[], io: CommandIO, mode: 'simulate
     const natsUrl = str('nats') ?? config?.nats.url;
     if (natsUrl === undefined) throw new UsageError('--from-cluster needs --nats <url> or --config <file> to reach the cluster');
     const timeoutMs = str('timeout-ms') !== undefined ? int(str('timeout-ms')!, '--timeout-ms', 1, 600_000) : DEFAULT_CLUSTER_TIMEOUT_MS;
-    source = { kind: 'cluster', natsUrl, timeoutMs };
+    // The config's credentials go along unless --nats names another server.
+    source = { kind: 'cluster', natsUrl, timeoutMs, ...(config && str('nats') === undefined ? { security: natsConnectOptions(config) } : {}) };
   } else if (str('names-file') !== undefined) {
     source = { kind: 'file', path: resolve(io.cwd, str('names-file')!) };
   } else {

@@ -355,13 +355,26 @@ function readJson(path: string): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ConfigError(`config file ${path} is not valid JSON: ${jsonErrorWithoutText((err as Error).message, text)}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError(`config file ${path}: (top level): must be a JSON object`);
   }
   const { $schema: _ignored, ...rest } = value as Record<string, unknown>;
   return rest;
+}
+
+/**
+ * The parser's complaint without the slice of the file it quotes (a config file may hold a
+ * password), and with a line and column instead of an offset.
+ */
+function jsonErrorWithoutText(message: string, text: string): string {
+  const unquoted = message.replace(/, ".*" is not valid JSON$/s, '').replace(/^(Unexpected token) '.'$/, '$1');
+  const at = /^(.*) in JSON at position (\d+)/s.exec(unquoted);
+  if (!at) return unquoted;
+  const before = text.slice(0, Number(at[2]));
+  const line = before.split('\n').length;
+  return `${at[1]} at line ${line}, column ${before.length - before.lastIndexOf('\n')}`;
 }
 
 /** Objects merge key by key; arrays and scalars replace. */

@@ -71,7 +71,7 @@ export async function securityConnectOptions(o: NatsSecurityOptions): Promise<Se
         : userSeed('nkeySeedFile', o.nkeySeedFile!, (await readOption('nkeySeedFile', o.nkeySeedFile!)).toString('utf8'));
     options.authenticator = nkeyAuthenticator(seed);
     // The public key is not secret: it is what the server's config names.
-    words.push(`with nkey ${new TextDecoder().decode(nkeys.fromSeed(seed).getPublicKey())}`);
+    words.push(`with nkey ${nkeys.fromSeed(seed).getPublicKey()}`);
   } else if (o.credentials !== undefined) {
     const creds = await readOption('credentials', o.credentials);
     const text = creds.toString('utf8');
@@ -90,7 +90,7 @@ export async function securityConnectOptions(o: NatsSecurityOptions): Promise<Se
     if (o.tls.key !== undefined) tls.key = (await readOption('tls.key', o.tls.key)).toString('utf8');
     if (o.tls.serverName !== undefined) tls.servername = o.tls.serverName;
     options.tls = tls;
-    words.push(`TLS${tls.cert !== undefined ? ' with a client certificate' : ''}${tls.ca !== undefined ? ` (CA ${o.tls.ca})` : ''}`);
+    words.push(`over TLS${tls.cert !== undefined ? ' with a client certificate' : ''}${tls.ca !== undefined ? `, trusting the CA in ${o.tls.ca}` : ''}`);
   }
   return { options, describe: words.length > 0 ? words.join('; ') : 'without credentials' };
 }

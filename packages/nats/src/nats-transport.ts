@@ -152,7 +152,7 @@ function connectFailure(err: unknown, where: string, auth: string): string {
       ? `cannot connect to NATS at ${where}: the server requires credentials (Authorization Violation) and none were given; set nats.user and nats.password, nats.token, nats.nkeySeedFile or nats.credentials`
       : `cannot connect to NATS at ${where}: the server refused the credentials (Authorization Violation; this connection authenticates ${auth})`;
   }
-  return `cannot connect to NATS at ${where} (authenticating ${auth}): ${e?.message ?? String(err)}`;
+  return `cannot connect to NATS at ${where} (${auth}): ${e?.message ?? String(err)}`;
 }
 
 export async function connectNatsTransport(options: NatsTransportOptions): Promise<NatsTransport> {

@@ -25,3 +25,4 @@ export * from './text-protocol-suite.js';
 export * from './cluster-load.js';
 export * from './cluster-state-suite.js';
 export * from './text-load-client.js';
+export * from './tls.js';

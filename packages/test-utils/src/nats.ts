@@ -105,6 +105,12 @@ export interface NatsServerOptions {
   name?: string;
   /** How long to wait for the server to accept connections. @default 10000 */
   readyTimeoutMs?: number;
+  /** More nats-server configuration (authorization, tls, ...), appended to the file. */
+  config?: string;
+  /** Environment of the server process (its config may read `$VARIABLES`). */
+  env?: Record<string, string>;
+  /** URL scheme clients should use, e.g. `tls`. @default "nats" */
+  scheme?: string;
 }
 
 export interface NatsServer {
@@ -136,6 +142,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const routes = options.cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ');
     lines.push(`cluster {`, `  name: "${options.cluster.name}"`, `  listen: "127.0.0.1:${options.cluster.port}"`, `  routes: [${routes}]`, `}`);
   }
+  if (options.config) lines.push(options.config);
   const conf = `${lines.join('\n')}\n`;
 
   let child: ChildProcess | undefined;
@@ -145,7 +152,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     // Written at every start: stop() removes the folder, restart() may follow it.
     mkdirSync(dir, { recursive: true });
     writeFileSync(confPath, conf);
-    const proc = spawn('nats-server', ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn('nats-server', ['-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
     child = proc;
     track(proc);
     proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -161,7 +168,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   await launch();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${options.scheme ?? 'nats'}://127.0.0.1:${port}`,
     port,
     output: () => out,
     async stop() {

@@ -2,17 +2,18 @@
  * `ringkv node start --config <file>`: runs one node until SIGINT or SIGTERM, then drains
  * (stops taking calls, lets in-flight ones answer, closes the connection) and exits 0.
  */
-import { ConfigError, consoleLogger, loadConfig } from '@ringkv/core';
+import { ConfigError, consoleLogger, loadConfig, redactNatsUrl } from '@ringkv/core';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from '../command.js';
 import { UsageError } from '../command.js';
+import { NATS_FLAGS, NATS_FLAGS_HELP, natsOverrides } from '../nats-flags.js';
 import { startNodeFromConfig } from '../node-runtime.js';
 
 export const nodeStartCommand: Command = {
   name: 'node start',
   summary: 'run one node from a config file until SIGINT/SIGTERM',
-  help: `Usage: ringkv node start --config <file> [--node <name>] [--nats <url>] [--data-dir <dir>]
+  help: `Usage: ringkv node start --config <file> [--node <name>] [--nats <url>] [--nats-... <file>] [--data-dir <dir>]
 
 Runs one ringkv node in this process: connects to NATS (config "nats.url", or the
 NATS_URL environment variable), serves calls addressed to the node, and runs the
@@ -23,13 +24,17 @@ Storage defaults to LMDB in data/<node name> under the working directory (config
 answer, disconnects and exits 0; a second signal exits at once with code 1.
 
 Configuration layers: default.json and <NODE_ENV>.json from the config folder, then
-the file, then the environment (RINGKV_NODE, NATS_URL, PORT), then these options.
+the file, then the environment (RINGKV_NODE, NATS_URL, NATS_USER, NATS_PASSWORD,
+NATS_TOKEN, NATS_NKEY, NATS_CREDS, NATS_CA, NATS_CERT, NATS_KEY, PORT), then these
+options. A node whose NATS credentials are refused exits at once (code 1), saying how
+it authenticated but never the secret (docs/security.md).
 
 Options:
   --config <file>   the node's config file (JSON)
   --node <name>     the node's name (overrides "node" in the config)
-  --nats <url>      NATS server URL(s), comma-separated for a cluster
   --data-dir <dir>  keep this node's data (LMDB) in <dir> (overrides storage.path)
+
+${NATS_FLAGS_HELP}
 
 Example:
   NATS_URL=nats://127.0.0.1:4222 ringkv node start --config config/foo.json
@@ -39,7 +44,7 @@ Example:
     try {
       ({ values } = parseArgs({
         args: argv,
-        options: { config: { type: 'string' }, node: { type: 'string' }, nats: { type: 'string' }, 'data-dir': { type: 'string' } },
+        options: { config: { type: 'string' }, node: { type: 'string' }, ...NATS_FLAGS, 'data-dir': { type: 'string' } },
         allowPositionals: false,
       }));
     } catch (err) {
@@ -47,7 +52,8 @@ Example:
     }
     const overrides: Record<string, unknown> = {};
     if (values.node) overrides.node = values.node;
-    if (values.nats) overrides.nats = { url: values.nats };
+    const nats = natsOverrides(values);
+    if (nats) overrides.nats = nats;
     if (values['data-dir']) overrides.storage = { backend: 'lmdb', path: resolve(io.cwd, values['data-dir']) };
     const config = loadConfig({
       ...(values.config ? { file: values.config } : { configDir: `${io.cwd}/config` }),
@@ -70,7 +76,7 @@ Example:
         throw err;
       },
     );
-    const where = config.transport === 'nats' ? `nats ${config.nats.url}` : 'in-process';
+    const where = config.transport === 'nats' ? `nats ${redactNatsUrl(config.nats.url)}` : 'in-process';
     io.stderr(
       `node ${running.node.name} ready (transport ${where}; ${running.node.strategy().describe()}; roles ${config.roles.join(', ')}${running.serverPort !== undefined ? `; port ${running.serverPort}` : ''}${running.httpPort !== undefined ? `; http port ${running.httpPort}` : ''})\n`,
     );

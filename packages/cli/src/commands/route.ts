@@ -8,6 +8,7 @@ import { connectNatsTransport } from '@ringkv/nats';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command, CommandIO } from '../command.js';
+import { NATS_FLAGS, NATS_FLAGS_HELP, natsConnectOptions, natsOverrides } from '../nats-flags.js';
 import { UsageError } from '../command.js';
 
 /** Extra wait of the client beyond the per-hop timeout, so a hop's own TimeoutError reaches it. */
@@ -20,7 +21,8 @@ export interface RouteRequest {
   args: unknown[];
   via?: string;
   config?: string;
-  nats?: string;
+  /** The config override of the NATS flags (`--nats`, `--nats-user`, ...). */
+  nats?: Record<string, unknown>;
   timeoutMs?: number;
 }
 
@@ -33,7 +35,7 @@ export function parseRouteArgv(argv: readonly string[]): RouteRequest {
       options: {
         via: { type: 'string' },
         config: { type: 'string' },
-        nats: { type: 'string' },
+        ...NATS_FLAGS,
         timeout: { type: 'string' },
         'hex-bucket': { type: 'boolean' },
       },
@@ -49,7 +51,8 @@ export function parseRouteArgv(argv: readonly string[]): RouteRequest {
   const req: RouteRequest = { bucket, mod, fun, args: rest.map(parseArg) };
   if (values.via !== undefined) req.via = values.via;
   if (values.config !== undefined) req.config = values.config;
-  if (values.nats !== undefined) req.nats = values.nats;
+  const nats = natsOverrides(values);
+  if (nats !== undefined) req.nats = nats;
   if (values.timeout !== undefined) {
     const ms = Number(values.timeout);
     if (!/^\d+$/.test(values.timeout) || ms <= 0) throw new UsageError(`--timeout must be a positive integer of ms, got ${JSON.stringify(values.timeout)}`);
@@ -93,7 +96,7 @@ export const routeCommand: Command = {
   name: 'route',
   summary: 'send one routing call into a running cluster and print the result',
   help: `Usage: ringkv route <bucket> <mod> <fun> [args...] [--via <node>] [--config <file>]
-                    [--hex-bucket] [--timeout <ms>] [--nats <url>]
+                    [--hex-bucket] [--timeout <ms>] [--nats <url>] [--nats-... <file>]
 
 Connects to NATS as a client (not as a node), sends route(bucket, mod, fun, args) to
 the node --via names (or the "node" of --config) and prints the result as JSON on
@@ -111,7 +114,8 @@ Options:
   --config <file>   read the node name, NATS URL and hop timeout from this config
   --hex-bucket      the bucket is given as hex bytes (00 is the bucket "\\u0000")
   --timeout <ms>    per-hop timeout for this call (default: the config's hopTimeoutMs, 5000)
-  --nats <url>      NATS server URL(s), comma-separated (default: NATS_URL, the config, ${DEFAULT_NATS_URL})
+
+${NATS_FLAGS_HELP.replace('--nats <url>                   server URL(s), comma-separated for a cluster;', `--nats <url>                   server URL(s), comma-separated (default ${DEFAULT_NATS_URL});`)}
 
 Example:
   ringkv route hello Kernel node --via foo@computer-name
@@ -127,7 +131,7 @@ Example:
       throw new ConfigError(`ringkv route reaches nodes over NATS, but the configuration says transport ${JSON.stringify(config.transport)}`);
     }
     const hopTimeoutMs = req.timeoutMs ?? config.hopTimeoutMs;
-    const transport: Transport = await connectNatsTransport({ url: config.nats.url, name: `ringkv route (pid ${process.pid})` });
+    const transport: Transport = await connectNatsTransport({ ...natsConnectOptions(config), name: `ringkv route (pid ${process.pid})` });
     try {
       const client = remoteRouter(transport, via, { timeoutMs: hopTimeoutMs, marginMs: CLIENT_MARGIN_MS });
       const options = req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs } : undefined;
@@ -142,7 +146,7 @@ Example:
 
 function configFor(req: RouteRequest, io: CommandIO): RingkvConfig {
   const overrides: Record<string, unknown> = {};
-  if (req.nats) overrides.nats = { url: req.nats };
+  if (req.nats) overrides.nats = req.nats;
   return loadConfig({
     ...(req.config ? { file: req.config } : { configDir: join(io.cwd, 'config') }),
     env: io.env,
