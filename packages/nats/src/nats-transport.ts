@@ -259,6 +259,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     const what = subject.startsWith('ringkv.route.') ? 'routing calls' : 'messages';
     const message = `NATS refused to let this connection ${operation === 'publish' ? 'publish to' : 'subscribe to'} ${subject} (permissions violation)`;
     limited.warn(`denied ${operation}`, message);
+    if (operation === 'publish') guard.denied(subject);
     if (operation === 'publish' && node !== undefined) {
       pending.rejectNode(node, (n) => new TransportError(`${message}: this NATS user may not send ${what} to node ${n}`));
     }
@@ -308,6 +309,12 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
   async function othersOn(node: string, own: string | undefined): Promise<string[]> {
     const subjectsOfNode = [subjectOf(node), routeSubjectOf(node)];
     const seen = await Promise.all(subjectsOfNode.map((s) => guard.probe(s, own === undefined ? {} : { own })));
+    const denied = seen.flat().find((r) => r.kind === 'denied');
+    if (denied) {
+      throw new TransportError(
+        `NATS refused to let this connection publish to ${denied.subject} (permissions violation): this NATS user may not serve node ${node}`,
+      );
+    }
     return seen.flatMap((list, i) => list.map((r) => `on ${subjectsOfNode[i]} by ${describeResponder(r)}`));
   }
 

@@ -43,7 +43,8 @@ export interface ProbeIdentity {
 export type Responder =
   | { kind: 'ringkv'; identity: ProbeIdentity }
   | { kind: 'other'; bytes: number }
-  | { kind: 'silent'; waitedMs: number };
+  | { kind: 'silent'; waitedMs: number }
+  | { kind: 'denied'; subject: string };
 
 export interface SubjectGuard {
   /**
@@ -55,6 +56,8 @@ export interface SubjectGuard {
   /** Whether a reply-subject suffix (after the inbox prefix) belongs to a probe. */
   owns(suffix: string): boolean;
   onReply(suffix: string, m: Msg): void;
+  /** The server refused this connection's publish to `subject`: probes of it end at once. */
+  denied(subject: string): void;
 }
 
 export interface SubjectGuardDeps {
@@ -84,6 +87,8 @@ export function describeResponder(r: Responder): string {
       return `a process that is not a ringkv node (it answered a probe with ${r.bytes} bytes that are not a ringkv probe answer)`;
     case 'silent':
       return `a subscriber that did not answer a probe within ${r.waitedMs} ms (not a ringkv node, or a stuck one)`;
+    case 'denied':
+      return `(unknown: NATS refused to let this connection probe ${r.subject}, permissions violation)`;
   }
 }
 
@@ -92,11 +97,15 @@ const PROBE_REQUEST = encodeRequest({ type: PROBE_TYPE, body: null });
 export function createSubjectGuard(deps: SubjectGuardDeps): SubjectGuard {
   let seq = 0;
   const open = new Map<string, (m: Msg) => void>();
+  const bySubject = new Map<string, Set<() => void>>();
 
   return {
     owns: (suffix) => suffix.startsWith('p'),
     onReply(suffix, m) {
       open.get(suffix)?.(m);
+    },
+    denied(subject) {
+      for (const deny of bySubject.get(subject) ?? []) deny();
     },
     probe(subject, { own, timeoutMs = PROBE_TIMEOUT_MS } = {}) {
       const id = `p${++seq}`;
@@ -108,8 +117,17 @@ export function createSubjectGuard(deps: SubjectGuardDeps): SubjectGuard {
           clearTimeout(timer);
           if (grace) clearTimeout(grace);
           open.delete(id);
+          bySubject.get(subject)?.delete(deny);
+          if (bySubject.get(subject)?.size === 0) bySubject.delete(subject);
           resolve(others);
         };
+        const deny = () => {
+          others.push({ kind: 'denied', subject });
+          finish();
+        };
+        let waiting = bySubject.get(subject);
+        if (!waiting) bySubject.set(subject, (waiting = new Set()));
+        waiting.add(deny);
         const settleSoon = () => {
           grace ??= setTimeout(finish, GRACE_MS);
         };
