@@ -26,3 +26,4 @@ export * from './cluster-load.js';
 export * from './cluster-state-suite.js';
 export * from './text-load-client.js';
 export * from './tls.js';
+export * from './nats-jwt.js';
