@@ -369,7 +369,8 @@ function readJson(path: string): Record<string, unknown> {
  * password), and with a line and column instead of an offset.
  */
 function jsonErrorWithoutText(message: string, text: string): string {
-  const unquoted = message.replace(/, ".*" is not valid JSON$/s, '').replace(/^(Unexpected token) '.'$/, '$1');
+  // V8: `Unexpected token 'h', ..."word": hunter2"... is not valid JSON`: cut from the quote.
+  const unquoted = message.replace(/, (?:\.\.\.)?".*$/s, '').replace(/^(Unexpected token) '.*'$/s, '$1');
   const at = /^(.*) in JSON at position (\d+)/s.exec(unquoted);
   if (!at) return unquoted;
   const before = text.slice(0, Number(at[2]));

@@ -43,6 +43,7 @@ export interface ProbeIdentity {
 export type Responder =
   | { kind: 'ringkv'; identity: ProbeIdentity }
   | { kind: 'other'; bytes: number }
+  | { kind: 'no-responders' }
   | { kind: 'silent'; waitedMs: number }
   | { kind: 'denied'; subject: string };
 
@@ -85,6 +86,8 @@ export function describeResponder(r: Responder): string {
     }
     case 'other':
       return `a process that is not a ringkv node (it answered a probe with ${r.bytes} bytes that are not a ringkv probe answer)`;
+    case 'no-responders':
+      return 'a process that forges "no responders" statuses (the server sends none for a subject this node serves)';
     case 'silent':
       return `a subscriber that did not answer a probe within ${r.waitedMs} ms (not a ringkv node, or a stuck one)`;
     case 'denied':
@@ -138,7 +141,10 @@ export function createSubjectGuard(deps: SubjectGuardDeps): SubjectGuard {
         open.set(id, (m) => {
           // The server's "no responders" status: nobody subscribes to the subject.
           if (m.data.length === 0 && m.headers?.code === 503) {
-            if (!answered) finish();
+            // Before this process subscribes, the server's answer that the subject is free.
+            // After, the server cannot send one: somebody forged it.
+            if (own !== undefined) others.push({ kind: 'no-responders' });
+            else if (!answered) finish();
             return;
           }
           answered = true;
