@@ -31,6 +31,7 @@ import {
   type Transport,
 } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
+import { watchFileDescriptors } from './fd-watch.js';
 import { natsConnectOptions } from './nats-flags.js';
 import { AAE_STATUS_MESSAGE, createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
@@ -149,6 +150,8 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     }
     await node.start();
     closers.push(() => node.stop());
+    const stopFdWatch = watchFileDescriptors({ logger });
+    closers.push(async () => stopFdWatch());
 
     // Metrics count the calls of both servers; they exist when the HTTP server does (it serves them).
     // Loaded only then: fastify and prom-client cost every other node start (and every CLI command) nothing.

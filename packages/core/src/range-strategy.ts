@@ -30,6 +30,7 @@ export function createRangeStrategy(initial: RangeTable | readonly RangeEntryInp
       return { replicas: [{ node: entry.node, role: 'primary' }], n: 1, r: 1, w: 1 };
     },
     describe: () => `range table ${renderTable(table)}`,
+    members: () => [...new Set(table.map((e) => e.node))],
   };
 }
 

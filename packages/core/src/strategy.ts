@@ -92,6 +92,11 @@ export interface Strategy {
   /** One line for logs and errors. */
   describe(): string;
   /**
+   * Optional: the nodes this strategy places buckets on (range table nodes, ring members).
+   * Who counts as a member of the cluster, e.g. for relaying change events.
+   */
+  members?(): readonly string[];
+  /**
    * Optional: called when the strategy is installed on a node (at creation or `setStrategy`),
    * to register message handlers (`host.handle`) or start background work (handoff). Returns
    * a function that undoes it, called when the strategy is replaced or the node stops.

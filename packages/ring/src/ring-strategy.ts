@@ -185,6 +185,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       aae?.ringChanged();
     },
     execute: (call, p, ctx) => coordinator.execute(call, p, ctx),
+    members: () => lists.ring.members,
     describe: () => `ring of ${lists.ring.members.length} members (n ${config.n}, r ${config.r}, w ${config.w}, ${config.vnodes} vnodes)`,
     handoffNow: () => handoffRunner?.runOnce() ?? Promise.resolve(0),
     reapNow: () =>

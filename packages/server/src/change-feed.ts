@@ -11,13 +11,25 @@
  * feed.publish({ bucket, key, value }); // value null: deleted
  */
 import { createHash } from 'node:crypto';
-import { silentLogger, TransportError, type Listener, type Logger, type Transport } from '@ringkv/core';
+import { createLogLimiter, silentLogger, TransportError, type Listener, type Logger, type RingkvNode, type Transport } from '@ringkv/core';
 
 export interface BucketChange {
   readonly bucket: Uint8Array;
   readonly key: Uint8Array;
   /** The new value, or null when the key was deleted. */
   readonly value: Uint8Array | null;
+  /** The node whose server made the change (set by the feed that publishes it). */
+  readonly from?: string;
+}
+
+export interface ChangeFeedOptions {
+  /** This node's name: every published change carries it as `from`. */
+  node?: string;
+  /**
+   * Which senders' changes are relayed; others are dropped and logged (rate-limited). Without
+   * it every well-formed change is relayed. See docs/security.md.
+   */
+  isMember?: (node: string) => boolean;
 }
 
 export type ChangeListener = (change: BucketChange) => void;
@@ -55,16 +67,24 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(
 type Broadcast = Pick<Transport, 'publish' | 'subscribe'>;
 
 /** A feed over `transport`'s publish/subscribe. Throws when the transport has neither. */
-export function createChangeFeed(transport: Broadcast, logger: Logger = silentLogger): ChangeFeed {
+export function createChangeFeed(transport: Broadcast, logger: Logger = silentLogger, options: ChangeFeedOptions = {}): ChangeFeed {
   const { publish, subscribe } = transport;
   if (typeof publish !== 'function' || typeof subscribe !== 'function') {
     throw new TransportError('this transport cannot publish/subscribe, so SUBSCRIBE is not available');
   }
   const topics = new Map<string, { listeners: Set<ChangeListener>; listener: Promise<Listener> }>();
 
+  const { node: self, isMember } = options;
+  const limited = createLogLimiter(logger);
+
   function deliver(topic: string, body: unknown): void {
     const entry = topics.get(topic);
     if (!entry || !isChange(body)) return;
+    if (isMember && (typeof body.from !== 'string' || !isMember(body.from))) {
+      const who = typeof body.from === 'string' ? `from ${JSON.stringify(body.from.slice(0, 200))}, not a member` : 'without a sender';
+      limited.warn('change from a non-member', `dropped a change event ${who} (topic ${topic})`);
+      return;
+    }
     for (const listener of entry.listeners) {
       try {
         listener(body);
@@ -81,7 +101,7 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
 
   return {
     publish(change) {
-      const body = { bucket: change.bucket, key: change.key, value: change.value };
+      const body = { bucket: change.bucket, key: change.key, value: change.value, ...(self !== undefined ? { from: self } : {}) };
       publish.call(transport, topicForBucket(change.bucket), body).catch(notPublished);
     },
     async subscribe(bucket, listener) {
@@ -122,6 +142,30 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
       const all = [...topics.values()];
       topics.clear();
       await Promise.all(all.map(async (e) => (await e.listener.catch(() => undefined))?.close()));
+    },
+  };
+}
+
+/**
+ * The sender rules of a node's feed: changes carry the node's name, and only changes from
+ * members are relayed: this node, or a node its strategy places buckets on. A router that is
+ * not a full node (tests) gets no rules.
+ */
+export function changeFeedSenders(router: object): ChangeFeedOptions {
+  const node = router as Partial<Pick<RingkvNode, 'name' | 'strategy'>>;
+  if (typeof node.name !== 'string' || typeof node.strategy !== 'function') return {};
+  const self = node.name;
+  const strategy = node.strategy.bind(node);
+  // Members are looked up per event: cached per strategy object, which changes on setStrategy.
+  const cache = new WeakMap<object, ReadonlySet<string>>();
+  return {
+    node: self,
+    isMember(name) {
+      if (name === self) return true;
+      const current = strategy();
+      let members = cache.get(current);
+      if (!members) cache.set(current, (members = new Set(current.members?.() ?? [])));
+      return members.has(name);
     },
   };
 }

@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { ArgumentError, DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_LENGTH, silentLogger, TransportError, type Logger, type Transport } from '@ringkv/core';
-import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { changeFeedSenders, createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { parseLine, type Command } from './command.js';
 import { runCommand, type Router } from './command-runner.js';
 import { createLineFramer, type FramerEvent } from './line-framer.js';
@@ -113,7 +113,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const transport = router.transport;
   const ownFeed =
     options.feed === undefined && typeof transport?.publish === 'function' && typeof transport.subscribe === 'function'
-      ? createChangeFeed(transport, logger)
+      ? createChangeFeed(transport, logger, changeFeedSenders(router))
       : undefined;
   const feed = options.feed ?? ownFeed;
   const maxSubscriberBacklog = options.maxSubscriberBacklog ?? DEFAULT_MAX_SUBSCRIBER_BACKLOG;

@@ -1,0 +1,68 @@
+/**
+ * Change events name their sender, and a node's feed relays only events from members (itself,
+ * and the nodes its strategy places buckets on); anything else published on the topic is
+ * dropped and logged, rate-limited.
+ */
+import { describe, expect, it } from 'vitest';
+import { createInProcessNetwork, createNode, createRangeStrategy, type Logger } from '@ringkv/core';
+import { changeFeedSenders, createChangeFeed, topicForBucket, type BucketChange } from '../src/index.js';
+
+const FOO = 'foo@computer-name';
+const BAR = 'bar@computer-name';
+const enc = new TextEncoder();
+
+function recording(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, debug: () => {}, info: () => {}, warn: (m) => lines.push(m), error: (m) => lines.push(m) };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+describe('change feed senders', () => {
+  it('stamps changes with the sender and relays only members\' changes', async () => {
+    const network = createInProcessNetwork();
+    const table = [
+      { from: 'a', to: 'm', node: FOO },
+      { from: 'n', to: 'z', node: BAR },
+    ];
+    const foo = createNode({ name: FOO, transport: network.transport(), strategy: createRangeStrategy(table) });
+    const bar = createNode({ name: BAR, transport: network.transport(), strategy: createRangeStrategy(table) });
+    const logger = recording();
+    const fooFeed = createChangeFeed(foo.transport, logger, changeFeedSenders(foo));
+    const barFeed = createChangeFeed(bar.transport, silent(), changeFeedSenders(bar));
+    const seen: BucketChange[] = [];
+    const bucket = enc.encode('shopping');
+    await fooFeed.subscribe(bucket, (c) => seen.push(c));
+
+    barFeed.publish({ bucket, key: enc.encode('eggs'), value: enc.encode('3') });
+    await settle();
+    expect(seen.map((c) => [c.from, new TextDecoder().decode(c.key)])).toEqual([[BAR, 'eggs']]);
+
+    // Anyone else on the bus: without a sender, or naming a stranger.
+    const stranger = network.transport();
+    const topic = topicForBucket(bucket);
+    for (let i = 0; i < 1000; i++) await stranger.publish!(topic, { bucket, key: enc.encode(`forged${i}`), value: enc.encode('x') });
+    await stranger.publish!(topic, { bucket, key: enc.encode('forged'), value: enc.encode('x'), from: 'mallory@elsewhere' });
+    await settle();
+    expect(seen).toHaveLength(1);
+    expect(logger.lines.length).toBeLessThanOrEqual(6);
+    expect(logger.lines[0]).toBe(`dropped a change event without a sender (topic ${topic})`);
+    await fooFeed.close();
+    await barFeed.close();
+  });
+
+  it('counts this node and the strategy\'s members, and follows a new strategy', () => {
+    const network = createInProcessNetwork();
+    const node = createNode({ name: 'solo@h', transport: network.transport(), strategy: createRangeStrategy([{ from: 0, to: 255, node: FOO }]) });
+    const rules = changeFeedSenders(node);
+    expect(rules.node).toBe('solo@h');
+    expect([FOO, 'solo@h', BAR].map((n) => rules.isMember!(n))).toEqual([true, true, false]);
+    node.setStrategy(createRangeStrategy([{ from: 0, to: 255, node: BAR }]));
+    expect([FOO, BAR].map((n) => rules.isMember!(n))).toEqual([false, true]);
+    expect(changeFeedSenders({ route: () => 1 } as never)).toEqual({});
+  });
+});
+
+function silent(): Logger {
+  return { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+}
