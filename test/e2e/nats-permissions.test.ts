@@ -11,8 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { ROUTE_MESSAGE, TransportError } from '@ringkv/core';
 import { connectNatsTransport, routeSubjectForNode, subjectForNode, type NatsTransport } from '@ringkv/nats';
-import { describeDistributed, startNatsServer, type NatsServer } from '../support/nats.js';
-import { REPO_ROOT, runRingkv, startNodeProcesses, type NodeProcesses } from '../support/node-process.js';
+import { describeDistributed, REPO_ROOT, runRingkv, startNatsServer, startNodeProcesses, type NatsServer, type NodeProcesses } from '@ringkv/test-utils';
 
 const FOO = 'foo@computer-name';
 const BAR = 'bar@computer-name';

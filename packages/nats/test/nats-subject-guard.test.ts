@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from 'nats';
 import { BadRequestError, ROUTE_MESSAGE, TransportError, type Logger } from '@ringkv/core';
-import { describeDistributed, startNatsServer, type NatsServer } from '../../../test/support/nats.js';
+import { describeDistributed, startNatsServer, type NatsServer } from '@ringkv/test-utils';
 import { connectNatsTransport, decodeReply, decodeRequest, encodeRequest, encodeResult, PROBE_TYPE, routeSubjectForNode, subjectForNode, type NatsTransport } from '../src/index.js';
 
 const FOO = 'foo@computer-name';
