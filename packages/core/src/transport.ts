@@ -23,6 +23,13 @@ export interface TransportMessage {
 
 export type MessageHandler = (msg: TransportMessage) => unknown;
 
+/**
+ * A message that asks "is anyone serving this node?". The NATS transport answers it itself
+ * (who it is: node, instance, pid, host); elsewhere any answer, even an error, means the node
+ * is there, and `NodeUnreachableError` that it is not.
+ */
+export const TRANSPORT_PROBE_MESSAGE = 'ringkv.probe';
+
 /** Receives what is published on a topic. */
 export type TopicHandler = (body: unknown) => void;
 

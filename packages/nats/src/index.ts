@@ -18,7 +18,6 @@
  */
 export { connectNatsTransport, parseNatsUrls, type NatsTransport, type NatsTransportOptions } from './nats-transport.js';
 export { subjectForNode, routeSubjectForNode, nodeForSubject, subjectToken, NODE_SUBJECT_PREFIX, ROUTE_SUBJECT_PREFIX } from './subject.js';
-export { securityConnectOptions, type SecurityConnectOptions } from './connection-security.js';
 export { PROBE_TYPE, DEFAULT_SUBJECT_CHECK_INTERVAL_MS, type ProbeIdentity } from './subject-guard.js';
 export { encodeRequest, decodeRequest, encodeResult, encodeError, decodeReply, type DecodedReply } from './codec.js';
 export { createPendingCalls, DEFAULT_SWEEP_INTERVAL_MS, type PendingCalls, type PendingCallsOptions, type Outcome } from './pending-calls.js';

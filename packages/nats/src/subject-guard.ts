@@ -17,11 +17,17 @@
  * others.map(describeResponder); // [] when this process is the only one serving it
  */
 import { hostname } from 'node:os';
-import type { Msg } from 'nats';
+import { TRANSPORT_PROBE_MESSAGE } from '@ringkv/core';
 import { decodeReplyValue, encodeRequest, REPLY_OK } from './codec.js';
 
 /** Message type answered by the transport itself, never passed to a node's handler. */
-export const PROBE_TYPE = 'ringkv.probe';
+export const PROBE_TYPE = TRANSPORT_PROBE_MESSAGE;
+
+/** What the guard reads of a reply (a nats `Msg`; structural, so nats types stay internal). */
+export interface ProbeReply {
+  readonly data: Uint8Array;
+  readonly headers?: { readonly code: number };
+}
 /** @default of `subjectCheckIntervalMs`. */
 export const DEFAULT_SUBJECT_CHECK_INTERVAL_MS = 10_000;
 /** Longest wait for the answers to one probe. */
@@ -56,7 +62,7 @@ export interface SubjectGuard {
   probe(subject: string, options?: { own?: string; timeoutMs?: number }): Promise<Responder[]>;
   /** Whether a reply-subject suffix (after the inbox prefix) belongs to a probe. */
   owns(suffix: string): boolean;
-  onReply(suffix: string, m: Msg): void;
+  onReply(suffix: string, m: ProbeReply): void;
   /** The server refused this connection's publish to `subject`: probes of it end at once. */
   denied(subject: string): void;
 }
@@ -99,7 +105,7 @@ const PROBE_REQUEST = encodeRequest({ type: PROBE_TYPE, body: null });
 
 export function createSubjectGuard(deps: SubjectGuardDeps): SubjectGuard {
   let seq = 0;
-  const open = new Map<string, (m: Msg) => void>();
+  const open = new Map<string, (m: ProbeReply) => void>();
   const bySubject = new Map<string, Set<() => void>>();
 
   return {

@@ -11,7 +11,18 @@
  * feed.publish({ bucket, key, value }); // value null: deleted
  */
 import { createHash } from 'node:crypto';
-import { createLogLimiter, silentLogger, TransportError, type Listener, type Logger, type RingkvNode, type Transport } from '@ringkv/core';
+import {
+  createLogLimiter,
+  NodeUnreachableError,
+  silentLogger,
+  TimeoutError,
+  TRANSPORT_PROBE_MESSAGE,
+  TransportError,
+  type Listener,
+  type Logger,
+  type RingkvNode,
+  type Transport,
+} from '@ringkv/core';
 
 export interface BucketChange {
   readonly bucket: Uint8Array;
@@ -26,11 +37,19 @@ export interface ChangeFeedOptions {
   /** This node's name: every published change carries it as `from`. */
   node?: string;
   /**
-   * Which senders' changes are relayed; others are dropped and logged (rate-limited). Without
+   * Which senders' changes are relayed; others are dropped and logged (rate-limited). It may
+   * answer later (a promise): a new sender's changes wait, in order, for the verdict. Without
    * it every well-formed change is relayed. See docs/security.md.
    */
-  isMember?: (node: string) => boolean;
+  isMember?: (node: string) => boolean | Promise<boolean>;
 }
+
+/** A sender found not to be a member is asked about again after this long. */
+const NOT_MEMBER_RETRY_MS = 10_000;
+/** Changes kept per sender while its membership is being checked. */
+const MAX_WAITING = 1000;
+/** Senders remembered; past it, the verdicts start over. */
+const MAX_SENDERS = 1024;
 
 export type ChangeListener = (change: BucketChange) => void;
 
@@ -76,15 +95,58 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
 
   const { node: self, isMember } = options;
   const limited = createLogLimiter(logger);
+  /** Sender -> member (true), or the time it was found not to be one. */
+  const verdicts = new Map<string, true | number>();
+  const waiting = new Map<string, Array<[string, BucketChange]>>();
+
+  const dropped = (topic: string, who: string) =>
+    limited.warn('change from a non-member', `dropped a change event ${who} (topic ${topic})`);
+  const notMember = (from: string) => `from ${JSON.stringify(from.slice(0, 200))}, not a member`;
+
+  function remember(from: string, member: boolean): void {
+    if (verdicts.size >= MAX_SENDERS) verdicts.clear();
+    verdicts.set(from, member ? true : Date.now());
+  }
 
   function deliver(topic: string, body: unknown): void {
-    const entry = topics.get(topic);
-    if (!entry || !isChange(body)) return;
-    if (isMember && (typeof body.from !== 'string' || !isMember(body.from))) {
-      const who = typeof body.from === 'string' ? `from ${JSON.stringify(body.from.slice(0, 200))}, not a member` : 'without a sender';
-      limited.warn('change from a non-member', `dropped a change event ${who} (topic ${topic})`);
+    if (!isChange(body)) return;
+    if (!isMember) return relay(topic, body);
+    const from = body.from;
+    if (typeof from !== 'string') return dropped(topic, 'without a sender');
+    const known = verdicts.get(from);
+    if (known === true) return relay(topic, body);
+    if (typeof known === 'number' && Date.now() - known < NOT_MEMBER_RETRY_MS) return dropped(topic, notMember(from));
+    const queue = waiting.get(from);
+    if (queue) {
+      if (queue.length < MAX_WAITING) queue.push([topic, body]);
       return;
     }
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = isMember(from);
+    } catch {
+      verdict = false;
+    }
+    if (typeof verdict === 'boolean') {
+      remember(from, verdict);
+      return verdict ? relay(topic, body) : dropped(topic, notMember(from));
+    }
+    waiting.set(from, [[topic, body]]);
+    const settle = (member: boolean) => {
+      remember(from, member);
+      const held = waiting.get(from) ?? [];
+      waiting.delete(from);
+      for (const [t, change] of held) {
+        if (member) relay(t, change);
+        else dropped(t, notMember(from));
+      }
+    };
+    verdict.then(settle, () => settle(false));
+  }
+
+  function relay(topic: string, body: BucketChange): void {
+    const entry = topics.get(topic);
+    if (!entry) return;
     for (const listener of entry.listeners) {
       try {
         listener(body);
@@ -101,7 +163,8 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
 
   return {
     publish(change) {
-      const body = { bucket: change.bucket, key: change.key, value: change.value, ...(self !== undefined ? { from: self } : {}) };
+      const { bucket, key, value } = change;
+      const body = self !== undefined ? { bucket, key, value, from: self } : { bucket, key, value };
       publish.call(transport, topicForBucket(change.bucket), body).catch(notPublished);
     },
     async subscribe(bucket, listener) {
@@ -148,27 +211,31 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
 
 /**
  * The sender rules of a node's feed: changes carry the node's name, and only changes from
- * members are relayed: this node, or a node its strategy places buckets on. A router that is
- * not a full node (tests) gets no rules.
+ * members are relayed. A member is this node, a node its strategy places buckets on, or a node
+ * that answers on its node subject (a server-only node that no table names): under the
+ * permissions of docs/security.md only members may serve node subjects. A router that is not a
+ * full node (tests) gets no rules.
  */
 export function changeFeedSenders(router: object): ChangeFeedOptions {
-  const node = router as Partial<Pick<RingkvNode, 'name' | 'strategy'>>;
-  if (typeof node.name !== 'string' || typeof node.strategy !== 'function') return {};
+  const node = router as Partial<Pick<RingkvNode, 'name' | 'strategy' | 'transport'>>;
+  if (typeof node.name !== 'string' || typeof node.strategy !== 'function' || !node.transport) return {};
   const self = node.name;
   const strategy = node.strategy.bind(node);
-  // Members are looked up per event: cached per strategy object, which changes on setStrategy.
-  const cache = new WeakMap<object, ReadonlySet<string>>();
+  const transport = node.transport;
   return {
     node: self,
     isMember(name) {
-      if (name === self) return true;
-      const current = strategy();
-      let members = cache.get(current);
-      if (!members) cache.set(current, (members = new Set(current.members?.() ?? [])));
-      return members.has(name);
+      if (name === self || (strategy().members?.() ?? []).includes(name)) return true;
+      // Any answer, even an error, means a process serves that node; unreachable, it is none.
+      return transport.request(name, { type: TRANSPORT_PROBE_MESSAGE, body: null }, { timeoutMs: MEMBER_PROBE_TIMEOUT_MS }).then(
+        () => true,
+        (err: unknown) => !(err instanceof NodeUnreachableError || err instanceof TimeoutError || err instanceof TransportError),
+      );
     },
   };
 }
+
+const MEMBER_PROBE_TIMEOUT_MS = 2000;
 
 function isChange(body: unknown): body is BucketChange {
   const c = body as BucketChange | null;

@@ -3,7 +3,7 @@
  * and the nodes its strategy places buckets on); anything else published on the topic is
  * dropped and logged, rate-limited.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createInProcessNetwork, createNode, createRangeStrategy, type Logger } from '@ringkv/core';
 import { changeFeedSenders, createChangeFeed, topicForBucket, type BucketChange } from '../src/index.js';
 
@@ -51,15 +51,40 @@ describe('change feed senders', () => {
     await barFeed.close();
   });
 
-  it('counts this node and the strategy\'s members, and follows a new strategy', () => {
+  it('counts this node, the strategy\'s members and reachable nodes; follows a new strategy', async () => {
     const network = createInProcessNetwork();
     const node = createNode({ name: 'solo@h', transport: network.transport(), strategy: createRangeStrategy([{ from: 0, to: 255, node: FOO }]) });
     const rules = changeFeedSenders(node);
     expect(rules.node).toBe('solo@h');
-    expect([FOO, 'solo@h', BAR].map((n) => rules.isMember!(n))).toEqual([true, true, false]);
+    expect([FOO, 'solo@h'].map((n) => rules.isMember!(n))).toEqual([true, true]);
+    // Not named anywhere and nobody serves it: not a member.
+    expect(await rules.isMember!(BAR)).toBe(false);
     node.setStrategy(createRangeStrategy([{ from: 0, to: 255, node: BAR }]));
-    expect([FOO, BAR].map((n) => rules.isMember!(n))).toEqual([false, true]);
+    expect(rules.isMember!(BAR)).toBe(true);
+    expect(await rules.isMember!(FOO)).toBe(false);
     expect(changeFeedSenders({ route: () => 1 } as never)).toEqual({});
+  });
+
+  it('relays, in order, the changes of a server-only node no table names, once it answers as a node', async () => {
+    const network = createInProcessNetwork();
+    const table = [{ from: 0, to: 255, node: BAR }];
+    const bar = createNode({ name: BAR, transport: network.transport(), strategy: createRangeStrategy(table) });
+    // baz serves the text protocol only: bar's table does not name it.
+    const baz = createNode({ name: 'baz@computer-name', transport: network.transport(), strategy: createRangeStrategy(table) });
+    await bar.start();
+    await baz.start();
+    const barFeed = createChangeFeed(bar.transport, silent(), changeFeedSenders(bar));
+    const bazFeed = createChangeFeed(baz.transport, silent(), changeFeedSenders(baz));
+    const bucket = enc.encode('zebra');
+    const seen: string[] = [];
+    await barFeed.subscribe(bucket, (c) => seen.push(`${c.from} ${new TextDecoder().decode(c.key)}`));
+    for (let i = 0; i < 5; i++) bazFeed.publish({ bucket, key: enc.encode(`k${i}`), value: null });
+    await vi.waitFor(() => expect(seen).toHaveLength(5));
+    expect(seen).toEqual([0, 1, 2, 3, 4].map((i) => `baz@computer-name k${i}`));
+    await barFeed.close();
+    await bazFeed.close();
+    await bar.stop();
+    await baz.stop();
   });
 });
 
