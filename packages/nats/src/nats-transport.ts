@@ -127,12 +127,14 @@ export function parseNatsUrls(url: string | readonly string[]): string[] {
   return splitNatsUrlCredentials(url).urls;
 }
 
+const AUTH_FIELDS = ['user', 'password', 'passwordFile', 'token', 'tokenFile', 'nkeySeed', 'nkeySeedFile', 'credentials'] as const;
+
 /** The security options of `options`, with credentials written into the URL moved out of it. */
 function securityOf(options: NatsTransportOptions): { servers: string[]; security: NatsSecurityOptions } {
   const { url, name: _name, logger: _logger, sweepIntervalMs: _s, reconnectTimeWaitMs: _r, connectTimeoutMs: _c, randomize: _z, exclusive: _e, subjectCheckIntervalMs: _i, ...security } = options;
   const fromUrl = splitNatsUrlCredentials(url);
   if (fromUrl.user !== undefined || fromUrl.token !== undefined) {
-    if (Object.values(security).some((v) => v !== undefined && typeof v !== 'object')) {
+    if (AUTH_FIELDS.some((f) => security[f] !== undefined)) {
       throw new ArgumentError('the NATS url carries credentials and other credentials are given too: give them once');
     }
     if (fromUrl.user !== undefined) security.user = fromUrl.user;

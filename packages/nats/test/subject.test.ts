@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '@ringkv/core';
-import { NODE_SUBJECT_PREFIX, nodeForSubject, subjectForNode } from '../src/index.js';
+import { NODE_SUBJECT_PREFIX, nodeForSubject, subjectForNode, routeSubjectForNode } from '../src/index.js';
 
 // A literal NATS subject: dot-separated non-empty tokens, no wildcards, no whitespace.
 const VALID_SUBJECT = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
@@ -64,11 +64,24 @@ describe('subjectForNode', () => {
     );
   });
 
+  it('gives routing calls their own subject with the same token, decoded to the same name', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, unit: 'grapheme' }), (name) => {
+        const route = routeSubjectForNode(name);
+        expect(route).toBe(`ringkv.route.${subjectForNode(name).slice('ringkv.node.'.length)}`);
+        expect(nodeForSubject(route)).toBe(name);
+      }),
+    );
+    expect(routeSubjectForNode('foo@computer-name')).toBe('ringkv.route.foo~40computer-name');
+  });
+
   it('decodes nothing that subjectForNode would not produce', () => {
     expect(nodeForSubject('other.subject')).toBeUndefined();
     expect(nodeForSubject('ringkv.node.')).toBeUndefined();
     expect(nodeForSubject('ringkv.node.~41')).toBeUndefined(); // "A" needs no escape
     expect(nodeForSubject('ringkv.node.~4')).toBeUndefined();
     expect(nodeForSubject('ringkv.node.a.b')).toBeUndefined();
+    expect(nodeForSubject('ringkv.route.')).toBeUndefined();
+    expect(nodeForSubject('ringkv.topic.x')).toBeUndefined();
   });
 });
