@@ -186,7 +186,14 @@ describeDistributed('ringkv through an authenticating nats-server', () => {
       });
       afterAll(() => nats?.stop());
 
-      const nodeEnv = (extra: Record<string, string | undefined> = {}) => ({ ...mode.env, NATS_URL: withUserinfo(mode.urlUserinfo), PORT: '0', RINGKV_CONFIG_DIR: dir, ...extra });
+      const nodeEnv = (extra: Record<string, string | undefined> = {}) => ({
+        ...mode.env,
+        NATS_URL: withUserinfo(mode.urlUserinfo),
+        PORT: '0',
+        RINGKV_CONFIG_DIR: dir,
+        RINGKV_STORAGE_BACKEND: 'memory',
+        ...extra,
+      });
 
       it('runs the guide: foo and bar as processes, ringkv route through foo to bar', async () => {
         const nodes = await startNodeProcesses(['foo', 'bar'].map((n) => ({ config: configs.get(n)!, env: nodeEnv() })));
