@@ -66,7 +66,11 @@ function modes(dir: string): Mode[] {
     writeFileSync(path, content);
     return path;
   };
-  const refused = (how: string) => new RegExp(`^TransportError: cannot connect to NATS at nats://127\\.0\\.0\\.1:\\d+: the server refused the credentials \\(Authorization Violation; this connection authenticates ${how}\\)$`, 'm');
+  const refused = (how: string) =>
+    new RegExp(
+      `^TransportError: cannot connect to NATS at nats://127\\.0\\.0\\.1:\\d+: the server refused the credentials \\(Authorization Violation; this connection authenticates ${how}\\)$`,
+      'm',
+    );
 
   const password = 'pw-Qe4-s3cr3t';
   const wrongPassword = 'pw-Wr0ng-9x';
@@ -126,7 +130,8 @@ function modes(dir: string): Mode[] {
       client: { credentials: join(dir, 'user.creds') },
       wrong: {
         nats: { credentials: file('stranger.creds', jwt.strangerCreds) },
-        error: /^TransportError: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: the server refused the credentials \(Authorization Violation; this connection authenticates with credentials file \S+stranger\.creds\)$/m,
+        error:
+          /^TransportError: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: the server refused the credentials \(Authorization Violation; this connection authenticates with credentials file \S+stranger\.creds\)$/m,
       },
       secrets: [jwt.userSeed, ...jwt.strangerCreds.split('\n').filter((l) => l.startsWith('SU'))],
     },
@@ -139,11 +144,21 @@ function modes(dir: string): Mode[] {
       name: 'mutual TLS (CA, client certificate, server name)',
       server: { config: natsTlsConfig(certs), scheme: 'tls' },
       nats: { tls },
-      routeFlags: ['--nats-ca', certs.ca, '--nats-cert', certs.clientCert, '--nats-key', certs.clientKey, '--nats-tls-server-name', 'nats.ringkv.test'],
+      routeFlags: [
+        '--nats-ca',
+        certs.ca,
+        '--nats-cert',
+        certs.clientCert,
+        '--nats-key',
+        certs.clientKey,
+        '--nats-tls-server-name',
+        'nats.ringkv.test',
+      ],
       client: { tls },
       wrong: {
         nats: { tls: { ...tls, ca: certs.otherCa } },
-        error: /^TransportError: cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+ \(over TLS with a client certificate, trusting the CA in \S+other-ca\.pem\): unable to verify the first certificate$/m,
+        error:
+          /^TransportError: cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+ \(over TLS with a client certificate, trusting the CA in \S+other-ca\.pem\): unable to verify the first certificate$/m,
       },
       secrets: [readFileSync(certs.clientKey, 'utf8').split('\n')[1]!],
     });
@@ -180,7 +195,13 @@ describeDistributed('ringkv through an authenticating nats-server', () => {
       beforeAll(async () => {
         nats = await startNatsServer(mode.server);
         url = nats.url;
-        for (const [source, name] of [['foo.json', 'foo'], ['bar.json', 'bar'], ['ring/a.json', 'a'], ['ring/b.json', 'b'], ['ring/c.json', 'c']] as const) {
+        for (const [source, name] of [
+          ['foo.json', 'foo'],
+          ['bar.json', 'bar'],
+          ['ring/a.json', 'a'],
+          ['ring/b.json', 'b'],
+          ['ring/c.json', 'c'],
+        ] as const) {
           configs.set(name, configFor(source, name, mode.nats));
         }
       });
@@ -199,9 +220,12 @@ describeDistributed('ringkv through an authenticating nats-server', () => {
         const nodes = await startNodeProcesses(['foo', 'bar'].map((n) => ({ config: configs.get(n)!, env: nodeEnv() })));
         let r: CliResult | undefined;
         try {
-          r = await runRingkv(['route', 'world', 'Kernel', 'node', '--via', FOO, '--nats', withUserinfo(mode.urlUserinfo), ...mode.routeFlags], {
-            env: { RINGKV_CONFIG_DIR: dir },
-          });
+          r = await runRingkv(
+            ['route', 'world', 'Kernel', 'node', '--via', FOO, '--nats', withUserinfo(mode.urlUserinfo), ...mode.routeFlags],
+            {
+              env: { RINGKV_CONFIG_DIR: dir },
+            },
+          );
           expect(r, nodes.output()).toEqual({ code: 0, stdout: `"${BAR}"\n`, stderr: '' });
           expect(nodes.output()).toMatch(/node foo@computer-name ready \(transport nats (nats|tls):\/\/127\.0\.0\.1:\d+;/);
         } finally {
@@ -212,14 +236,28 @@ describeDistributed('ringkv through an authenticating nats-server', () => {
 
       it('runs a ring cluster (a, b, c) from its config files; a client with the same options writes and reads', async () => {
         const logged: string[] = [];
-        const logger = { debug: () => {}, info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+        const logger = {
+          debug: () => {},
+          info: (m: string) => logged.push(m),
+          warn: (m: string) => logged.push(m),
+          error: (m: string) => logged.push(m),
+        };
         const running = await Promise.all(
-          ['a', 'b', 'c'].map((n) => startNodeFromConfig(loadConfig({ file: configs.get(n)!, env: nodeEnv() }), { configFile: configs.get(n)!, logger })),
+          ['a', 'b', 'c'].map((n) =>
+            startNodeFromConfig(loadConfig({ file: configs.get(n)!, env: nodeEnv() }), { configFile: configs.get(n)!, logger }),
+          ),
         );
         const client = await connectNatsTransport({ ...mode.client, url, name: 'nats-auth test client' });
         try {
           const call = (via: string, fun: string, args: unknown[]) =>
-            client.request(via, { type: ROUTE_MESSAGE, body: { bucket: 'inventory', mod: fun === 'create' ? 'KV.Registry' : 'KV.Bucket', fun, args, path: [] } }, { timeoutMs: 10_000 });
+            client.request(
+              via,
+              {
+                type: ROUTE_MESSAGE,
+                body: { bucket: 'inventory', mod: fun === 'create' ? 'KV.Registry' : 'KV.Bucket', fun, args, path: [] },
+              },
+              { timeoutMs: 10_000 },
+            );
           expect(await call(RING[0]!, 'create', ['inventory'])).toBe('ok');
           for (let i = 0; i < 20; i++) expect(await call(RING[i % 3]!, 'put', ['inventory', `k${i}`, `v${i}`])).toBe('ok');
           for (let i = 0; i < 20; i++) {

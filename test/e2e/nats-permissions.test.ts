@@ -4,14 +4,32 @@
  * reach node subjects, and nobody, not even a member, can take over another node's subjects,
  * whether it subscribes before the node starts or after.
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
-import { ROUTE_MESSAGE, TransportError } from '@ringkv/core';
+import {
+  BUCKETS_MESSAGE,
+  kvCall,
+  loadConfig,
+  remoteRouter,
+  ROUTE_MESSAGE,
+  TransportError,
+  type BucketSummary,
+  type Logger,
+} from '@ringkv/core';
 import { connectNatsTransport, routeSubjectForNode, subjectForNode, type NatsTransport } from '@ringkv/nats';
-import { describeDistributed, REPO_ROOT, runRingkv, startNatsServer, startNodeProcesses, type NatsServer, type NodeProcesses } from '@ringkv/test-utils';
+import { startNodeFromConfig, type RunningNode } from 'ringkv';
+import {
+  describeDistributed,
+  REPO_ROOT,
+  runRingkv,
+  startNatsServer,
+  startNodeProcesses,
+  type NatsServer,
+  type NodeProcesses,
+} from '@ringkv/test-utils';
 
 const FOO = 'foo@computer-name';
 const BAR = 'bar@computer-name';
@@ -29,6 +47,32 @@ function documentedConfig(): string {
   if (!m) throw new Error('docs/security.md has no permissions-example block');
   return m[1]!;
 }
+
+/** A JetStream block for the server (the documented block leaves `jetstream` to the operator). */
+function jetstreamBlock(dir: string): string {
+  return `jetstream { store_dir: "${join(dir, 'js')}" }`;
+}
+
+/**
+ * The documented configuration with one more member user per ring node, each a copy of foo's
+ * entry with the node's own name, subjects and password variable: the "one user per node, as
+ * foo and bar" the document asks for ring clusters.
+ */
+function documentedConfigWithMembers(nodes: readonly string[]): string {
+  const config = documentedConfig();
+  const foo = /\n(( *)\{\n\s*user: "foo@computer-name"\n[\s\S]*?\n\2\})\n/.exec(config);
+  if (!foo) throw new Error("docs/security.md's permissions example has no user entry for foo@computer-name");
+  const entries = nodes.map((node) => {
+    const token = subjectForNode(node).slice('ringkv.node.'.length);
+    return foo[1]!
+      .replaceAll('foo@computer-name', node)
+      .replaceAll('foo~40computer-name', token)
+      .replace('$RINGKV_FOO_PASSWORD', `$${passwordVariable(node)}`);
+  });
+  return config.replace(foo[0], `\n${foo[1]}\n${entries.join('\n')}\n`);
+}
+
+const passwordVariable = (node: string) => `RINGKV_${node.split('@')[0]!.toUpperCase()}_PASSWORD`;
 
 describeDistributed('docs/security.md permissions: members, the client account and everyone else', () => {
   let nats: NatsServer;
@@ -94,7 +138,9 @@ describeDistributed('docs/security.md permissions: members, the client account a
     const forged = { bucket: 'shopping', mod: 'KV.Bucket', fun: 'get', args: ['shopping', 'eggs'], meta: { mode: 'read' } };
     for (const type of ['ring.apply', 'kv.buckets', 'anything']) {
       const err = await client.request(BAR, { type, body: forged }, { timeoutMs: 4000 }).catch((e: unknown) => e);
-      expect((err as Error).message, type).toMatch(/^NATS refused to let this connection publish to ringkv\.node\.bar~40computer-name \(permissions violation\)/);
+      expect((err as Error).message, type).toMatch(
+        /^NATS refused to let this connection publish to ringkv\.node\.bar~40computer-name \(permissions violation\)/,
+      );
     }
     // Change events: a client cannot publish any.
     const raw: NatsConnection = await connect({ servers: nats.url, user: 'client', pass: PASSWORDS.RINGKV_CLIENT_PASSWORD });
@@ -125,8 +171,12 @@ describeDistributed('docs/security.md permissions: members, the client account a
       expect(probed, user).toBeInstanceOf(TransportError);
       expect((probed as Error).message, user).toMatch(
         user === BAR
-          ? new RegExp(`^node ${FOO} is already served on this NATS cluster, on ${esc(subjectForNode(FOO))} by another ringkv process \\(node ${FOO}, pid ${fooPid} on host `)
-          : new RegExp(`^NATS refused to let this connection publish to ${esc(subjectForNode(FOO))} \\(permissions violation\\): this NATS user may not serve node ${FOO}$`),
+          ? new RegExp(
+              `^node ${FOO} is already served on this NATS cluster, on ${esc(subjectForNode(FOO))} by another ringkv process \\(node ${FOO}, pid ${fooPid} on host `,
+            )
+          : new RegExp(
+              `^NATS refused to let this connection publish to ${esc(subjectForNode(FOO))} \\(permissions violation\\): this NATS user may not serve node ${FOO}$`,
+            ),
       );
       // exclusive: false skips the probe, as a hostile subscriber would: the server refuses the subscription.
       const sneaky = await connectNatsTransport({ url: nats.url, user, password, exclusive: false });
@@ -134,14 +184,16 @@ describeDistributed('docs/security.md permissions: members, the client account a
       const subscribed = await sneaky.listen(FOO, () => 'forged').catch((e: unknown) => e);
       expect(subscribed, user).toBeInstanceOf(TransportError);
       expect((subscribed as Error).message, user).toMatch(
-        new RegExp(`^NATS refused this connection's subscription to ringkv\\.(node|route)\\.foo~40computer-name \\(permissions violation\\): this NATS user may not serve node ${FOO}$`),
+        new RegExp(
+          `^NATS refused this connection's subscription to ringkv\\.(node|route)\\.foo~40computer-name \\(permissions violation\\): this NATS user may not serve node ${FOO}$`,
+        ),
       );
     }
     const client = await as('client', PASSWORDS.RINGKV_CLIENT_PASSWORD);
     expect(await route(client, FOO, 'hello')).toBe(FOO);
   });
 
-  it('squatting: a client that subscribes to foo\'s subjects before foo starts cannot take over', async () => {
+  it("squatting: a client that subscribes to foo's subjects before foo starts cannot take over", async () => {
     const foo = nodes.byName(FOO);
     expect(await foo.kill('SIGTERM')).toBe(0);
     const squatter: NatsConnection = await connect({ servers: nats.url, user: 'client', pass: PASSWORDS.RINGKV_CLIENT_PASSWORD });
@@ -158,4 +210,128 @@ describeDistributed('docs/security.md permissions: members, the client account a
     expect(await route(client, FOO, 'hello')).toBe(FOO);
     expect(await route(client, FOO, 'world')).toBe(BAR);
   });
+});
+
+describeDistributed('docs/security.md permissions: a ring cluster with anti-entropy, and JetStream KV', () => {
+  const RING = ['a@ringkv', 'b@ringkv', 'c@ringkv'];
+  const [A, , C] = RING as [string, string, string];
+  const ringPasswords = Object.fromEntries(RING.map((n, i) => [passwordVariable(n), `${n.split('@')[0]}-pw-Vb${i}9`]));
+  const env = { ...PASSWORDS, ...ringPasswords };
+  let nats: NatsServer;
+  let dir: string;
+  const running = new Map<string, RunningNode>();
+  const opened: Array<{ close(): Promise<unknown> }> = [];
+  const logged: string[] = [];
+
+  const logger = (node: string): Logger => {
+    const log = (m: string) => logged.push(`[${node}] ${m}`);
+    return { debug: () => {}, info: log, warn: log, error: log };
+  };
+  const startMember = async (node: string) => {
+    const name = node.split('@')[0]!;
+    const file = join(dir, `${name}.json`);
+    const config = loadConfig({
+      file,
+      env: { NATS_URL: nats.url, NATS_USER: node, NATS_PASSWORD: ringPasswords[passwordVariable(node)]! },
+    });
+    running.set(node, await startNodeFromConfig(config, { configFile: file, logger: logger(node) }));
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ringkv-permissions-ring-'));
+    nats = await startNatsServer({ config: `${documentedConfigWithMembers(RING)}\n${jetstreamBlock(dir)}`, env });
+    for (const node of RING) {
+      const name = node.split('@')[0]!;
+      const base = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${name}.json`), 'utf8')) as { ring: Record<string, unknown> };
+      // Memory storage: stopping c and starting it again wipes it, and only anti-entropy (no
+      // reads, no hints: c was up for every write) can bring its keys back.
+      const config = {
+        ...base,
+        ring: { ...base.ring, r: 2, w: 2, antiEntropy: { intervalMs: 1000 } },
+        roles: ['storage'],
+        storage: { backend: 'memory' },
+      };
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify(config));
+    }
+    for (const node of RING) await startMember(node);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(opened.map((t) => t.close().catch(() => {})));
+    await Promise.all([...running.values()].map((r) => r.stop()));
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a ring of three members, each with its own user; anti-entropy repairs a wiped member through the permissions', async () => {
+    const client = await connectNatsTransport({
+      url: nats.url,
+      user: 'client',
+      password: PASSWORDS.RINGKV_CLIENT_PASSWORD,
+      name: 'permissions test client',
+    });
+    opened.push(client);
+    const route = remoteRouter(client, A, { timeoutMs: 10_000 });
+    expect(await kvCall(route, 'create', ['stock'])).toBe('ok');
+    const KEYS = 300;
+    for (let i = 0; i < KEYS; i += 50) {
+      const answers = await Promise.all(Array.from({ length: 50 }, (_, j) => kvCall(route, 'put', ['stock', `k${i + j}`, `v${i + j}`])));
+      expect(answers.every((x) => x === 'ok')).toBe(true);
+    }
+    // Key counts come from kv.buckets, a member-only message: asked with a's credentials.
+    const member = await connectNatsTransport({
+      url: nats.url,
+      user: A,
+      password: ringPasswords[passwordVariable(A)]!,
+      name: 'permissions test member',
+    });
+    opened.push(member);
+    const keysOn = async (node: string) => {
+      const list = (await member.request(node, { type: BUCKETS_MESSAGE, body: {} }, { timeoutMs: 5000 })) as BucketSummary[];
+      return list.reduce((sum, b) => sum + b.keys, 0);
+    };
+    await vi.waitFor(async () => expect(await keysOn(C)).toBe(KEYS), { timeout: 10_000, interval: 200 });
+
+    await running.get(C)!.stop();
+    running.delete(C);
+    await startMember(C);
+    expect(await keysOn(C)).toBe(0);
+    await vi.waitFor(async () => expect(await keysOn(C), logged.join('\n')).toBe(KEYS), { timeout: 20_000, interval: 250 });
+    expect(logged.join('\n')).toMatch(/anti-entropy: exchange with c@ringkv: \d+ objects differed/);
+    expect(logged.join('\n')).not.toMatch(/permissions violation|Permissions Violation/i);
+    for (const secret of Object.values(env)) expect(logged.join('\n')).not.toContain(secret);
+    // The client reads what anti-entropy put back, through c.
+    const viaC = remoteRouter(client, C, { timeoutMs: 10_000 });
+    expect(await kvCall(viaC, 'get', ['stock', 'k7'])).toMatchObject({ value: new TextEncoder().encode('v7') });
+  }, 90_000);
+
+  it('lets members keep the cluster state in JetStream KV (ringkv-cluster), and not the client account', async () => {
+    const asMember = await connect({ servers: nats.url, user: A, pass: ringPasswords[passwordVariable(A)]! });
+    opened.push(asMember);
+    const kv = await asMember.jetstream({ timeout: 5000 }).views.kv('ringkv-cluster', { history: 1 });
+    const first = await kv.put('state', new TextEncoder().encode('{"epoch":1}'));
+    const updates: string[] = [];
+    const watch = await kv.watch({ key: 'state' });
+    void (async () => {
+      for await (const e of watch) updates.push(new TextDecoder().decode(e.value));
+    })();
+    await kv.update('state', new TextEncoder().encode('{"epoch":2}'), first);
+    expect(new TextDecoder().decode((await kv.get('state'))!.value)).toBe('{"epoch":2}');
+    await vi.waitFor(() => expect(updates).toContain('{"epoch":2}'), { timeout: 5000 });
+    watch.stop();
+
+    const asClient = await connect({ servers: nats.url, user: 'client', pass: PASSWORDS.RINGKV_CLIENT_PASSWORD });
+    opened.push(asClient);
+    const errors: string[] = [];
+    void (async () => {
+      for await (const st of asClient.status()) if (st.type === 'error') errors.push(String(st.data));
+    })();
+    const refused = await asClient
+      .jetstream({ timeout: 3000 })
+      .views.kv('ringkv-cluster', { bindOnly: true })
+      .then((b) => b.get('state'))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+    await asClient.flush();
+    expect(`${String(refused)} ${errors.join(' ')}`).toMatch(/permissions? violation/i);
+  }, 60_000);
 });

@@ -54,7 +54,12 @@ export function natsOverrides(values: FlagValues): Record<string, unknown> | und
   set('nkeySeedFile', 'nats-nkey');
   set('credentials', 'nats-creds');
   const tls: Record<string, string> = {};
-  for (const [key, flag] of [['ca', 'nats-ca'], ['cert', 'nats-cert'], ['key', 'nats-key'], ['serverName', 'nats-tls-server-name']] as const) {
+  for (const [key, flag] of [
+    ['ca', 'nats-ca'],
+    ['cert', 'nats-cert'],
+    ['key', 'nats-key'],
+    ['serverName', 'nats-tls-server-name'],
+  ] as const) {
     const v = str(flag);
     if (v !== undefined) tls[key] = v;
   }
@@ -67,4 +72,3 @@ export function natsConnectOptions(config: RingkvConfig): { url: string } & Nats
   const { subjectCheckIntervalMs: _interval, ...connection } = config.nats;
   return connection;
 }
-

@@ -5,7 +5,13 @@ import { fileDescriptorLimit, openFileDescriptors, watchFileDescriptors } from '
 
 function recording(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  return { lines, debug: () => {}, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
+  return {
+    lines,
+    debug: () => {},
+    info: (m) => lines.push(`info ${m}`),
+    warn: (m) => lines.push(`warn ${m}`),
+    error: (m) => lines.push(`error ${m}`),
+  };
 }
 
 const waitFor = async (check: () => boolean, ms = 5000) => {
@@ -35,7 +41,7 @@ describe('file descriptor watch', () => {
     }
   });
 
-  it('reads this process\'s real descriptors: opening files moves the count and trips the warning', async () => {
+  it("reads this process's real descriptors: opening files moves the count and trips the warning", async () => {
     const limit = fileDescriptorLimit();
     const before = openFileDescriptors();
     if (process.platform !== 'linux') return expect(limit === undefined || before === undefined).toBe(true);

@@ -122,7 +122,15 @@ export function natsSecurityProblems(o: NatsSecurityOptions): Array<{ path: stri
   if (used.length > 1) {
     problems.push({
       path: [],
-      message: `choose one way to authenticate, got ${used.map(([m, fields]) => `${m} (${fields.filter((f) => o[f] !== undefined).map((f) => `nats.${f}`).join(', ')})`).join(' and ')}`,
+      message: `choose one way to authenticate, got ${used
+        .map(
+          ([m, fields]) =>
+            `${m} (${fields
+              .filter((f) => o[f] !== undefined)
+              .map((f) => `nats.${f}`)
+              .join(', ')})`,
+        )
+        .join(' and ')}`,
     });
   }
   const pairs = [
@@ -221,7 +229,11 @@ export function natsEnvOverrides(env: Record<string, string | undefined>): Recor
   set('nkeySeedFile', 'NATS_NKEY');
   set('credentials', 'NATS_CREDS');
   const tls: Record<string, string> = {};
-  for (const [key, name] of [['ca', 'NATS_CA'], ['cert', 'NATS_CERT'], ['key', 'NATS_KEY']] as const) {
+  for (const [key, name] of [
+    ['ca', 'NATS_CA'],
+    ['cert', 'NATS_CERT'],
+    ['key', 'NATS_KEY'],
+  ] as const) {
     const v = env[name];
     if (v !== undefined && v !== '') tls[key] = v;
   }

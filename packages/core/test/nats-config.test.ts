@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createLogLimiter, loadConfig, parseConfig, redactNatsUrl, Secret, splitNatsUrlCredentials, type Logger } from '../src/index.js';
+import {
+  ConfigError,
+  createLogLimiter,
+  loadConfig,
+  parseConfig,
+  redactNatsUrl,
+  Secret,
+  splitNatsUrlCredentials,
+  type Logger,
+} from '../src/index.js';
 
 const PW = 'pa:ss@w0rd/é';
 
@@ -28,7 +37,12 @@ describe('nats config: credentials', () => {
     const token = parseConfig({ nats: { token: 'tok-123456' } });
     const seed = parseConfig({ nats: { nkeySeed: 'SUAseed-value' } });
     for (const c of [config, token, seed]) {
-      const dumps = [JSON.stringify(c), inspect(c, { depth: 10 }), `${String(c.nats.password)} ${String(c.nats.token)}`, `${c.nats.nkeySeed as unknown as string}`];
+      const dumps = [
+        JSON.stringify(c),
+        inspect(c, { depth: 10 }),
+        `${String(c.nats.password)} ${String(c.nats.token)}`,
+        `${c.nats.nkeySeed as unknown as string}`,
+      ];
       for (const dump of dumps) {
         expect(dump).not.toContain(PW);
         expect(dump).not.toContain('tok-123456');
@@ -41,11 +55,17 @@ describe('nats config: credentials', () => {
   it('refuses conflicting or incomplete settings, naming fields and never values', () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ url: `nats://ana:${PW}x@h`, user: 'bob' }, /nats\.url: carries credentials, and nats\.user is set too: give them once/],
-      [{ token: 'tok-1', user: 'ana', password: 'pw-1' }, /nats: choose one way to authenticate, got user\/password \(nats\.user, nats\.password\) and token \(nats\.token\)/],
+      [
+        { token: 'tok-1', user: 'ana', password: 'pw-1' },
+        /nats: choose one way to authenticate, got user\/password \(nats\.user, nats\.password\) and token \(nats\.token\)/,
+      ],
       [{ password: 'pw-1' }, /nats\.user: a password needs a user name \(nats\.user\)/],
       [{ token: 'tok-1', tokenFile: '/t' }, /nats\.tokenFile: give nats\.token or nats\.tokenFile, not both/],
       [{ tls: { cert: '/c.pem' } }, /nats\.tls: a client certificate needs both nats\.tls\.cert and nats\.tls\.key/],
-      [{ url: 'nats://a:x@h:1,nats://a:y@h:2' }, /nats\.url: the servers in the NATS url carry different credentials \(server 2 differs\); give one set/],
+      [
+        { url: 'nats://a:x@h:1,nats://a:y@h:2' },
+        /nats\.url: the servers in the NATS url carry different credentials \(server 2 differs\); give one set/,
+      ],
       [{ url: 'nats://a:%zz@h' }, /nats\.url: the password in the NATS url is not valid percent-encoding/],
       [{ password: 42 }, /nats\.password: /],
       [{ tls: { ca: 'x', extra: 1 } }, /nats\.tls: .*extra/],
@@ -82,7 +102,11 @@ describe('nats config: credentials', () => {
 
   it('reports a config file that is not JSON by position, never quoting it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringkv-nats-json-'));
-    for (const text of ['{"nats": {"password": hunter2-secret}}', '{"nats": {"password": "hunter2-secret" "x": 1}}', '{"nats": {"password": "hunter2-secret']) {
+    for (const text of [
+      '{"nats": {"password": hunter2-secret}}',
+      '{"nats": {"password": "hunter2-secret" "x": 1}}',
+      '{"nats": {"password": "hunter2-secret',
+    ]) {
       writeFileSync(join(dir, 'bad.json'), text);
       let err: unknown;
       try {
@@ -99,7 +123,13 @@ describe('nats config: credentials', () => {
 describe('log limiter', () => {
   function recording(): Logger & { lines: string[] } {
     const lines: string[] = [];
-    return { lines, debug: () => {}, info: (m) => lines.push(m), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
+    return {
+      lines,
+      debug: () => {},
+      info: (m) => lines.push(m),
+      warn: (m) => lines.push(`warn ${m}`),
+      error: (m) => lines.push(`error ${m}`),
+    };
   }
 
   it('writes a burst per kind and window, then one line saying how many were held back', () => {

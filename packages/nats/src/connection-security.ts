@@ -90,7 +90,9 @@ export async function securityConnectOptions(o: NatsSecurityOptions): Promise<Se
     if (o.tls.key !== undefined) tls.key = (await readOption('tls.key', o.tls.key)).toString('utf8');
     if (o.tls.serverName !== undefined) tls.servername = o.tls.serverName;
     options.tls = tls;
-    words.push(`over TLS${tls.cert !== undefined ? ' with a client certificate' : ''}${tls.ca !== undefined ? `, trusting the CA in ${o.tls.ca}` : ''}`);
+    words.push(
+      `over TLS${tls.cert !== undefined ? ' with a client certificate' : ''}${tls.ca !== undefined ? `, trusting the CA in ${o.tls.ca}` : ''}`,
+    );
   }
   return { options, describe: words.length > 0 ? words.join('; ') : 'without credentials' };
 }

@@ -38,9 +38,15 @@ describe('NATS connection options', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ user: 'u', passwordFile: join(dir, 'missing') }, `nats.passwordFile: cannot read ${join(dir, 'missing')}: ENOENT`],
       [{ tokenFile: file('empty', '\n') }, `nats.tokenFile: ${join(dir, 'empty')} is empty`],
-      [{ nkeySeedFile: file('not-a-seed', 'hello-secret-3\n') }, `nats.nkeySeedFile: ${join(dir, 'not-a-seed')} holds no user nkey seed (a line starting with SU)`],
+      [
+        { nkeySeedFile: file('not-a-seed', 'hello-secret-3\n') },
+        `nats.nkeySeedFile: ${join(dir, 'not-a-seed')} holds no user nkey seed (a line starting with SU)`,
+      ],
       [{ nkeySeedFile: file('bad-seed', 'SUAAAAsecret4\n') }, `nats.nkeySeedFile: ${join(dir, 'bad-seed')} holds a malformed nkey seed`],
-      [{ credentials: file('no-jwt.creds', 'SUAAAAsecret5\n') }, `nats.credentials: ${join(dir, 'no-jwt.creds')} is not a NATS credentials file (no "BEGIN NATS USER JWT" block)`],
+      [
+        { credentials: file('no-jwt.creds', 'SUAAAAsecret5\n') },
+        `nats.credentials: ${join(dir, 'no-jwt.creds')} is not a NATS credentials file (no "BEGIN NATS USER JWT" block)`,
+      ],
       [{ tls: { ca: join(dir, 'no-ca.pem') } }, `nats.tls.ca: cannot read ${join(dir, 'no-ca.pem')}: ENOENT`],
     ];
     for (const [options, message] of cases) {

@@ -8,7 +8,17 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect, headers, type NatsConnection } from 'nats';
 import { BadRequestError, ROUTE_MESSAGE, TransportError, type Logger } from '@ringkv/core';
 import { describeDistributed, startNatsServer, type NatsServer } from '@ringkv/test-utils';
-import { connectNatsTransport, decodeReply, decodeRequest, encodeRequest, encodeResult, PROBE_TYPE, routeSubjectForNode, subjectForNode, type NatsTransport } from '../src/index.js';
+import {
+  connectNatsTransport,
+  decodeReply,
+  decodeRequest,
+  encodeRequest,
+  encodeResult,
+  PROBE_TYPE,
+  routeSubjectForNode,
+  subjectForNode,
+  type NatsTransport,
+} from '../src/index.js';
 
 const FOO = 'foo@computer-name';
 
@@ -32,7 +42,9 @@ describeDistributed('NATS transport: one process per node subject', () => {
     await nats?.stop();
   });
 
-  const transport = async (options: { subjectCheckIntervalMs?: number; logger?: Logger; exclusive?: boolean } = {}): Promise<NatsTransport> => {
+  const transport = async (
+    options: { subjectCheckIntervalMs?: number; logger?: Logger; exclusive?: boolean } = {},
+  ): Promise<NatsTransport> => {
     const t = await connectNatsTransport({ url: nats.url, name: FOO, ...options });
     cleanup.push(() => t.close());
     return t;
@@ -83,7 +95,9 @@ describeDistributed('NATS transport: one process per node subject', () => {
     }
     await squatter.flush();
     const err = await (await transport()).listen(FOO, () => 'real').catch((e: unknown) => e);
-    expect((err as Error).message).toMatch(/already served on this NATS cluster, on ringkv\.node\.foo~40computer-name by a process that forges "no responders" statuses/);
+    expect((err as Error).message).toMatch(
+      /already served on this NATS cluster, on ringkv\.node\.foo~40computer-name by a process that forges "no responders" statuses/,
+    );
   });
 
   it('refuses to answer while a squatter that came later is there, logs it, and answers again once it left', async () => {
@@ -114,7 +128,9 @@ describeDistributed('NATS transport: one process per node subject', () => {
     expect((refusal as Error).message).toBe(
       `node ${FOO} refuses to answer while another process also serves it (on ringkv.node.foo~40computer-name by another ringkv process (node ${FOO}, pid 1 on host elsewhere, instance squatter, serving since 2026-01-01T00:00:00.000Z))`,
     );
-    expect(logger.lines.join('\n')).toMatch(/\[error\] node foo@computer-name is also served by another process, on ringkv\.node\.foo~40computer-name/);
+    expect(logger.lines.join('\n')).toMatch(
+      /\[error\] node foo@computer-name is also served by another process, on ringkv\.node\.foo~40computer-name/,
+    );
 
     sub.unsubscribe();
     await squatter.flush();
@@ -137,9 +153,14 @@ describeDistributed('NATS transport: one process per node subject', () => {
     expect(decoded.ok).toBe(false);
     const error = (decoded as { error: Error }).error;
     expect(error).toBeInstanceOf(BadRequestError);
-    expect(error.message).toBe('only routing calls are served on ringkv.route.foo~40computer-name; other messages go to ringkv.node.foo~40computer-name');
+    expect(error.message).toBe(
+      'only routing calls are served on ringkv.route.foo~40computer-name; other messages go to ringkv.node.foo~40computer-name',
+    );
     // The same message on the node subject reaches the handler.
-    const ok = decodeReply((await nc.request(subjectForNode(FOO), encodeRequest({ type: 'ring.apply', body: {} }), { timeout: 3000 })).data, FOO);
+    const ok = decodeReply(
+      (await nc.request(subjectForNode(FOO), encodeRequest({ type: 'ring.apply', body: {} }), { timeout: 3000 })).data,
+      FOO,
+    );
     expect(ok).toEqual({ ok: true, value: 'ring.apply' });
   });
 

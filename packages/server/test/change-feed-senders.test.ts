@@ -19,7 +19,7 @@ function recording(): Logger & { lines: string[] } {
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('change feed senders', () => {
-  it('stamps changes with the sender and relays only members\' changes', async () => {
+  it("stamps changes with the sender and relays only members' changes", async () => {
     const network = createInProcessNetwork();
     const table = [
       { from: 'a', to: 'm', node: FOO },
@@ -51,9 +51,13 @@ describe('change feed senders', () => {
     await barFeed.close();
   });
 
-  it('counts this node, the strategy\'s members and reachable nodes; follows a new strategy', async () => {
+  it("counts this node, the strategy's members and reachable nodes; follows a new strategy", async () => {
     const network = createInProcessNetwork();
-    const node = createNode({ name: 'solo@h', transport: network.transport(), strategy: createRangeStrategy([{ from: 0, to: 255, node: FOO }]) });
+    const node = createNode({
+      name: 'solo@h',
+      transport: network.transport(),
+      strategy: createRangeStrategy([{ from: 0, to: 255, node: FOO }]),
+    });
     const rules = changeFeedSenders(node);
     expect(rules.node).toBe('solo@h');
     expect([FOO, 'solo@h'].map((n) => rules.isMember!(n))).toEqual([true, true]);

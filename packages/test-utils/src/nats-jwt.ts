@@ -85,7 +85,13 @@ export function makeOperatorSetup(): OperatorSetup {
   const userSeed = new TextDecoder().decode(user.getSeed());
   const other = nkeys.createUser();
   return {
-    serverConfig: [`operator: ${operatorJwt}`, 'resolver: MEMORY', 'resolver_preload: {', `  ${account.getPublicKey()}: ${accountJwt}`, '}'].join('\n'),
+    serverConfig: [
+      `operator: ${operatorJwt}`,
+      'resolver: MEMORY',
+      'resolver_preload: {',
+      `  ${account.getPublicKey()}: ${accountJwt}`,
+      '}',
+    ].join('\n'),
     creds: credsFile(sign(account, user.getPublicKey(), 'ringkv-node', userClaims), userSeed),
     userSeed,
     strangerCreds: credsFile(sign(stranger, other.getPublicKey(), 'stranger', userClaims), new TextDecoder().decode(other.getSeed())),
