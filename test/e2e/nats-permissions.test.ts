@@ -244,12 +244,14 @@ describeDistributed('docs/security.md permissions: a ring cluster with anti-entr
       const name = node.split('@')[0]!;
       const base = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${name}.json`), 'utf8')) as { ring: Record<string, unknown> };
       // Memory storage: stopping c and starting it again wipes it, and only anti-entropy (no
-      // reads, no hints: c was up for every write) can bring its keys back.
+      // reads, no hints: c was up for every write) can bring its keys back. Managed: the
+      // members agree through the cluster state in JetStream KV, under the same permissions.
       const config = {
         ...base,
         ring: { ...base.ring, r: 2, w: 2, antiEntropy: { intervalMs: 1000 } },
         roles: ['storage'],
         storage: { backend: 'memory' },
+        cluster: { managed: true },
       };
       writeFileSync(join(dir, `${name}.json`), JSON.stringify(config));
     }
@@ -336,5 +338,46 @@ describeDistributed('docs/security.md permissions: a ring cluster with anti-entr
     expect(refused).toBeInstanceOf(Error);
     await asClient.flush();
     expect(`${String(refused)} ${errors.join(' ')}`).toMatch(/permissions? violation/i);
+  }, 60_000);
+
+  it('runs ringkv cluster status with the credentials of a member; the client account is refused the cluster state', async () => {
+    writeFileSync(join(dir, 'a.pw'), `${ringPasswords[passwordVariable(A)]}\n`);
+    writeFileSync(join(dir, 'client.pw'), `${PASSWORDS.RINGKV_CLIENT_PASSWORD}\n`);
+    const status = await runRingkv([
+      'cluster',
+      'status',
+      '--json',
+      '--nats',
+      nats.url,
+      '--nats-user',
+      A,
+      '--nats-password-file',
+      join(dir, 'a.pw'),
+    ]);
+    expect(status.code, status.stderr).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { epoch: number; members: Array<{ node: string }> };
+    expect(parsed.epoch).toBeGreaterThanOrEqual(1);
+    expect(parsed.members.map((m) => m.node).sort()).toEqual(RING);
+
+    const refused = await runRingkv([
+      'cluster',
+      'status',
+      '--nats',
+      nats.url,
+      '--nats-user',
+      'client',
+      '--nats-password-file',
+      join(dir, 'client.pw'),
+    ]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/permissions? violation/i);
+    // NATS_* variables work as for a node; a wrong password says how it authenticated, not with what.
+    const wrong = await runRingkv(['cluster', 'status', '--nats', nats.url], { env: { NATS_USER: A, NATS_PASSWORD: 'not-the-password' } });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toMatch(
+      /the server refused the credentials \(Authorization Violation; this connection authenticates as user "a@ringkv" with a password\)/,
+    );
+    for (const r of [status, refused, wrong])
+      for (const secret of [...Object.values(env), 'not-the-password']) expect(r.stdout + r.stderr).not.toContain(secret);
   }, 60_000);
 });

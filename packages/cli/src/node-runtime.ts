@@ -112,7 +112,7 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
     const managed = config.cluster.managed;
     let clusterState: ClusterStateStore | undefined;
     if (managed) {
-      const opened = options.clusterState ?? (await connectClusterStateKv({ url: config.nats.url, bucket: config.cluster.bucket, name: `${name} cluster state`, logger }));
+      const opened = options.clusterState ?? (await connectClusterStateKv({ ...natsConnectOptions(config), bucket: config.cluster.bucket, name: `${name} cluster state`, logger }));
       clusterState = opened;
       if (!options.clusterState) closers.push(() => opened.close());
     }

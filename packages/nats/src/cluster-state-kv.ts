@@ -19,14 +19,17 @@ import {
   RevisionMismatchError,
   silentLogger,
   TransportError,
+  redactNatsUrl,
   type ClusterStateStore,
   type Logger,
+  type NatsSecurityOptions,
   type StateChange,
 } from '@ringkv/core';
 import { connect, type KV, type KvEntry, type NatsConnection } from 'nats';
-import { parseNatsUrls } from './nats-transport.js';
+import { connectFailure, natsSecurityOf, securityConnectOptions } from './connection-security.js';
 
-export interface ClusterStateKvOptions {
+/** Where the cluster state is; authenticates as the transport does (`NatsSecurityOptions`, docs/security.md). */
+export interface ClusterStateKvOptions extends NatsSecurityOptions {
   url: string | readonly string[];
   /** JetStream KV bucket name. @default DEFAULT_CLUSTER_STATE_BUCKET ('ringkv-cluster') */
   bucket?: string;
@@ -48,11 +51,13 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
   if (!BUCKET_PATTERN.test(bucket))
     throw new ArgumentError(`cluster state bucket must be letters, digits, _ and -, got ${JSON.stringify(bucket)}`);
   const logger = options.logger ?? silentLogger;
-  const servers = parseNatsUrls(options.url);
+  const { servers, security } = natsSecurityOf(options.url, options);
+  const { options: auth, describe: authWords } = await securityConnectOptions(security);
   let nc: NatsConnection;
   try {
     nc = await connect({
       servers,
+      ...auth,
       name: options.name ?? 'ringkv cluster state',
       timeout: options.connectTimeoutMs ?? 5000,
       reconnect: true,
@@ -60,9 +65,8 @@ export async function connectClusterStateKv(options: ClusterStateKvOptions): Pro
       reconnectTimeWait: 250,
     });
   } catch (err) {
-    throw new TransportError(`cannot connect to NATS at ${servers.join(', ')} for the cluster state: ${(err as Error).message}`, {
-      cause: err,
-    });
+    const where = redactNatsUrl(servers).split(',').join(', ');
+    throw new TransportError(`${connectFailure(err, where, authWords)} (for the cluster state)`, { cause: err });
   }
   let kv: KV;
   try {

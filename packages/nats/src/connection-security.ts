@@ -10,8 +10,8 @@
  * describe; // 'as user "foo" with a password'
  */
 import { readFile } from 'node:fs/promises';
-import { ConfigError, revealSecret, type NatsSecurityOptions } from '@ringkv/core';
-import { credsAuthenticator, nkeyAuthenticator, nkeys, type ConnectionOptions } from 'nats';
+import { ArgumentError, ConfigError, natsSecurityProblems, revealSecret, splitNatsUrlCredentials, type NatsSecurityOptions } from '@ringkv/core';
+import { credsAuthenticator, ErrorCode, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsError } from 'nats';
 
 export interface SecurityConnectOptions {
   options: Partial<ConnectionOptions>;
@@ -95,4 +95,39 @@ export async function securityConnectOptions(o: NatsSecurityOptions): Promise<Se
     );
   }
   return { options, describe: words.length > 0 ? words.join('; ') : 'without credentials' };
+}
+
+const AUTH_FIELDS = ['user', 'password', 'passwordFile', 'token', 'tokenFile', 'nkeySeed', 'nkeySeedFile', 'credentials'] as const;
+
+/**
+ * The server URLs of `url` and the security options of `options` (its other fields are
+ * ignored), with credentials written into the URL moved out of it. Used by every connection
+ * ringkv opens (the transport, the cluster state), so each authenticates the same way.
+ */
+export function natsSecurityOf(url: string | readonly string[], options: NatsSecurityOptions): { servers: string[]; security: NatsSecurityOptions } {
+  const security: NatsSecurityOptions = {};
+  for (const f of [...AUTH_FIELDS, 'tls'] as const) if (options[f] !== undefined) (security as Record<string, unknown>)[f] = options[f];
+  const fromUrl = splitNatsUrlCredentials(url);
+  if (fromUrl.user !== undefined || fromUrl.token !== undefined) {
+    if (AUTH_FIELDS.some((f) => security[f] !== undefined)) {
+      throw new ArgumentError('the NATS url carries credentials and other credentials are given too: give them once');
+    }
+    if (fromUrl.user !== undefined) security.user = fromUrl.user;
+    if (fromUrl.password !== undefined) security.password = fromUrl.password;
+    if (fromUrl.token !== undefined) security.token = fromUrl.token;
+  }
+  const problems = natsSecurityProblems(security);
+  if (problems.length > 0) throw new ArgumentError(problems.map((p) => p.message).join('; '));
+  return { servers: fromUrl.urls, security };
+}
+
+/** What to tell the operator when the first connection fails: how it authenticated, never with what. */
+export function connectFailure(err: unknown, where: string, auth: string): string {
+  const e = err as NatsError;
+  if (e?.code === ErrorCode.AuthorizationViolation) {
+    return auth === 'without credentials'
+      ? `cannot connect to NATS at ${where}: the server requires credentials (Authorization Violation) and none were given; set nats.user and nats.password, nats.token, nats.nkeySeedFile or nats.credentials`
+      : `cannot connect to NATS at ${where}: the server refused the credentials (Authorization Violation; this connection authenticates ${auth})`;
+  }
+  return `cannot connect to NATS at ${where} (${auth}): ${e?.message ?? String(err)}`;
 }

@@ -46,7 +46,7 @@ import {
 } from '@ringkv/core';
 import { connect, createInbox, ErrorCode, nuid, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { decodeReply, decodeRequest, encodeError, encodeRequest, encodeResult } from './codec.js';
-import { securityConnectOptions } from './connection-security.js';
+import { connectFailure, natsSecurityOf, securityConnectOptions } from './connection-security.js';
 import { createPendingCalls, DEFAULT_SWEEP_INTERVAL_MS } from './pending-calls.js';
 import { nodeForSubject, routeSubjectForNode, subjectForNode } from './subject.js';
 import { createSubjectGuard, DEFAULT_SUBJECT_CHECK_INTERVAL_MS, describeResponder, identityFor, PROBE_TYPE, type SubjectGuard } from './subject-guard.js';
@@ -127,38 +127,8 @@ export function parseNatsUrls(url: string | readonly string[]): string[] {
   return splitNatsUrlCredentials(url).urls;
 }
 
-const AUTH_FIELDS = ['user', 'password', 'passwordFile', 'token', 'tokenFile', 'nkeySeed', 'nkeySeedFile', 'credentials'] as const;
-
-/** The security options of `options`, with credentials written into the URL moved out of it. */
-function securityOf(options: NatsTransportOptions): { servers: string[]; security: NatsSecurityOptions } {
-  const { url, name: _name, logger: _logger, sweepIntervalMs: _s, reconnectTimeWaitMs: _r, connectTimeoutMs: _c, randomize: _z, exclusive: _e, subjectCheckIntervalMs: _i, ...security } = options;
-  const fromUrl = splitNatsUrlCredentials(url);
-  if (fromUrl.user !== undefined || fromUrl.token !== undefined) {
-    if (AUTH_FIELDS.some((f) => security[f] !== undefined)) {
-      throw new ArgumentError('the NATS url carries credentials and other credentials are given too: give them once');
-    }
-    if (fromUrl.user !== undefined) security.user = fromUrl.user;
-    if (fromUrl.password !== undefined) security.password = fromUrl.password;
-    if (fromUrl.token !== undefined) security.token = fromUrl.token;
-  }
-  const problems = natsSecurityProblems(security);
-  if (problems.length > 0) throw new ArgumentError(problems.map((p) => p.message).join('; '));
-  return { servers: fromUrl.urls, security };
-}
-
-/** What to tell the operator when the first connection fails. */
-function connectFailure(err: unknown, where: string, auth: string): string {
-  const e = err as NatsError;
-  if (e?.code === ErrorCode.AuthorizationViolation) {
-    return auth === 'without credentials'
-      ? `cannot connect to NATS at ${where}: the server requires credentials (Authorization Violation) and none were given; set nats.user and nats.password, nats.token, nats.nkeySeedFile or nats.credentials`
-      : `cannot connect to NATS at ${where}: the server refused the credentials (Authorization Violation; this connection authenticates ${auth})`;
-  }
-  return `cannot connect to NATS at ${where} (${auth}): ${e?.message ?? String(err)}`;
-}
-
 export async function connectNatsTransport(options: NatsTransportOptions): Promise<NatsTransport> {
-  const { servers, security } = securityOf(options);
+  const { servers, security } = natsSecurityOf(options.url, options);
   const where = redactNatsUrl(servers).split(',').join(', ');
   const logger = options.logger ?? silentLogger;
   const limited = createLogLimiter(logger);

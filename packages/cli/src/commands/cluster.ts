@@ -4,7 +4,15 @@
  * (join, leave, replace), look at the plan, commit it; then watch `status` until settled.
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_CLUSTER_STATE_BUCKET, DEFAULT_NATS_URL, type ClusterStateStore, type Transport } from '@ringkv/core';
+import {
+  DEFAULT_CLUSTER_STATE_BUCKET,
+  DEFAULT_NATS_URL,
+  natsEnvOverrides,
+  parseConfig,
+  type ClusterStateStore,
+  type NatsSecurityOptions,
+  type Transport,
+} from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import {
   clearStaged,
@@ -20,18 +28,23 @@ import {
   type TransferStatus,
 } from '../cluster-admin.js';
 import { UsageError, type Command, type CommandIO } from '../command.js';
+import { NATS_FLAGS, NATS_FLAGS_HELP, natsConnectOptions, natsOverrides } from '../nats-flags.js';
 
 const COMMON = `Common options:
-  --nats URL      the cluster's NATS (default: NATS_URL, else ${DEFAULT_NATS_URL})
   --bucket NAME   the JetStream KV bucket of the cluster state (default ${DEFAULT_CLUSTER_STATE_BUCKET})
-  --timeout MS    how long a node may take to say what it holds (default 2000)`;
+  --timeout MS    how long a node may take to say what it holds (default 2000)
+
+${NATS_FLAGS_HELP.replace('--nats <url>                   server URL(s), comma-separated for a cluster;', `--nats <url>                   the cluster's NATS (default NATS_URL, else ${DEFAULT_NATS_URL});`).replace("(each overrides the config's \"nats\" section and NATS_* variables)", '(each overrides the NATS_* environment variables)')}
+On a NATS server with permissions, use a member's credentials or an operator user that may
+publish to $JS.API.>, $KV.<bucket>.> and ringkv.node.> (docs/security.md).`;
 
 interface Parsed {
   positionals: string[];
   json: boolean;
   watch: boolean;
   intervalMs: number;
-  nats: string;
+  /** Where NATS is and how to authenticate: the NATS_* environment, then the flags. */
+  nats: { url: string } & NatsSecurityOptions;
   bucket: string;
   timeoutMs: number;
   node?: string;
@@ -46,7 +59,7 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
         json: { type: 'boolean' },
         watch: { type: 'boolean' },
         interval: { type: 'string' },
-        nats: { type: 'string' },
+        ...NATS_FLAGS,
         bucket: { type: 'string' },
         timeout: { type: 'string' },
         node: { type: 'string' },
@@ -75,18 +88,26 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
     json: parsed.values.json === true,
     watch: parsed.values.watch === true,
     intervalMs: iv ? Number(iv) : 1000,
-    nats: parsed.values.nats ?? io.env.NATS_URL ?? DEFAULT_NATS_URL,
+    nats: natsConnection(io.env, natsOverrides(parsed.values)),
     bucket: parsed.values.bucket ?? DEFAULT_CLUSTER_STATE_BUCKET,
     timeoutMs: t ? Number(t) : 2000,
     ...(parsed.values.node ? { node: parsed.values.node } : {}),
   };
 }
 
+/** The NATS_* environment under the flags, validated and with URL credentials moved out, as a node's `nats` section is. */
+function natsConnection(env: Record<string, string | undefined>, flags: Record<string, unknown> | undefined): Parsed['nats'] {
+  const fromEnv = natsEnvOverrides(env) ?? {};
+  const merged: Record<string, unknown> = { ...fromEnv, ...flags };
+  if (fromEnv.tls !== undefined || flags?.tls !== undefined) merged.tls = { ...(fromEnv.tls as object), ...(flags?.tls as object) };
+  return natsConnectOptions(parseConfig({ nats: merged }, 'the NATS options'));
+}
+
 async function withCluster<T>(args: Parsed, fn: (store: ClusterStateStore, transport: () => Promise<Transport>) => Promise<T>): Promise<T> {
-  const store = await connectClusterStateKv({ url: args.nats, bucket: args.bucket, name: 'ringkv cluster' });
+  const store = await connectClusterStateKv({ ...args.nats, bucket: args.bucket, name: 'ringkv cluster' });
   let transport: Transport | undefined;
   try {
-    return await fn(store, async () => (transport ??= await connectNatsTransport({ url: args.nats, name: 'ringkv cluster' })));
+    return await fn(store, async () => (transport ??= await connectNatsTransport({ ...args.nats, name: 'ringkv cluster' })));
   } finally {
     await transport?.close();
     await store.close();
