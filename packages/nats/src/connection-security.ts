@@ -10,7 +10,14 @@
  * describe; // 'as user "foo" with a password'
  */
 import { readFile } from 'node:fs/promises';
-import { ArgumentError, ConfigError, natsSecurityProblems, revealSecret, splitNatsUrlCredentials, type NatsSecurityOptions } from '@ringkv/core';
+import {
+  ArgumentError,
+  ConfigError,
+  natsSecurityProblems,
+  revealSecret,
+  splitNatsUrlCredentials,
+  type NatsSecurityOptions,
+} from '@ringkv/core';
 import { credsAuthenticator, ErrorCode, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsError } from 'nats';
 
 export interface SecurityConnectOptions {
@@ -104,7 +111,10 @@ const AUTH_FIELDS = ['user', 'password', 'passwordFile', 'token', 'tokenFile', '
  * ignored), with credentials written into the URL moved out of it. Used by every connection
  * ringkv opens (the transport, the cluster state), so each authenticates the same way.
  */
-export function natsSecurityOf(url: string | readonly string[], options: NatsSecurityOptions): { servers: string[]; security: NatsSecurityOptions } {
+export function natsSecurityOf(
+  url: string | readonly string[],
+  options: NatsSecurityOptions,
+): { servers: string[]; security: NatsSecurityOptions } {
   const security: NatsSecurityOptions = {};
   for (const f of [...AUTH_FIELDS, 'tls'] as const) if (options[f] !== undefined) (security as Record<string, unknown>)[f] = options[f];
   const fromUrl = splitNatsUrlCredentials(url);
