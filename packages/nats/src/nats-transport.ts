@@ -28,7 +28,6 @@ import {
   checkTopic,
   createLogLimiter,
   errorToWire,
-  natsSecurityProblems,
   NodeUnreachableError,
   redactNatsUrl,
   ROUTE_MESSAGE,
@@ -44,7 +43,7 @@ import {
   type Transport,
   type TransportMessage,
 } from '@ringkv/core';
-import { connect, createInbox, ErrorCode, nuid, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { connect, createInbox, nuid, type Msg, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { decodeReply, decodeRequest, encodeError, encodeRequest, encodeResult } from './codec.js';
 import { connectFailure, natsSecurityOf, securityConnectOptions } from './connection-security.js';
 import { createPendingCalls, DEFAULT_SWEEP_INTERVAL_MS } from './pending-calls.js';
