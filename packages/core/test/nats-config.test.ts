@@ -5,13 +5,11 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
-  createLogLimiter,
   loadConfig,
   parseConfig,
   redactNatsUrl,
   Secret,
   splitNatsUrlCredentials,
-  type Logger,
 } from '../src/index.js';
 
 const PW = 'pa:ss@w0rd/é';
@@ -117,41 +115,5 @@ describe('nats config: credentials', () => {
       expect((err as Error).message).toMatch(/is not valid JSON/);
       expect((err as Error).message).not.toContain('hunter2');
     }
-  });
-});
-
-describe('log limiter', () => {
-  function recording(): Logger & { lines: string[] } {
-    const lines: string[] = [];
-    return {
-      lines,
-      debug: () => {},
-      info: (m) => lines.push(m),
-      warn: (m) => lines.push(`warn ${m}`),
-      error: (m) => lines.push(`error ${m}`),
-    };
-  }
-
-  it('writes a burst per kind and window, then one line saying how many were held back', () => {
-    let t = 0;
-    const logger = recording();
-    const limited = createLogLimiter(logger, { burst: 3, intervalMs: 1000, now: () => t });
-    for (let i = 0; i < 50_000; i++) limited.warn('flood', `bad message ${i}`);
-    limited.warn('other', 'another kind');
-    expect(logger.lines).toEqual(['warn bad message 0', 'warn bad message 1', 'warn bad message 2', 'warn another kind']);
-    t = 1500;
-    limited.warn('flood', 'bad message after');
-    expect(logger.lines.slice(4)).toEqual(['warn bad message 49999 (and 49997 more like it in the last 2 s)', 'warn bad message after']);
-    for (let i = 0; i < 10; i++) limited.error('flood', `again ${i}`);
-    limited.flush();
-    expect(logger.lines.at(-1)).toBe('error again 9 (and 8 more like it in the last 1 s)');
-  });
-
-  it('sums up on its own when the flood stops', async () => {
-    const logger = recording();
-    const limited = createLogLimiter(logger, { burst: 1, intervalMs: 50 });
-    for (let i = 0; i < 100; i++) limited.warn('flood', `m${i}`);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(logger.lines).toEqual(['warn m0', 'warn m99 (and 99 more like it in the last 1 s)']);
   });
 });

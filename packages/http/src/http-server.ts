@@ -13,13 +13,12 @@
  * await http.close();
  */
 import { readFileSync } from 'node:fs';
-import { ArgumentError, DEFAULT_HOST, silentLogger, type Logger, type RingkvNode, type Router } from '@ringkv/core';
+import { ArgumentError, createLogLimiter, DEFAULT_HOST, silentLogger, type Logger, type RingkvNode, type Router } from '@ringkv/core';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { takeClusterView, type ClusterStatsSource, type ClusterView } from './cluster-view.js';
 import { errorAnswer, oneLine } from './error-status.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { createNodeMetrics, type NodeMetrics } from './metrics.js';
-import { createRateLimitedLog } from './rate-limited-log.js';
 import { nodeStats } from './node-stats.js';
 
 /** Riak's HTTP port. */
@@ -90,7 +89,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const closeGraceMs = positiveInt('closeGraceMs', options.closeGraceMs, 5000);
   const metrics = options.metrics ?? createNodeMetrics({ node, ...(options.source ? { source: options.source } : {}) });
   const router: Router = metrics.meter(node, 'http');
-  const limitLog = createRateLimitedLog(logger, 10_000);
+  // Limits a client can hit in a loop: the first line of a kind at once, the rest summed up per 10 s.
+  const limits = createLogLimiter(logger, { burst: 1 });
+  const limitLog = (kind: string, message: string) => limits.warn(kind, message);
 
   const rawUrls = new WeakMap<object, string>();
   const app = Fastify({
@@ -182,6 +183,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
           await app.close();
         } finally {
           clearTimeout(force);
+          limits.flush();
         }
       })()),
   };

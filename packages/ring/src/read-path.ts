@@ -35,7 +35,7 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
         const reply = await applyOn(deps, replica, call, { mode: 'read' }, ctx);
         const objects = replyObjects(reply);
         if (!objects) throw new ArgumentError(`${call.mod}.${call.fun} on ${replica.node} did not answer a versioned reply under the ring`);
-        return withoutFutureStamps(objects, deps.clock, deps.logger(), replica.node);
+        return withoutFutureStamps(objects, deps.clock, deps.limits, replica.node);
       },
       replace: standIns(apl, deps.isUp),
       onUnreachable: deps.suspect,
@@ -45,7 +45,7 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
     // Repair everyone who answered, late answers included, without holding up the caller.
     void result.all.then((all) => repair(mergeReplies(all), all, ctx)).catch((err: unknown) => {
-      deps.logger().warn(`read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
+      deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
     });
     const objects = [...merged.values()].map((o) =>
       call.options?.siblings ? o : { ...o, siblings: [lastWriterWins(o.siblings)!].filter(Boolean) },

@@ -8,6 +8,7 @@ import {
   NodeUnreachableError,
   renderBucket,
   type Logger,
+  type LogLimiter,
   type Replica,
   type ReplicaMeta,
   type RouteCall,
@@ -35,6 +36,8 @@ export interface ReplicaPathDeps {
   /** Pending while the actor is not known yet (storage is answering its epoch). */
   ready(): Promise<void> | undefined;
   logger(): Logger;
+  /** Warnings a peer (or a forger) can cause on every call, rate-limited per kind. */
+  limits: LogLimiter;
   /** Sends a replica message (batched per destination when batching is on). */
   send(node: string, type: string, body: unknown, timeoutMs: number): Promise<unknown>;
 }
@@ -93,7 +96,7 @@ export function replyObjects(reply: unknown): VersionedObject[] | undefined {
  * Drops siblings stamped implausibly far in the future (a forged or broken peer): they are
  * neither merged nor observed. Logs what it dropped, once per call.
  */
-export function withoutFutureStamps(objects: VersionedObject[], clock: HybridClock, logger: Logger, from: string): VersionedObject[] {
+export function withoutFutureStamps(objects: VersionedObject[], clock: HybridClock, limits: LogLimiter, from: string): VersionedObject[] {
   let dropped = 0;
   const out = objects.map((o) => {
     if (o.siblings.every((s) => clock.plausible(s.version.ts))) return o;
@@ -101,7 +104,7 @@ export function withoutFutureStamps(objects: VersionedObject[], clock: HybridClo
     dropped += o.siblings.length - kept.length;
     return { ...o, siblings: kept };
   });
-  if (dropped > 0) logger.warn(`ignored ${dropped} version(s) from ${from} stamped beyond the maximum clock offset`);
+  if (dropped > 0) limits.warn('future-stamps', `ignored ${dropped} version(s) from ${from} stamped beyond the maximum clock offset`);
   return out;
 }
 

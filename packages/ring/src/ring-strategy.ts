@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
+  createLogLimiter,
   silentLogger,
   type BucketName,
   type Logger,
@@ -112,6 +113,13 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
   let actorReady: Promise<void> = Promise.resolve();
   let actorKnown = true;
   const logger = () => deps.logger ?? host?.logger ?? silentLogger;
+  // A forged or broken peer can cause these on every message: at most 5 lines per kind per 10 s.
+  const limits = createLogLimiter({
+    debug: (m, f) => logger().debug(m, f),
+    info: (m, f) => logger().info(m, f),
+    warn: (m, f) => logger().warn(m, f),
+    error: (m, f) => logger().error(m, f),
+  });
   const isUp = (m: string) => detector?.isUp(m) ?? true;
 
   const direct = (node: string, type: string, body: unknown, timeoutMs: number) => {
@@ -145,6 +153,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     actor: () => actor,
     ready: () => (actorKnown ? undefined : actorReady),
     logger,
+    limits,
     send: config.batchReplicaMessages ? batcher.send : direct,
     placementOf: placement,
     writePath: config.writePath,
@@ -155,7 +164,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     for (const o of objects) {
       for (const s of o.siblings) {
         if (!clock.plausible(s.version.ts)) {
-          logger().warn(`refused ${type}: a version stamped ${String(s.version.ts)} is beyond the maximum clock offset (${config.maxClockOffsetMs} ms)`);
+          limits.warn('forged-stamp', `refused ${type}: a version stamped ${String(s.version.ts)} is beyond the maximum clock offset (${config.maxClockOffsetMs} ms)`);
           throw new BadRequestError(`${type}: version timestamp ${String(s.version.ts)} is beyond the maximum clock offset of ${config.maxClockOffsetMs} ms`);
         }
       }

@@ -190,7 +190,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       targets: others,
       need: Math.min(Math.max(r - 1, 1), others.length),
       send: async (replica) =>
-        withoutFutureStamps(replyObjects(await applyOn(deps, replica, reader, { mode: 'read' }, ctx)) ?? [], deps.clock, deps.logger(), replica.node),
+        withoutFutureStamps(replyObjects(await applyOn(deps, replica, reader, { mode: 'read' }, ctx)) ?? [], deps.clock, deps.limits, replica.node),
       enough: (answers) => answers.some((a) => holds(a.value)),
       onUnreachable: deps.suspect,
     });
@@ -246,7 +246,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     const reply = await deps.send(replica.node, REPLICATE_MESSAGE, { objects, hintFor: replica.hintFor ?? null, read: reader }, ctx.timeoutMs);
     const missed = (reply as { missed?: unknown } | null)?.missed;
     const checked = replyObjects({ objects: missed });
-    return checked ? withoutFutureStamps(checked, deps.clock, deps.logger(), replica.node) : [];
+    return checked ? withoutFutureStamps(checked, deps.clock, deps.limits, replica.node) : [];
   }
 
   // ------------------------------------------------------------- read-before-write (older path)
@@ -297,7 +297,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     });
     let vv: VersionVector = {};
     const objects: VersionedObject[] = [];
-    for (const a of result.answers) objects.push(...withoutFutureStamps(replyObjects(a.value) ?? [], deps.clock, deps.logger(), a.replica.node));
+    for (const a of result.answers) objects.push(...withoutFutureStamps(replyObjects(a.value) ?? [], deps.clock, deps.limits, a.replica.node));
     for (const o of objects) for (const s of o.siblings) vv = mergeVectors(vv, s.version.vv);
     return { vv, maxTs: maxStamp(objects, deps.clock) };
   }

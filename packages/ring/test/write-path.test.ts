@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { BadRequestError, type Sibling } from '@ringkv/core';
+import { BadRequestError, type Logger, type Sibling } from '@ringkv/core';
 import { annotate, createHybridClock, createKeyLocks, createPreferenceLists, createRing, type HybridClock } from '../src/index.js';
 import { startTestRing, type TestRing } from './support/ring-cluster.js';
 
@@ -48,7 +48,13 @@ describe('write path: one round trip', () => {
 
   it('forwards a write from a node that holds no replica of the bucket to one that does', async () => {
     ring = await startTestRing([A, B, C, D]);
-    const outsider = [A, B, C, D].find((m) => !ring!.strategies.get(A)!.ring.preferenceList('fw', 3).some((r) => r.node === m))!;
+    const outsider = [A, B, C, D].find(
+      (m) =>
+        !ring!.strategies
+          .get(A)!
+          .ring.preferenceList('fw', 3)
+          .some((r) => r.node === m),
+    )!;
     expect(await ring.node(outsider).route('fw', 'T', 'put', ['fw', 'k', 'v'])).toBe('ok');
     expect(ring.stores.get(outsider)!.primary('fw', 'k')).toEqual([]);
     expect(await ring.node(outsider).route('fw', 'T', 'get', ['fw', 'k'])).toEqual({ value: 'v' });
@@ -65,7 +71,8 @@ describe('write path: one round trip', () => {
     for (const n of [A, B, C]) ring.down.get(n)!.clear();
     expect(values(ring.stores.get(B)!.primary('late', 'k'))).toEqual([]);
     expect(await ring.node(B).route('late', 'T', 'put', ['late', 'k', 'two'])).toBe('ok');
-    for (const via of [A, B, C]) expect(await ring.node(via).route('late', 'T', 'get', ['late', 'k'], { r: 3, siblings: true })).toEqual({ value: 'two' });
+    for (const via of [A, B, C])
+      expect(await ring.node(via).route('late', 'T', 'get', ['late', 'k'], { r: 3, siblings: true })).toEqual({ value: 'two' });
     await vi.waitFor(() => {
       for (const n of [A, B, C]) expect(values(ring!.stores.get(n)!.primary('late', 'k'))).toEqual(['two']);
     }, WAIT);
@@ -73,12 +80,22 @@ describe('write path: one round trip', () => {
 
   it('keeps writes racing through two coordinators as siblings, resolved the same way everywhere', async () => {
     ring = await startTestRing([A, B, C]);
-    await Promise.all([ring.node(A).route('race', 'T', 'put', ['race', 'k', 'a']), ring.node(B).route('race', 'T', 'put', ['race', 'k', 'b'])]);
+    await Promise.all([
+      ring.node(A).route('race', 'T', 'put', ['race', 'k', 'a']),
+      ring.node(B).route('race', 'T', 'put', ['race', 'k', 'b']),
+    ]);
     const answers = await Promise.all([A, B, C].map((via) => ring!.node(via).route('race', 'T', 'get', ['race', 'k'], { r: 3 })));
     expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
     expect(['a', 'b']).toContain((answers[0] as { value: string }).value);
     await vi.waitFor(() => {
-      const held = [A, B, C].map((n) => JSON.stringify(ring!.stores.get(n)!.primary('race', 'k').map((s) => s.version)));
+      const held = [A, B, C].map((n) =>
+        JSON.stringify(
+          ring!.stores
+            .get(n)!
+            .primary('race', 'k')
+            .map((s) => s.version),
+        ),
+      );
       expect(new Set(held).size).toBe(1);
     }, WAIT);
   });
@@ -157,7 +174,9 @@ describe('forged timestamps (maximum clock offset)', () => {
     ring = await startTestRing([A, B, C], { maxClockOffsetMs: 5000 }, { clockFor: (n) => (n === A ? clock : undefined) });
     await ring.node(A).route('f', 'T', 'put', ['f', 'k', 'honest']);
     const version = { vv: { 'mallory#1': 1 }, ts: FORGED, actor: 'mallory#1' };
-    const apply = ring.node(A).send(B, 'ring.apply', { bucket: 'f', mod: 'T', fun: 'put', args: ['f', 'k', 'forged'], meta: { mode: 'write', version } });
+    const apply = ring
+      .node(A)
+      .send(B, 'ring.apply', { bucket: 'f', mod: 'T', fun: 'put', args: ['f', 'k', 'forged'], meta: { mode: 'write', version } });
     await expect(apply).rejects.toThrow(/beyond the maximum clock offset of 5000 ms/);
     const objects = [{ bucket: 'f', key: new TextEncoder().encode('k'), siblings: [{ value: 'forged', version }] }];
     for (const type of ['ring.replicate', 'ring.merge', 'ring.handoff']) {
@@ -173,6 +192,31 @@ describe('forged timestamps (maximum clock offset)', () => {
     expect(clock.now()).toBeLessThan(Date.now() * 1000 + 10_000_000);
     expect(await ring.node(A).route('f', 'T', 'put', ['f', 'k', 'later'])).toBe('ok');
     expect(await ring.node(C).route('f', 'T', 'get', ['f', 'k'])).toEqual({ value: 'later' });
+  });
+
+  it('logs forged stamps with a rate limit: 50 forged messages and 50 reads of a forged copy write at most 5 lines of each kind', async () => {
+    const lines = new Map<string, string[]>();
+    const recording = (node: string): Logger => {
+      const log = (m: string) => lines.set(node, [...(lines.get(node) ?? []), m]);
+      return { debug: () => {}, info: () => {}, warn: log, error: log };
+    };
+    ring = await startTestRing([A, B, C], { maxClockOffsetMs: 5000 }, { loggerFor: recording });
+    await ring.node(A).route('f', 'T', 'put', ['f', 'k', 'honest']);
+    const version = { vv: { 'mallory#1': 1 }, ts: FORGED, actor: 'mallory#1' };
+    const body = { bucket: 'f', mod: 'T', fun: 'put', args: ['f', 'k', 'forged'], meta: { mode: 'write', version } };
+    const refusals = await Promise.allSettled(Array.from({ length: 50 }, () => ring!.node(A).send(B, 'ring.apply', body)));
+    expect(refusals.every((r) => r.status === 'rejected' && /beyond the maximum clock offset/.test(String(r.reason)))).toBe(true);
+    const refused = (lines.get(B) ?? []).filter((l) => l.startsWith('refused ring.apply'));
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.length).toBeLessThanOrEqual(5);
+
+    (ring.stores.get(B)!.primary('f', 'k') as Sibling[]).push({ value: 'forged', version });
+    for (let i = 0; i < 50; i++) expect(await ring.node(A).route('f', 'T', 'get', ['f', 'k'], { r: 3 })).toEqual({ value: 'honest' });
+    const ignored = (lines.get(A) ?? []).filter((l) =>
+      /^ignored \d+ version\(s\) from b@t stamped beyond the maximum clock offset/.test(l),
+    );
+    expect(ignored.length).toBeGreaterThan(0);
+    expect(ignored.length).toBeLessThanOrEqual(5);
   });
 
   it('the hybrid clock ignores stamps beyond the offset', () => {
@@ -202,7 +246,9 @@ describe('preference lists with stand-ins, computed once per ring', () => {
         const used = new Set([...apl.replicas.map((x) => x.node), ...apl.spares]);
         expect(used.size).toBe(apl.replicas.length + apl.spares.length);
         for (const m of apl.spares) expect(isUp(m) && !apl.primaries.includes(m)).toBe(true);
-        expect(apl.unplaced.length + apl.replicas.filter((x) => x.role === 'fallback').length).toBe(apl.primaries.filter((p) => !isUp(p)).length);
+        expect(apl.unplaced.length + apl.replicas.filter((x) => x.role === 'fallback').length).toBe(
+          apl.primaries.filter((p) => !isUp(p)).length,
+        );
       }),
       { numRuns: 300 },
     );
@@ -218,7 +264,12 @@ describe('preference lists with stand-ins, computed once per ring', () => {
   it('the strategy answers from its current ring, which can be swapped', async () => {
     ring = await startTestRing([A, B, C]);
     const strategy = ring.strategies.get(A)!;
-    expect(strategy.placement('swap').replicas.map((x) => x.node).sort()).toEqual([A, B, C]);
+    expect(
+      strategy
+        .placement('swap')
+        .replicas.map((x) => x.node)
+        .sort(),
+    ).toEqual([A, B, C]);
     const bigger = createRing({ members: [A, B, C, D, 'e@t'], vnodes: 64 });
     strategy.setRing(bigger);
     expect(strategy.ring).toBe(bigger);

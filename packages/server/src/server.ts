@@ -10,13 +10,24 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { ArgumentError, DEFAULT_HOST, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LINE_LENGTH, silentLogger, TransportError, type Logger, type Transport } from '@ringkv/core';
+import {
+  ArgumentError,
+  createLogLimiter,
+  DEFAULT_HOST,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_LINE_LENGTH,
+  silentLogger,
+  TransportError,
+  type Logger,
+  type LogLimiter,
+  type Transport,
+} from '@ringkv/core';
 import { changeFeedSenders, createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { parseLine, type Command } from './command.js';
 import { runCommand, type Router } from './command-runner.js';
 import { createLineFramer, type FramerEvent } from './line-framer.js';
 import { canCarry, changeLine, errorReason, errorReply, LINE_TOO_LONG, OK, SUBSCRIBED, TOO_MANY_CONNECTIONS, UNKNOWN_COMMAND } from './replies.js';
-import { createThrottledLog, type ThrottledLog } from './throttled-log.js';
 
 export interface ServerOptions {
   /** The node whose `route` runs every command (its transport carries SUBSCRIBE's changes). */
@@ -120,7 +131,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const open = new Set<Connection>();
   let closing = false;
-  const limits = createThrottledLog(logger);
+  // Limits a client can hit in a loop: the first line of a kind at once, the rest summed up per 10 s.
+  const limits = createLogLimiter(logger, { burst: 1 });
   const connectionCap = capByOpenFiles(maxConnections, logger);
 
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
@@ -176,6 +188,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await Promise.all([...open].map((c) => c.closed));
         await stopped;
         await ownFeed?.close();
+        limits.flush();
         logger.info(`Stopped accepting connections on port ${port}`);
       })();
       return closed;
@@ -233,7 +246,7 @@ interface ConnectionDeps {
   idleTimeoutMs: number;
   closeGraceMs: number;
   logger: Logger;
-  limits: ThrottledLog;
+  limits: LogLimiter;
 }
 
 function serveConnection(socket: Socket, deps: ConnectionDeps): Connection {

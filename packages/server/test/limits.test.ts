@@ -7,7 +7,6 @@ import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInProcessNetwork } from '@ringkv/core';
 import { createChangeFeed, createLineFramer, startServer } from '../src/index.js';
-import { createThrottledLog } from '../src/throttled-log.js';
 import { startFixture, type Fixture } from './cluster-fixture.js';
 import { openClient, type LineClient } from '@ringkv/test-utils';
 
@@ -210,23 +209,5 @@ describe('values the text protocol cannot carry', () => {
     expect(await sub.read('k SET TO fine\r\n'.length)).toBe('k SET TO fine\r\n');
     expect(fx.logs.some((l) => /dropped a change whose key or value holds CR or LF/.test(l))).toBe(true);
     await publisher.close();
-  });
-});
-
-describe('throttled log', () => {
-  it('logs the first line of a kind, then at most one per interval with the count it held back', () => {
-    let t = 0;
-    const lines: string[] = [];
-    const log = createThrottledLog(
-      { debug: () => {}, info: () => {}, warn: (m) => void lines.push(`W ${m}`), error: (m) => void lines.push(`E ${m}`) },
-      { intervalMs: 1000, now: () => t },
-    );
-    log.warn('a', 'first');
-    for (let i = 0; i < 5; i++) log.warn('a', 'again');
-    log.error('b', 'other kind');
-    t = 1500;
-    log.warn('a', 'later');
-    log.warn('a', 'held');
-    expect(lines).toEqual(['W first', 'E other kind', 'W later (and 5 more like it in the last 2 s)']);
   });
 });

@@ -1,5 +1,5 @@
 /** In-process ring clusters for the coordinator tests: fake versioned stores, manual liveness. */
-import { createInProcessNetwork, createModuleRegistry, createNode, type RingkvNode } from '@ringkv/core';
+import { createInProcessNetwork, createModuleRegistry, createNode, type Logger, type RingkvNode } from '@ringkv/core';
 import { createRingStrategy, type FailureDetector, type HybridClock, type RingStrategy, type RingStrategyConfig } from '../../src/index.js';
 import { createFakeStore, type FakeStore } from './fake-versioned-store.js';
 
@@ -34,7 +34,12 @@ export interface TestRing {
 export async function startTestRing(
   members: string[],
   config: Partial<RingStrategyConfig> = {},
-  options: { withoutStore?: string[]; extraNodes?: string[]; clockFor?: (node: string) => HybridClock | undefined } = {},
+  options: {
+    withoutStore?: string[];
+    extraNodes?: string[];
+    clockFor?: (node: string) => HybridClock | undefined;
+    loggerFor?: (node: string) => Logger | undefined;
+  } = {},
 ): Promise<TestRing> {
   const network = createInProcessNetwork();
   const ring: TestRing = {
@@ -48,10 +53,12 @@ export async function startTestRing(
       return n;
     },
     async stop() {
-      await Promise.all([...ring.nodes.values()].map(async (n) => {
-        await n.stop();
-        await n.transport.close();
-      }));
+      await Promise.all(
+        [...ring.nodes.values()].map(async (n) => {
+          await n.stop();
+          await n.transport.close();
+        }),
+      );
     },
   };
   for (const name of [...members, ...(options.extraNodes ?? [])]) {
@@ -65,7 +72,12 @@ export async function startTestRing(
     ring.down.set(name, down);
     const strategy = createRingStrategy(
       { members, vnodes: 64, ...config },
-      { detector: () => manualDetector(name, down), background: false, ...(options.clockFor?.(name) ? { clock: options.clockFor(name)! } : {}) },
+      {
+        detector: () => manualDetector(name, down),
+        background: false,
+        ...(options.clockFor?.(name) ? { clock: options.clockFor(name)! } : {}),
+        ...(options.loggerFor?.(name) ? { logger: options.loggerFor(name)! } : {}),
+      },
     );
     ring.strategies.set(name, strategy);
     const node = createNode({ name, transport: network.transport(), strategy, modules, hopTimeoutMs: 1000 });
@@ -74,4 +86,3 @@ export async function startTestRing(
   await Promise.all([...ring.nodes.values()].map((n) => n.start()));
   return ring;
 }
-
