@@ -38,6 +38,7 @@ import {
 } from '@ringkv/core';
 import { createCoordinator, type RingPlacement } from './coordinator.js';
 import { createPreferenceLists } from './preference-list.js';
+import { createReplicaLimits } from './replica-io.js';
 import type { HybridClock } from './hybrid-clock.js';
 import {
   APPLY_MESSAGE,
@@ -179,6 +180,7 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         actor: () => base.actor(),
         ready: () => base.ready(),
         logger: () => deps.logger ?? host?.logger ?? silentLogger,
+        limits: createReplicaLimits(() => deps.logger ?? host?.logger ?? silentLogger),
         send: (node, type, body, timeoutMs) =>
           host ? host.send(node, type, body, timeoutMs) : Promise.reject(new BadRequestError('not attached to a node')),
         placementOf: (bucket) => placementFor('write', bucket),

@@ -5,6 +5,7 @@
  */
 import {
   bucketBytes,
+  createLogLimiter,
   NodeUnreachableError,
   renderBucket,
   type Logger,
@@ -40,6 +41,20 @@ export interface ReplicaPathDeps {
   limits: LogLimiter;
   /** Sends a replica message (batched per destination when batching is on). */
   send(node: string, type: string, body: unknown, timeoutMs: number): Promise<unknown>;
+}
+
+/**
+ * The rate-limited log of the replica paths over a logger known only later (the node's, once
+ * attached): a forged or broken peer can cause these warnings on every message, so at most 5
+ * lines per kind per 10 s are written.
+ */
+export function createReplicaLimits(logger: () => Logger): LogLimiter {
+  return createLogLimiter({
+    debug: (m, f) => logger().debug(m, f),
+    info: (m, f) => logger().info(m, f),
+    warn: (m, f) => logger().warn(m, f),
+    error: (m, f) => logger().error(m, f),
+  });
 }
 
 /** The call as a replica runs it (no path, no options). */

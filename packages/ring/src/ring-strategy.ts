@@ -15,7 +15,6 @@
 import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
-  createLogLimiter,
   silentLogger,
   type BucketName,
   type Logger,
@@ -30,7 +29,7 @@ import { createHintedHandoff } from './hinted-handoff.js';
 import { createHybridClock, type HybridClock } from './hybrid-clock.js';
 import { createPreferenceLists, type PreferenceLists } from './preference-list.js';
 import { BATCH_MESSAGE, createReplicaBatcher, serveBatch } from './replica-batch.js';
-import { replyObjects } from './replica-io.js';
+import { createReplicaLimits, replyObjects } from './replica-io.js';
 import {
   APPLY_MESSAGE,
   applyOnReplica,
@@ -113,13 +112,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
   let actorReady: Promise<void> = Promise.resolve();
   let actorKnown = true;
   const logger = () => deps.logger ?? host?.logger ?? silentLogger;
-  // A forged or broken peer can cause these on every message: at most 5 lines per kind per 10 s.
-  const limits = createLogLimiter({
-    debug: (m, f) => logger().debug(m, f),
-    info: (m, f) => logger().info(m, f),
-    warn: (m, f) => logger().warn(m, f),
-    error: (m, f) => logger().error(m, f),
-  });
+  const limits = createReplicaLimits(logger);
   const isUp = (m: string) => detector?.isUp(m) ?? true;
 
   const direct = (node: string, type: string, body: unknown, timeoutMs: number) => {
