@@ -35,7 +35,7 @@ const RING = ['a', 'b', 'c'].map((n) => `${n}@ringkv`);
 interface Mode {
   name: string;
   /** nats-server config lines, and the URL scheme clients use. */
-  server: { config: string; scheme?: string };
+  server: { config: string; scheme?: string; jetstream?: boolean };
   /** The node's `nats` config section (beside the url). */
   nats: Record<string, unknown>;
   /** Environment for nodes and commands (NATS_* secrets). */
@@ -124,7 +124,8 @@ function modes(dir: string): Mode[] {
     },
     {
       name: 'credentials file (operator, account, user JWT)',
-      server: { config: jwt.serverConfig },
+      // Operator mode without a system account cannot host JetStream (unused here).
+      server: { config: jwt.serverConfig, jetstream: false },
       nats: { credentials: file('user.creds', jwt.creds) },
       routeFlags: ['--nats-creds', join(dir, 'user.creds')],
       client: { credentials: join(dir, 'user.creds') },

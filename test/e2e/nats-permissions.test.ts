@@ -48,11 +48,6 @@ function documentedConfig(): string {
   return m[1]!;
 }
 
-/** A JetStream block for the server (the documented block leaves `jetstream` to the operator). */
-function jetstreamBlock(dir: string): string {
-  return `jetstream { store_dir: "${join(dir, 'js')}" }`;
-}
-
 /**
  * The documented configuration with one more member user per ring node, each a copy of foo's
  * entry with the node's own name, subjects and password variable: the "one user per node, as
@@ -239,7 +234,7 @@ describeDistributed('docs/security.md permissions: a ring cluster with anti-entr
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ringkv-permissions-ring-'));
-    nats = await startNatsServer({ config: `${documentedConfigWithMembers(RING)}\n${jetstreamBlock(dir)}`, env });
+    nats = await startNatsServer({ config: documentedConfigWithMembers(RING), env });
     for (const node of RING) {
       const name = node.split('@')[0]!;
       const base = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${name}.json`), 'utf8')) as { ring: Record<string, unknown> };

@@ -111,6 +111,11 @@ export interface NatsServerOptions {
   env?: Record<string, string>;
   /** URL scheme clients should use, e.g. `tls`. @default "nats" */
   scheme?: string;
+  /**
+   * Run JetStream (the cluster state's home). Off for servers whose config cannot host it, e.g.
+   * operator/JWT mode without a system account. @default true
+   */
+  jetstream?: boolean;
 }
 
 export interface NatsServer {
@@ -135,7 +140,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const confPath = join(dir, 'nats.conf');
   const lines = [`listen: "127.0.0.1:${port}"`];
   // JetStream holds the cluster state; its store folder survives restart() (not stop()).
-  lines.push(`jetstream { store_dir: "${join(dir, 'js')}" }`);
+  if (options.jetstream !== false) lines.push(`jetstream { store_dir: "${join(dir, 'js')}" }`);
   if (options.name) lines.push(`server_name: "${options.name}"`);
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.cluster) {
