@@ -293,9 +293,14 @@ describeDistributed('docs/security.md permissions: a ring cluster with anti-entr
     await startMember(C);
     expect(await keysOn(C)).toBe(0);
     await vi.waitFor(async () => expect(await keysOn(C), logged.join('\n')).toBe(KEYS), { timeout: 20_000, interval: 250 });
-    // Either side may start the exchange that repairs c; its log line names the other side.
-    expect(logged.join('\n')).toMatch(
-      /\[[ab]@ringkv\] anti-entropy: exchange with c@ringkv: [1-9]\d* objects differed|\[c@ringkv\] anti-entropy: exchange with [ab]@ringkv: [1-9]\d* objects differed/,
+    // Either side may start the exchange that repairs c; its log line names the other side and
+    // is written once the exchange ends, which may be just after c holds the keys.
+    await vi.waitFor(
+      () =>
+        expect(logged.join('\n')).toMatch(
+          /\[[ab]@ringkv\] anti-entropy: exchange with c@ringkv: [1-9]\d* objects differed|\[c@ringkv\] anti-entropy: exchange with [ab]@ringkv: [1-9]\d* objects differed/,
+        ),
+      { timeout: 5000, interval: 100 },
     );
     expect(logged.join('\n')).not.toMatch(/permissions violation|Permissions Violation/i);
     for (const secret of Object.values(env)) expect(logged.join('\n')).not.toContain(secret);
