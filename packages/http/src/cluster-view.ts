@@ -142,7 +142,8 @@ interface EpochParts {
   base?: StrategyParts;
 }
 
-function partsOf(node: RingkvNode): StrategyParts & { members?: readonly string[] } {
+// `memberNames`, not `members`: a strategy's own `members` is a method (core's Strategy.members()).
+function partsOf(node: RingkvNode): StrategyParts & { memberNames?: readonly string[] } {
   const strategy = node.strategy() as unknown as StrategyParts & EpochParts;
   if (strategy.ring || !strategy.readRing || !strategy.base) return strategy;
   const base = strategy.base;
@@ -152,7 +153,7 @@ function partsOf(node: RingkvNode): StrategyParts & { members?: readonly string[
     ring: strategy.readRing,
     ...(base.config ? { config: base.config } : {}),
     detector: () => base.detector?.(),
-    ...(base.ring ? { members: base.ring.members } : {}),
+    ...(base.ring ? { memberNames: base.ring.members } : {}),
   };
 }
 
@@ -184,7 +185,7 @@ export function strategyMembers(node: RingkvNode): MemberView[] {
   let names: string[];
   let isUp: ((m: string) => boolean) | undefined;
   if (strategy.name === 'ring' && strategy.ring) {
-    names = [...(strategy.members ?? strategy.ring.members)];
+    names = [...(strategy.memberNames ?? strategy.ring.members)];
     const detector = strategy.detector?.();
     if (detector) isUp = (m) => detector.isUp(m);
   } else if (strategy.name === 'range' && typeof strategy.table === 'function') {

@@ -280,6 +280,8 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
     base,
     placementFor,
     placement: (bucket) => placementFor('read', bucket),
+    // Old and new owners during a transition: both send change events while ownership moves.
+    members: () => base.ring.members,
     inFlight: () => inFlight,
     async execute(call, _placement, ctx) {
       inFlight++;
