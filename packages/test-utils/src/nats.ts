@@ -1,7 +1,8 @@
 /**
  * Test harness for distributed tests: starts real `nats-server` processes on free loopback
- * ports (never the default 4222), and tags suites that need a server binary so they skip with
- * a visible message locally but FAIL in CI (`RINGKV_REQUIRE_DISTRIBUTED=1`).
+ * ports (never the default 4222), and tags suites that need a server binary so that, when it
+ * is missing, every test of the suite fails with the install hint (never skipped: a green run
+ * means every test ran).
  *
  * @example
  * describeDistributed('over NATS', () => {
@@ -43,7 +44,6 @@ export const hasNatsServer = (): boolean => hasBinary('nats-server');
 export const hasRedisServer = (): boolean => hasBinary('redis-server');
 
 /** CI sets this: distributed tests must run, a missing binary is a failure. */
-export const requireDistributed = (): boolean => process.env.RINGKV_REQUIRE_DISTRIBUTED === '1';
 
 export function missingBinaryMessage(binary: ServerBinary): string {
   return `${binary} is not installed (not found on PATH); install it with: ${INSTALL_HINT[binary]}`;
@@ -55,9 +55,8 @@ export interface DistributedOptions {
 }
 
 /**
- * `describe` for tests that need real servers. When a needed binary is missing: skipped with a
- * console message, unless RINGKV_REQUIRE_DISTRIBUTED=1, where every test of the suite fails
- * with the install hint.
+ * `describe` for tests that need real servers. When a needed binary is missing, every test of
+ * the suite fails with the install hint.
  */
 export function describeDistributed(name: string, fn: () => void, options: DistributedOptions = {}): void {
   const needs = options.needs ?? ['nats-server'];
@@ -67,17 +66,12 @@ export function describeDistributed(name: string, fn: () => void, options: Distr
     return;
   }
   const why = missing.map(missingBinaryMessage).join('; ');
-  if (requireDistributed()) {
-    describe(name, () => {
-      beforeAll(() => {
-        throw new Error(`distributed test cannot run (RINGKV_REQUIRE_DISTRIBUTED=1): ${why}`);
-      });
-      fn();
+  describe(name, () => {
+    beforeAll(() => {
+      throw new Error(`distributed test cannot run: ${why}`);
     });
-    return;
-  }
-  console.warn(`[ringkv] SKIPPING distributed suite "${name}": ${why}`);
-  describe.skip(name, fn);
+    fn();
+  });
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -131,7 +125,6 @@ export interface NatsServer {
   running(): boolean;
 }
 
-
 /** Starts `nats-server` on 127.0.0.1; throws with an install hint when the binary is missing. */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   if (!hasNatsServer()) throw new Error(missingBinaryMessage('nats-server'));
@@ -145,7 +138,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
   if (options.cluster) {
     const routes = options.cluster.routes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ');
-    lines.push(`cluster {`, `  name: "${options.cluster.name}"`, `  listen: "127.0.0.1:${options.cluster.port}"`, `  routes: [${routes}]`, `}`);
+    lines.push(
+      `cluster {`,
+      `  name: "${options.cluster.name}"`,
+      `  listen: "127.0.0.1:${options.cluster.port}"`,
+      `  routes: [${routes}]`,
+      `}`,
+    );
   }
   if (options.config) lines.push(options.config);
   const conf = `${lines.join('\n')}\n`;

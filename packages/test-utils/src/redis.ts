@@ -1,8 +1,8 @@
 /**
  * Starts a real `redis-server` on a free loopback port (never the default 6379), with no
  * persistence, for tests and benchmarks. Gate suites that use it with
- * `describeDistributed(name, fn, { needs: ['redis-server'] })` from ./nats.ts: skipped with a
- * visible message when the binary is missing locally, failing under RINGKV_REQUIRE_DISTRIBUTED=1.
+ * `describeDistributed(name, fn, { needs: ['redis-server'] })` from ./nats.ts: its tests fail
+ * with the install hint when the binary is missing.
  *
  * @example
  * describeDistributed('on redis-server', () => {
