@@ -36,7 +36,7 @@ import {
   type TransfersDoc,
   type Transport,
 } from '@ringkv/core';
-import { simulate, type LoadPicture, type Transfer } from '@ringkv/sim';
+import { simulate, type LoadPicture, type RangePolicy, type Transfer } from '@ringkv/sim';
 import { askAntiEntropy, type AntiEntropySummary } from './anti-entropy-status.js';
 
 export const PLAN_KEY = 'cluster.plan';
@@ -249,7 +249,7 @@ interface NodeLoadLine {
 export async function planStaged(
   store: ClusterStateStore,
   transport: Transport,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; policy?: RangePolicy } = {},
 ): Promise<ClusterPlan> {
   const found = await readState(store);
   if (!found) throw new ArgumentError('no cluster state yet');
@@ -261,23 +261,24 @@ export async function planStaged(
   if (state.staged.length === 0)
     throw new ArgumentError('nothing is staged: stage a change with `ringkv cluster join/leave/replace` first');
   const layout = state.layout;
-  if (layout.strategy !== 'ring') {
-    throw new ArgumentError(
-      'planning a change of a committed range table is not implemented yet: only ring clusters move data under `ringkv cluster` (see docs/operations.md)',
-    );
-  }
   const warnings: string[] = [];
   const before = layout.members;
   const added = state.staged.flatMap((c) => (c.action === 'join' ? [c.node] : c.action === 'replace' ? [c.by] : []));
   const removed = state.staged.flatMap((c) => (c.action === 'leave' || c.action === 'replace' ? [c.node] : []));
   const after = [...before.filter((m) => !removed.includes(m)), ...added].sort();
-  if (after.length < layout.n) {
+  if (layout.strategy === 'ring' && after.length < layout.n) {
     warnings.push(`replicas not on distinct nodes: n = ${layout.n} but only ${after.length} members after the change; commit refuses it`);
   }
   const holdings = await askHoldings(transport, before, options.timeoutMs);
   const down = holdings.filter((h) => !h.ok).map((h) => h.node);
-  for (const h of holdings)
-    if (!h.ok) warnings.push(`member down: ${h.node} did not answer (${h.error}); its buckets are counted from their other replicas`);
+  for (const h of holdings) {
+    if (!h.ok)
+      warnings.push(
+        layout.strategy === 'ring'
+          ? `member down: ${h.node} did not answer (${h.error}); its buckets are counted from their other replicas`
+          : `member down: ${h.node} did not answer (${h.error}); its buckets are not counted, and its transfers wait until it is back`,
+      );
+  }
   const sizes = new Map<string, { name: Uint8Array; bytes: number }>();
   for (const h of holdings) {
     for (const b of h.buckets) {
@@ -290,7 +291,11 @@ export async function planStaged(
   const entries = [...sizes.values()];
   const report = simulate({
     change: { members: before, add: added, remove: removed },
-    strategies: [{ kind: 'ring', vnodes: layout.vnodes, n: layout.n, ...(layout.weights ? { weights: layout.weights } : {}) }],
+    strategies: [
+      layout.strategy === 'ring'
+        ? { kind: 'ring', vnodes: layout.vnodes, n: layout.n, ...(layout.weights ? { weights: layout.weights } : {}) }
+        : { kind: 'range', policy: options.policy ?? { name: 'bytes' }, table: layout.table },
+    ],
     buckets: entries,
   });
   const result = report.results[0]!;
@@ -313,7 +318,12 @@ export async function planStaged(
       }
     }
   }
-  const to = layout.strategy === 'ring' && after.length >= layout.n ? ringAfter(layout, state.staged) : { ...layout, members: after };
+  const to: ClusterLayout =
+    layout.strategy === 'ring'
+      ? after.length >= layout.n
+        ? ringAfter(layout, state.staged)
+        : { ...layout, members: after }
+      : { strategy: 'range', members: after, table: (result.range?.after ?? layout.table).map((e) => ({ from: e.from, to: e.to, node: e.node })) };
   const plan: ClusterPlan = {
     stateRevision: found.revision,
     epoch: state.epoch,

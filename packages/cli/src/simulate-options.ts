@@ -187,10 +187,10 @@ export function configMembers(config: RingkvConfig): string[] {
   return out;
 }
 
-function parsePolicy(text: string, io: CommandIO): RangePolicy {
-  if (text === 'even' || text === 'balanced' || text === 'split-loaded') return { name: text };
+export function parsePolicy(text: string, io: Pick<CommandIO, 'cwd'>): RangePolicy {
+  if (text === 'even' || text === 'balanced' || text === 'split-loaded' || text === 'bytes') return { name: text };
   if (text.startsWith('file:')) return { name: 'table', table: readTableFile(resolve(io.cwd, text.slice(5))) };
-  throw new UsageError(`--policy must be even, balanced, split-loaded or file:<path>, got ${JSON.stringify(text)}`);
+  throw new UsageError(`--policy must be even, balanced, split-loaded, bytes or file:<path>, got ${JSON.stringify(text)}`);
 }
 
 /** A target table file: a JSON array of {from, to, node}, or a config object with `routingTable`. */

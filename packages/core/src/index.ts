@@ -28,3 +28,4 @@ export * from './version-vector.js';
 export * from './replication.js';
 export * from './cluster-state.js';
 export * from './cluster-model.js';
+export * from './range-transition.js';

@@ -28,7 +28,8 @@ import {
   bucketBytes,
   bucketHex,
   casDoc,
-  createRangeStrategy,
+  createBucketWriteQueue,
+  createEpochRangeStrategy,
   DEFAULT_CLUSTER_HEARTBEAT_MS,
   DEFAULT_CLUSTER_LIVENESS_MS,
   DEFAULT_TRANSFER_BATCH,
@@ -56,6 +57,12 @@ import {
   type Listener,
   type Logger,
   type NodeSeen,
+  findEntry,
+  moveFn,
+  RANGE_PULL_MESSAGE,
+  type RangeLayout,
+  type RangePullReply,
+  type RangeTable,
   type RingkvNode,
   type RingLayout,
   type Strategy,
@@ -136,11 +143,22 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   let lastSweep = 0;
   const timers: ReturnType<typeof setInterval>[] = [];
   const running = new Map<string, Promise<void>>();
+  // Range table: a bucket's writes and stream pages pass through one queue, across epochs.
+  const rangeQueue = createBucketWriteQueue();
 
   function strategyFor(state: ClusterState): Strategy {
     const layout = state.layout;
-    if (layout.strategy === 'range') return createRangeStrategy(layout.table);
     const t = state.transition;
+    if (layout.strategy === 'range') {
+      return createEpochRangeStrategy(
+        {
+          epoch: state.epoch,
+          table: layout.table,
+          ...(t && t.from.strategy === 'range' && t.to.strategy === 'range' ? { transition: { from: t.from.table, to: t.to.table, phase: t.phase } } : {}),
+        },
+        { refresh: (e) => agent.refresh(e), queue: rangeQueue },
+      );
+    }
     return createEpochRingStrategy(
       {
         epoch: state.epoch,
@@ -226,7 +244,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
 
   async function runTransfers(state: ClusterState): Promise<void> {
     const t = state.transition;
-    if (!t || t.phase !== 'stream' || t.from.strategy !== 'ring') return;
+    if (!t || t.phase !== 'stream') return;
     const doc = await readTransfers(store);
     if (!doc || doc.doc.transition !== t.id) return;
     const seen = await readSeen(store);
@@ -245,7 +263,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         return update(cur, it.id, { status: 'running', claimedBy: self, claimedAt: now(), startedAt: it.startedAt ?? now() });
       });
       if (!claimed.changed) continue;
-      const job = runTransfer(t.id, item.id, t.from as RingLayout, seen).finally(() => running.delete(item.id));
+      const job = runTransfer(t.id, item.id, t.from, seen).finally(() => running.delete(item.id));
       running.set(item.id, job);
     }
   }
@@ -254,10 +272,10 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     return item.claimedAt === undefined || now() - item.claimedAt > livenessMs * 2;
   }
 
-  async function runTransfer(transition: string, id: string, from: RingLayout, seenAtStart: readonly NodeSeen[]): Promise<void> {
+  async function runTransfer(transition: string, id: string, from: ClusterLayout, seenAtStart: readonly NodeSeen[]): Promise<void> {
     let seen = seenAtStart;
     let seenAt = now();
-    const fromRing = ringOfLayout(from);
+    const fromRing = from.strategy === 'ring' ? ringOfLayout(from) : undefined;
     let failures = 0;
     while (!stopped) {
       const doc = await readTransfers(store).catch(() => undefined);
@@ -276,20 +294,28 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         seen = await readSeen(store).catch(() => seen);
         seenAt = now();
       }
-      // The planned source, or, when it has been silent for the liveness window, another old replica.
-      const source = isLive(seen, item.from)
-        ? item.from
-        : (replicaSet(fromRing, from.n, bucket).find((m) => m !== self && isLive(seen, m)) ?? item.from);
-      let page: { objects: VersionedObject[]; bytes: number; next?: Uint8Array };
+      // The planned source, or (ring), when it has been silent for the liveness window, another old replica.
+      const source =
+        isLive(seen, item.from) || !fromRing || from.strategy !== 'ring'
+          ? item.from
+          : (replicaSet(fromRing, from.n, bucket).find((m) => m !== self && isLive(seen, m)) ?? item.from);
+      const after = item.cursor.after ? hexBytes(item.cursor.after) : null;
+      let page: { bytes: number; next?: Uint8Array };
       try {
-        page = checkPage(
-          await node.send(source, TRANSFER_PULL_MESSAGE, {
-            bucket,
-            after: item.cursor.after ? hexBytes(item.cursor.after) : null,
-            limit: batchSize,
-          } satisfies PullBody),
-          source,
-        );
+        if (fromRing) {
+          const objects = checkPage(
+            await node.send(source, TRANSFER_PULL_MESSAGE, { bucket, after, limit: batchSize } satisfies PullBody),
+            source,
+          );
+          if (objects.objects.length > 0) await replicaFn(node, 'merge', [objects.objects, null]);
+          page = objects;
+        } else {
+          // The range table: the old owner stores the page here itself, inside its bucket queue.
+          page = checkRangeReply(
+            await node.send(source, RANGE_PULL_MESSAGE, { bucket, after, limit: batchSize, to: self, epoch: installed?.epoch ?? 0 }),
+            source,
+          );
+        }
         failures = 0;
       } catch (err) {
         failures++;
@@ -299,7 +325,6 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         await sleep(Math.min(2000, 100 * failures));
         continue;
       }
-      if (page.objects.length > 0) await replicaFn(node, 'merge', [page.objects, null]);
       const cursorBucket = item.cursor.bucket;
       const cursorAfter = item.cursor.after;
       await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
@@ -335,7 +360,35 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     return r as { objects: VersionedObject[]; bytes: number; next?: Uint8Array };
   }
 
+  function checkRangeReply(reply: unknown, from: string): RangePullReply {
+    const r = reply as Partial<RangePullReply> | null;
+    if (!r || typeof r.bytes !== 'number' || typeof r.entries !== 'number' || (r.next !== undefined && !(r.next instanceof Uint8Array))) {
+      throw new BadRequestError(`${RANGE_PULL_MESSAGE}: malformed reply from ${from}`);
+    }
+    return r as RangePullReply;
+  }
+
   // ---------------------------------------------------------------- cleanup (old owner)
+
+  /** Drops the plain buckets this node does not own in `table` (range table; storage nodes). */
+  async function sweepRange(table: RangeTable, at: ClusterState): Promise<number> {
+    let held: Uint8Array[];
+    try {
+      held = (await moveFn(node, 'buckets', [])) as Uint8Array[];
+    } catch {
+      return 0;
+    }
+    let dropped = 0;
+    for (const b of held) {
+      if (installed !== at) break;
+      const owner = findEntry(table, b[0] ?? -1)?.node;
+      // A bucket no entry covers stays where it is: nobody else would take it.
+      if (owner === undefined || owner === self) continue;
+      await moveFn(node, 'drop', [b]);
+      dropped++;
+    }
+    return dropped;
+  }
 
   async function sweep(layout: RingLayout, at: ClusterState): Promise<number> {
     if (!hasReplicaModule(node)) return 0;
@@ -355,20 +408,19 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   async function runCleanup(state: ClusterState): Promise<void> {
     const t = state.transition;
     if (t) {
-      if (t.phase !== 'cleanup' || t.to.strategy !== 'ring' || cleaned >= state.epoch) return;
+      if (t.phase !== 'cleanup' || cleaned >= state.epoch) return;
       const seen = await readSeen(store);
       if (waitingFor(seen, state.epoch, now(), livenessMs).length > 0) return;
-      const dropped = await sweep(t.to, state);
+      const dropped = t.to.strategy === 'ring' ? await sweep(t.to, state) : await sweepRange(t.to.table, state);
       if (dropped > 0) logger.info(`${self}: cleanup of epoch ${state.epoch}: dropped ${dropped} buckets it no longer owns`);
       cleaned = state.epoch;
       await beat(true);
       return;
     }
-    if (state.layout.strategy !== 'ring') return;
     // Settled: sweep now and then (a hinted copy handed back late can land on a former owner).
     if (cleaned >= state.epoch && now() - lastSweep < 5 * heartbeatMs) return;
     lastSweep = now();
-    const dropped = await sweep(state.layout, state);
+    const dropped = state.layout.strategy === 'ring' ? await sweep(state.layout, state) : await sweepRange(state.layout.table, state);
     if (dropped > 0) logger.info(`${self}: dropped ${dropped} buckets it does not own in epoch ${state.epoch}`);
     if (cleaned < state.epoch) {
       cleaned = state.epoch;
@@ -380,6 +432,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
 
   async function planTransfers(state: ClusterState): Promise<TransfersDoc | undefined> {
     const t = state.transition!;
+    if (t.from.strategy === 'range' && t.to.strategy === 'range') return writeTransfers(state, await rangeMoves(t.from, t.to));
     if (t.from.strategy !== 'ring' || t.to.strategy !== 'ring') return { transition: t.id, items: [] };
     const fromRing = ringOfLayout(t.from);
     const toRing = ringOfLayout(t.to);
@@ -407,7 +460,39 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         p.bytes += bytes;
       }
     }
-    const items: TransferRecord[] = [...pairs.values()]
+    return writeTransfers(state, [...pairs.values()]);
+  }
+
+  /** Range table: each bucket an old member holds and owns moves whole to its owner in the new table. */
+  async function rangeMoves(from: RangeLayout, to: RangeLayout): Promise<Array<{ from: string; to: string; buckets: string[]; bytes: number }>> {
+    const pairs = new Map<string, { from: string; to: string; buckets: string[]; bytes: number }>();
+    for (const m of from.members) {
+      let list: Array<{ bucket: Uint8Array; bytes: number }>;
+      try {
+        list = (await node.send(m, BUCKETS_MESSAGE, null)) as Array<{ bucket: Uint8Array; bytes: number }>;
+      } catch (err) {
+        // The range table keeps one copy: the plan waits for the member rather than lose its buckets.
+        throw new BadRequestError(`planning transfers: ${m} did not list its buckets (${(err as Error).message}); retrying`);
+      }
+      if (!Array.isArray(list)) continue;
+      for (const b of [...list].sort((x, y) => (bucketHex(x.bucket) < bucketHex(y.bucket) ? -1 : 1))) {
+        if (!(b?.bucket instanceof Uint8Array) || b.bucket.length === 0) continue;
+        const before = findEntry(from.table, b.bucket[0]!)?.node;
+        const after = findEntry(to.table, b.bucket[0]!)?.node;
+        if (before !== m || after === undefined || after === m) continue;
+        const k = `${m}\u0000${after}`;
+        let p = pairs.get(k);
+        if (!p) pairs.set(k, (p = { from: m, to: after, buckets: [], bytes: 0 }));
+        p.buckets.push(bucketHex(b.bucket));
+        p.bytes += Number(b.bytes) || 0;
+      }
+    }
+    return [...pairs.values()];
+  }
+
+  async function writeTransfers(state: ClusterState, pairs: Array<{ from: string; to: string; buckets: string[]; bytes: number }>): Promise<TransfersDoc | undefined> {
+    const t = state.transition!;
+    const items: TransferRecord[] = pairs
       .sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1))
       .map((p, i) => ({
         id: `t${i + 1}`,

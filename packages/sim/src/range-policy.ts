@@ -7,6 +7,10 @@
  * - `split-loaded`: keep every range, split the most loaded one at its median first byte and give
  *   the upper half to the new member (once per new member); a leaving member's ranges go to the
  *   owner of the range just below (else just above);
+ * - `bytes`: like `split-loaded`, but load is the buckets' bytes (bucket counts when no sizes are
+ *   known), and a leaving member's ranges go to the lighter of its two neighbours: what
+ *   `ringkv cluster plan` uses on a live cluster, whose bucket sizes it measures. Only the ranges
+ *   of a joining or leaving member change hands, so nothing moves between staying members.
  * - `table`: a target table given whole (read from a file by the command).
  */
 import { findEntry, parseRangeTable, type RangeEntry, type RangeEntryInput, type RangeTable } from '@ringkv/core';
@@ -17,6 +21,7 @@ export type RangePolicy =
   | { readonly name: 'even' }
   | { readonly name: 'balanced' }
   | { readonly name: 'split-loaded' }
+  | { readonly name: 'bytes' }
   | { readonly name: 'table'; readonly table: RangeTable | readonly RangeEntryInput[] };
 
 export type RangePolicyName = RangePolicy['name'];
@@ -78,22 +83,47 @@ export function splitLoadedTable(
 ): RangeTable {
   let current: RangeEntry[] = [...table];
   for (const gone of change.removed) current = handOver(current, gone, change.after);
-  for (const node of change.added) current = splitMostLoaded(current, node, histogram);
+  for (const node of change.added) current = splitMostLoaded(current, node, histogram.buckets);
   return current;
 }
 
-function handOver(table: RangeEntry[], gone: string, after: readonly string[]): RangeEntry[] {
+/**
+ * `split-loaded` weighed by bytes: joining members split the range holding the most bytes at its
+ * byte median; a leaving member's ranges go to the lighter neighbour (by bytes after the joins'
+ * splits are not known yet, so by bytes before).
+ */
+export function bytesTable(
+  table: RangeTable,
+  change: { readonly added: readonly string[]; readonly removed: readonly string[]; readonly after: readonly string[] },
+  histogram: FirstByteHistogram,
+): RangeTable {
+  let total = 0;
+  for (let b = 0; b < 256; b++) total += histogram.bytes[b]!;
+  const weights = total > 0 ? histogram.bytes : histogram.buckets;
+  let current: RangeEntry[] = [...table];
+  for (const gone of change.removed) current = handOver(current, gone, change.after, weights);
+  for (const node of change.added) current = splitMostLoaded(current, node, weights);
+  return current;
+}
+
+function handOver(table: RangeEntry[], gone: string, after: readonly string[], weights?: Float64Array): RangeEntry[] {
   const owners = table.filter((e) => e.node !== gone);
+  const loadOf = (node: string): number => {
+    let sum = 0;
+    for (let b = 0; b < 256; b++) if (findEntry(table, b)?.node === node) sum += weights![b]!;
+    return sum;
+  };
   return table.map((e) => {
     if (e.node !== gone) return e;
     const below = e.from > 0 ? findEntry(owners, e.from - 1) : undefined;
     const above = e.to < 255 ? findEntry(owners, e.to + 1) : undefined;
-    const heir = below?.node ?? above?.node ?? after[0]!;
+    let heir = below?.node ?? above?.node ?? after[0]!;
+    if (weights && below && above && loadOf(above.node) < loadOf(below.node)) heir = above.node;
     return entry(e.from, e.to, heir);
   });
 }
 
-function splitMostLoaded(table: RangeEntry[], node: string, histogram: FirstByteHistogram): RangeEntry[] {
+function splitMostLoaded(table: RangeEntry[], node: string, weights: Float64Array): RangeEntry[] {
   if (table.length === 0) throw new SimulationError(`split-loaded: the table has no range to split for ${node}`);
   // Load by effective ownership: with overlapping entries, the first match owns the byte.
   const byByte = new Int32Array(256).fill(-1);
@@ -101,7 +131,7 @@ function splitMostLoaded(table: RangeEntry[], node: string, histogram: FirstByte
   for (let b = 0; b < 256; b++) {
     const i = firstMatch(table, b);
     byByte[b] = i;
-    if (i >= 0) load[i]! += histogram.buckets[b]!;
+    if (i >= 0) load[i]! += weights[b]!;
   }
   let pick = -1;
   for (let i = 0; i < table.length; i++) {
@@ -116,7 +146,7 @@ function splitMostLoaded(table: RangeEntry[], node: string, histogram: FirstByte
     let cum = 0;
     let best = Infinity;
     for (let b = e.from; b < e.to; b++) {
-      if (byByte[b] === pick) cum += histogram.buckets[b]!;
+      if (byByte[b] === pick) cum += weights[b]!;
       const gap = Math.abs(2 * cum - load[pick]!);
       if (gap < best) {
         best = gap;
@@ -141,6 +171,8 @@ export function nextRangeTable(
       return balancedTable(change.after, histogram);
     case 'split-loaded':
       return splitLoadedTable(before, change, histogram);
+    case 'bytes':
+      return bytesTable(before, change, histogram);
     case 'table': {
       const table = parseRangeTable(policy.table as readonly RangeEntryInput[], 'target table');
       for (const [i, e] of table.entries()) {
@@ -151,7 +183,7 @@ export function nextRangeTable(
       return table;
     }
     default:
-      throw new SimulationError(`unknown range policy ${JSON.stringify((policy as { name?: unknown })?.name)} (expected even, balanced, split-loaded or table)`);
+      throw new SimulationError(`unknown range policy ${JSON.stringify((policy as { name?: unknown })?.name)} (expected even, balanced, split-loaded, bytes or table)`);
   }
 }
 

@@ -17,6 +17,7 @@ import { createVersionedKv } from './versioned-kv.js';
 import { createVersionedStore, type SerializeBy } from './versioned-store.js';
 import { createChangeLog } from './change-log.js';
 import { createAntiEntropyFunctions, registerAntiEntropyFunctions } from './replica-anti-entropy.js';
+import { createRangeMoveFunctions, registerRangeMoveModule } from './range-move.js';
 
 
 export interface StoreOptions {
@@ -96,6 +97,7 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
   }
   const replica = createReplicaFunctions(backend, versionedStore, buckets);
   const antiEntropy = createAntiEntropyFunctions(backend, versionedStore, changes);
+  const rangeMove = createRangeMoveFunctions(backend, queue);
 
   return {
     backend,
@@ -104,6 +106,7 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
       registerKvModules(modules, plain, versioned, createKeyListing(backend));
       registerReplicaModule(modules, replica);
       registerAntiEntropyFunctions(modules, antiEntropy);
+      registerRangeMoveModule(modules, rangeMove);
     },
     attach(node) {
       node.handle(BUCKETS_MESSAGE, () => buckets());

@@ -9,11 +9,13 @@ import {
   DEFAULT_NATS_URL,
   natsEnvOverrides,
   parseConfig,
+  renderTable,
   type ClusterStateStore,
   type NatsSecurityOptions,
   type Transport,
 } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
+import type { RangePolicy } from '@ringkv/sim';
 import {
   clearStaged,
   clusterStatus,
@@ -28,6 +30,7 @@ import {
   type TransferStatus,
 } from '../cluster-admin.js';
 import { UsageError, type Command, type CommandIO } from '../command.js';
+import { parsePolicy } from '../simulate-options.js';
 import { NATS_FLAGS, NATS_FLAGS_HELP, natsConnectOptions, natsOverrides } from '../nats-flags.js';
 
 const COMMON = `Common options:
@@ -48,6 +51,7 @@ interface Parsed {
   bucket: string;
   timeoutMs: number;
   node?: string;
+  policy?: RangePolicy;
 }
 
 function parse(argv: readonly string[], io: CommandIO, positionals: number | [number, number]): Parsed {
@@ -63,6 +67,7 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
         bucket: { type: 'string' },
         timeout: { type: 'string' },
         node: { type: 'string' },
+        policy: { type: 'string' },
       },
       allowPositionals: true,
     });
@@ -92,6 +97,7 @@ function parse(argv: readonly string[], io: CommandIO, positionals: number | [nu
     bucket: parsed.values.bucket ?? DEFAULT_CLUSTER_STATE_BUCKET,
     timeoutMs: t ? Number(t) : 2000,
     ...(parsed.values.node ? { node: parsed.values.node } : {}),
+    ...(parsed.values.policy !== undefined ? { policy: parsePolicy(parsed.values.policy, io) } : {}),
   };
 }
 
@@ -167,11 +173,12 @@ export function renderPlan(p: ClusterPlan): string {
     `members: ${p.membersBefore.length} -> ${p.membersAfter.length} (${p.membersAfter.join(', ')})`,
     `data: ${p.buckets} buckets, ${human(p.bytes)} (as the members report it)`,
     '',
-    'moves (replica copies, source -> destination):',
+    p.to.strategy === 'ring' ? 'moves (replica copies, source -> destination):' : 'moves (whole buckets, source -> destination):',
   ];
   if (p.moves.length === 0) lines.push('  (nothing moves)');
   for (const m of p.moves) lines.push(`  ${m.from} -> ${m.to}: ${m.buckets} buckets, ${human(m.bytes)}`);
   lines.push(`moved between two nodes that both stay: ${p.betweenStaying}`);
+  if (p.to.strategy === 'range') lines.push(`range table after: ${renderTable(p.to.table)}`);
   lines.push('', `load (bytes): before max/mean ${p.load.before.maxOverMean.toFixed(2)}, after ${p.load.after.maxOverMean.toFixed(2)}`);
   for (const l of p.load.perNode.after) lines.push(`  ${l.node}: ${l.buckets} buckets, ${human(l.bytes)}`);
   if (p.warnings.length) lines.push('', 'warnings:', ...p.warnings.map((w) => `  ! ${w}`));
@@ -288,16 +295,20 @@ Example:
   command(
     'plan',
     'what the staged changes would move, on the real data (nothing moves yet)',
-    `Usage: ringkv cluster plan [--json]
+    `Usage: ringkv cluster plan [--json] [--policy bytes|split-loaded|balanced|even|file:<path>]
 
 Runs the migration simulation (@ringkv/sim) on the buckets and sizes the members really hold:
 per source -> destination the buckets and bytes that will move, the load before and after
 (max/mean), and warnings (a node left with nothing, a node over 1.5x the mean, replicas not on
-distinct nodes, a member down). The plan is saved; \`ringkv cluster commit\` applies it.`,
+distinct nodes, a member down). The plan is saved; \`ringkv cluster commit\` applies it.
+
+A range-table cluster also gets its next table from --policy (default bytes: the range holding
+the most bytes is split at its byte median for each joining node, and a leaving node's ranges
+go to its lighter neighbour, so nothing moves between nodes that stay; see \`ringkv simulate --help\`).`,
     async (argv, io) => {
       const args = parse(argv, io, 0);
       return withCluster(args, async (store, transport) => {
-        const p = await planStaged(store, await transport(), { timeoutMs: args.timeoutMs });
+        const p = await planStaged(store, await transport(), { timeoutMs: args.timeoutMs, ...(args.policy ? { policy: args.policy } : {}) });
         io.stdout(args.json ? json(p) : renderPlan(p));
         return 0;
       });

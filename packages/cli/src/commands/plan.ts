@@ -16,14 +16,15 @@ export const planCommand: Command = {
 Computes, for the cluster described by the config file (its strategy, members, range table or
 ring settings), what the change would move: owner changes against the ideal, replica-set
 changes (ring), per-node load before and after, the transfers from -> to, and the first
-buckets that would change owner. Like Riak's \`cluster plan\`, it only shows the plan;
-executing it is not implemented yet.
+buckets that would change owner. It only shows the plan; on a managed cluster,
+\`ringkv cluster join/leave/replace\`, \`cluster plan\` and \`cluster commit\` carry one out
+(docs/operations.md).
 
 Bucket names: --from-cluster (ask every member over NATS, using the config's nats.url or
 --nats URL; the real names and sizes), --names-file FILE, or --buckets N (random, the default).
 
 Options (see \`ringkv simulate --help\` for all of them):
-  --policy even|balanced|split-loaded|file:<path>   range table after the change (default even)
+  --policy even|balanced|split-loaded|bytes|file:<path>   range table after the change (default even)
   --vnodes V, --n N      ring settings (default: the config's)
   --limit K              buckets listed (default 20)
   --top K                transfers listed (default 10)

@@ -46,7 +46,8 @@ Strategies:
   --compare LIST         several side by side: range, range:<policy>, ring, ring:<vnodes>
   --policy P             range table after the change: even (re-split 0..255 evenly),
                          balanced (cut where buckets split evenly), split-loaded (split the
-                         busiest range at its median first byte), file:<path> (JSON table)
+                         busiest range at its median first byte), bytes (split-loaded by
+                         bytes; leavers' ranges to the lighter neighbour), file:<path> (JSON table)
   --initial even|balanced  starting table when the config gives none (default even)
   --vnodes V             ring virtual nodes per member (default: config, else ${DEFAULT_RING_VNODES})
   --n N                  ring replicas per bucket (default: config, else ${DEFAULT_RING_N})

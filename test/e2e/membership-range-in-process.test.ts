@@ -1,0 +1,197 @@
+/**
+ * Join and leave on a committed cluster range table in one process (in-process transport,
+ * memory stores, the in-memory cluster state), planned and committed with the `ringkv cluster`
+ * functions, under a continuous load of unique writes and reads through every node. After each
+ * change settles: every acknowledged write reads back through every node; each bucket (an empty
+ * one too) exists on exactly its owner in the new table; the buckets moved are the plan's, and
+ * the bytes within 1% of it; nothing moved between two nodes that both stayed.
+ */
+import {
+  createInProcessNetwork,
+  createMemoryClusterStateStore,
+  createModuleRegistry,
+  createNode,
+  findEntry,
+  readSeen,
+  readState,
+  readTransfers,
+  stageChange,
+  casDoc,
+  decodeState,
+  STATE_KEY,
+  type ClusterState,
+  type ClusterStateStore,
+  type InProcessNetwork,
+  type RangeLayout,
+  type RingkvNode,
+} from '@ringkv/core';
+import { createMembershipAgent, type MembershipAgent } from '@ringkv/ring';
+import { createStore, type Store } from '@ringkv/store';
+import { startLoad, type LoadClient } from '@ringkv/test-utils';
+import { commitPlan, planStaged, type ClusterPlan } from 'ringkv';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// First bytes spread over the table: digits and upper case on a, lower case split b/c.
+const BUCKETS = [...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'].filter((_, i) => i % 3 === 0).map((c) => `${c}-bucket`);
+const EMPTY = 'q-empty';
+const SEED: RangeLayout = {
+  strategy: 'range',
+  members: ['a@r', 'b@r', 'c@r'],
+  table: [
+    { from: 0, to: 0x46, node: 'a@r' },
+    { from: 0x47, to: 0x64, node: 'b@r' },
+    { from: 0x65, to: 0xff, node: 'c@r' },
+  ],
+};
+const PRELOAD_KEYS = 20;
+const VALUE = 'x'.repeat(3000);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface Member {
+  node: RingkvNode;
+  store: Store;
+  agent: MembershipAgent;
+}
+
+async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: RangeLayout): Promise<Member> {
+  const store = await createStore({ backend: 'memory' });
+  const modules = createModuleRegistry();
+  store.register(modules);
+  const node = createNode({ name, transport: network.transport(), modules, hopTimeoutMs: 2000 });
+  store.attach(node);
+  const agent = createMembershipAgent({ node, store: state, ...(seed ? { seed } : {}), storage: true, heartbeatMs: 100, livenessMs: 1500, batchSize: 7 });
+  await agent.start();
+  await node.start();
+  return { node, store, agent };
+}
+
+function client(node: RingkvNode): LoadClient {
+  return {
+    async put(bucket, key, value) {
+      const r = await node.route(bucket, 'KV.Bucket', 'put', [bucket, enc.encode(key), enc.encode(value)]);
+      return r === 'ok' ? 'OK' : String(r);
+    },
+    async get(bucket, key) {
+      const r = (await node.route(bucket, 'KV.Bucket', 'get', [bucket, enc.encode(key)])) as { value: Uint8Array | null } | string;
+      return typeof r === 'object' && r.value ? dec.decode(r.value) : String(typeof r === 'object' ? 'nil' : r);
+    },
+  };
+}
+
+async function settled(state: ClusterStateStore, members: readonly string[]): Promise<ClusterState> {
+  const s = (await readState(state))!.doc;
+  if (s.transition) throw new Error(`transition ${s.transition.id} in phase ${s.transition.phase} (epoch ${s.epoch})`);
+  const seen = await readSeen(state);
+  const behind = members.filter((m) => !seen.some((x) => x.node === m && x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch));
+  if (behind.length > 0) throw new Error(`not settled on ${behind.join(', ')}`);
+  return s;
+}
+
+describe('membership on a committed range table, in process, under load', () => {
+  const network = createInProcessNetwork();
+  const state = createMemoryClusterStateStore();
+  const members = new Map<string, Member>();
+
+  beforeAll(async () => {
+    for (const name of SEED.members) members.set(name, await startMember(network, state, name, SEED));
+    const a = members.get('a@r')!.node;
+    for (const b of [...BUCKETS, EMPTY]) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
+    for (const b of BUCKETS)
+      for (let i = 0; i < PRELOAD_KEYS; i++) expect(await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(VALUE)])).toBe('ok');
+  });
+  afterAll(async () => {
+    for (const m of members.values()) {
+      await m.agent.stop();
+      await m.node.stop();
+      await m.store.close();
+    }
+  });
+
+  async function change(stage: (s: ClusterState) => ClusterState, after: readonly string[]): Promise<ClusterPlan> {
+    const before = (await readState(state))!.doc;
+    const beforeLayout = before.layout as RangeLayout;
+    const load = startLoad({
+      clients: [...members.values()].map((m) => client(m.node)),
+      buckets: BUCKETS,
+      workers: 4,
+      prefix: `e${before.epoch}-`,
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await casDoc<ClusterState>(state, STATE_KEY, decodeState, (cur) => stage(cur!));
+    const plan = await planStaged(state, network.transport());
+    expect(plan.betweenStaying).toBe(0);
+    expect(plan.warnings.filter((w) => /down/.test(w))).toEqual([]);
+    await commitPlan(state);
+    const done = await vi.waitFor(() => settled(state, after), { timeout: 60_000, interval: 100 });
+    const stats = await load.stop();
+    expect(stats.failures.slice(0, 5)).toEqual([]);
+    expect(stats.ok).toBeGreaterThan(50);
+
+    const layout = done.layout as RangeLayout;
+    expect(layout.members).toEqual([...after].sort());
+    expect(layout.table).toEqual(plan.to.strategy === 'range' ? plan.to.table : null);
+    // Every acknowledged write, and every preloaded key, reads back through every node.
+    for (const m of after) {
+      const c = client(members.get(m)!.node);
+      for (const a of stats.acked.values()) expect(await c.get(a.bucket, a.key), `${a.bucket}/${a.key} via ${m}`).toBe(a.value);
+      for (const b of BUCKETS) expect(await c.get(b, `pre-${PRELOAD_KEYS - 1}`), `${b} via ${m}`).toBe(VALUE);
+    }
+    // Each bucket exists on exactly its owner in the new table (the empty one too): none missing, no orphans.
+    for (const [name, m] of members) {
+      for (const b of [...BUCKETS, EMPTY]) {
+        const owner = findEntry(layout.table, enc.encode(b)[0]!)!.node;
+        expect(await m.store.backend.hasTable('plain', enc.encode(b)), `${b} on ${name} (owner ${owner})`).toBe(owner === name);
+      }
+    }
+    // What moved is what the plan predicted: the same source -> destination pairs and buckets, bytes within 1%.
+    const transfers = (await readTransfers(state))!.doc;
+    const moved = new Map(transfers.items.map((t) => [`${t.from}>${t.to}`, t]));
+    const planned = new Map(plan.moves.map((m) => [`${m.from}>${m.to}`, m]));
+    expect([...moved.keys()].sort()).toEqual([...planned.keys()].sort());
+    for (const [k, t] of moved) {
+      const p = planned.get(k)!;
+      expect(t.status).toBe('done');
+      // The plan counts buckets with data; the transfer also carries the empty bucket.
+      expect(t.doneBuckets - (t.buckets.includes(Buffer.from(EMPTY).toString('hex')) ? 1 : 0)).toBe(p.buckets);
+      expect(t.doneBytes / p.bytes, k).toBeGreaterThanOrEqual(0.99);
+      expect(t.doneBytes / p.bytes, k).toBeLessThanOrEqual(1.01);
+      // Nothing moved between two nodes that both stayed.
+      expect(beforeLayout.members.includes(t.from) && after.includes(t.from) && beforeLayout.members.includes(t.to) && after.includes(t.to)).toBe(
+        false,
+      );
+    }
+    return plan;
+  }
+
+  it('3 -> 4: d joins and takes the half (by bytes) of the range holding the most', async () => {
+    members.set('d@r', await startMember(network, state, 'd@r'));
+    const plan = await change((s) => stageChange(s, { action: 'join', node: 'd@r' }), ['a@r', 'b@r', 'c@r', 'd@r']);
+    expect(plan.moves.length).toBe(1);
+    expect(plan.moves[0]!.to).toBe('d@r');
+    // Splitting the heaviest range: no node holds more than the heaviest did, and d holds something.
+    expect(plan.load.after.maxBytes).toBeLessThanOrEqual(plan.load.before.maxBytes);
+    expect(plan.load.perNode.after.find((l) => l.node === 'd@r')!.bytes).toBeGreaterThan(0);
+    expect(plan.warnings).toEqual([]);
+  }, 90_000);
+
+  it('4 -> 3: b leaves, its ranges go to a neighbour, and it ends holding nothing', async () => {
+    const plan = await change((s) => stageChange(s, { action: 'leave', node: 'b@r' }), ['a@r', 'c@r', 'd@r']);
+    expect(plan.moves.every((m) => m.from === 'b@r')).toBe(true);
+    expect(await members.get('b@r')!.store.backend.tables('plain')).toEqual([]);
+  }, 90_000);
+
+  it('a node forwards a call for a bucket it no longer owns; a hostile pull or page is refused with a reason', async () => {
+    const b = members.get('b@r')!.node;
+    // b owns nothing now, and still answers every call by forwarding it.
+    expect(await client(b).get(BUCKETS[0]!, 'pre-0')).toBe(VALUE);
+    const s = (await readState(state))!.doc;
+    await expect(b.send('a@r', 'range.transfer.pull', { bucket: BUCKETS[0], after: null, limit: 5, to: 'b@r', epoch: s.epoch })).rejects.toThrow(
+      /not passing this bucket on/,
+    );
+    await expect(b.send('a@r', 'range.transfer.page', { bucket: 'zzz', entries: [[enc.encode('k'), enc.encode('v')]], epoch: s.epoch })).rejects.toThrow(
+      /does not take writes for this bucket/,
+    );
+    await expect(b.send('a@r', 'range.transfer.page', { bucket: 42, entries: [] })).rejects.toThrow(/bucket/);
+  }, 30_000);
+});
