@@ -1,8 +1,8 @@
 /**
  * Membership changes under load, in one process (in-process transport, memory stores, the
  * in-memory cluster state), through the same plan and commit code as `ringkv cluster plan` /
- * `commit`: 3 -> 4 (join) then 4 -> 3 (leave), with a closed-loop load of unique writes and
- * reads running before and during each change. Reports moved vs planned bytes, availability,
+ * `commit`: 3 -> 4 (join) then 4 -> 3 (leave), on the ring and on a committed range table,
+ * with a closed-loop load of unique writes and reads running before and during each change. Reports moved vs planned bytes, availability,
  * the longest gap between successful writes, write p99 before and during, and time to settle.
  */
 import {
@@ -13,6 +13,7 @@ import {
   readSeen,
   readState,
   readTransfers,
+  type ClusterLayout,
   type ClusterStateStore,
   type InProcessNetwork,
   type RingkvNode,
@@ -25,8 +26,19 @@ import { commitPlan, planStaged, stage } from 'ringkv';
 import { loadavg } from 'node:os';
 import type { BenchSection } from './run.js';
 
-const SEED: RingLayout = { strategy: 'ring', members: ['a@bench', 'b@bench', 'c@bench'], n: 3, r: 2, w: 2, vnodes: 256 };
-const BUCKETS = Array.from({ length: 32 }, (_, i) => `bucket-${i}`);
+const RING_SEED: RingLayout = { strategy: 'ring', members: ['a@bench', 'b@bench', 'c@bench'], n: 3, r: 2, w: 2, vnodes: 256 };
+const RING_BUCKETS = Array.from({ length: 32 }, (_, i) => `bucket-${i}`);
+// The range table places by first byte: names spread over it, and a seed table cut for them.
+const RANGE_BUCKETS = [...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'].filter((_, i) => i % 2 === 0).map((c) => `${c}-bucket`);
+const RANGE_SEED: ClusterLayout = {
+  strategy: 'range',
+  members: ['a@bench', 'b@bench', 'c@bench'],
+  table: [
+    { from: 0, to: 0x46, node: 'a@bench' },
+    { from: 0x47, to: 0x64, node: 'b@bench' },
+    { from: 0x65, to: 0xff, node: 'c@bench' },
+  ],
+};
 const PRELOAD = 100;
 const VALUE = new Uint8Array(1000).fill(120);
 const enc = new TextEncoder();
@@ -38,7 +50,7 @@ interface Member {
   agent: MembershipAgent;
 }
 
-async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: RingLayout): Promise<Member> {
+async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: ClusterLayout): Promise<Member> {
   const store = await createStore({ backend: 'memory' });
   const modules = createModuleRegistry();
   store.register(modules);
@@ -71,6 +83,7 @@ async function settled(state: ClusterStateStore): Promise<boolean> {
 }
 
 interface Row {
+  strategy: string;
   change: string;
   plannedBytes: number;
   movedBytes: number;
@@ -86,12 +99,31 @@ interface Row {
 
 export async function run(): Promise<BenchSection> {
   const load0 = loadavg()[0]!;
+  const rows = [...(await scenario('ring', RING_SEED, RING_BUCKETS)), ...(await scenario('range table', RANGE_SEED, RANGE_BUCKETS))];
+  const load1 = loadavg()[0]!;
+  const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
+  const lines = [
+    `In one process: in-process transport, memory stores, in-memory cluster state. Ring: N=3 R=2 W=2, ${RING_SEED.vnodes} vnodes, ${RING_BUCKETS.length} buckets. Range table: a committed cluster table of three ranges, ${RANGE_BUCKETS.length} buckets whose first bytes spread over it; the next table from \`cluster plan\`'s default policy (bytes). Each bucket has ${PRELOAD} keys of ${VALUE.length} bytes before the first change. Load: 4 workers through a and c, each pausing 1 ms between commands (unique keys, a read of an earlier key every 3 writes), 2 s before the change (the "before" window) and until it settled. Plan and commit through the code of \`ringkv cluster plan\` / \`commit\`; settled = no transition, every node on the last epoch and cleaned up.`,
+    '',
+    '| strategy | change | planned (buckets, bytes) | moved (buckets, bytes) | moved / planned bytes | client ops | succeeded | longest write gap | write p99 before | write p99 during | p99 ratio | time to settle |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.strategy} | ${r.change} | ${r.plannedBuckets}, ${kib(r.plannedBytes)} | ${r.movedBuckets}, ${kib(r.movedBytes)} | ${(r.movedBytes / r.plannedBytes).toFixed(4)} | ${r.ops} | ${(r.availability * 100).toFixed(2)}% | ${r.longestGapMs} ms | ${r.p99Before} ms | ${r.p99During} ms | ${(r.p99During / Math.max(1, r.p99Before)).toFixed(2)}x | ${(r.settleMs / 1000).toFixed(1)} s |`,
+    ),
+    '',
+    `Moved bytes exceed the plan by what the load wrote into moving buckets between the plan and the stream (the plan counts what the members held when it ran). Load average (1 min) at the start: ${load0.toFixed(1)}, at the end: ${load1.toFixed(1)} (2 cores shared with other work: absolute times are noisy; moved/planned and the availability are not).`,
+  ];
+  return { title: 'Membership changes under load (in process)', markdown: lines.join('\n') };
+}
+
+async function scenario(strategy: string, seed: ClusterLayout, buckets: readonly string[]): Promise<Row[]> {
   const network = createInProcessNetwork();
   const state = createMemoryClusterStateStore();
   const members = new Map<string, Member>();
-  for (const name of SEED.members) members.set(name, await startMember(network, state, name, SEED));
+  for (const name of seed.members) members.set(name, await startMember(network, state, name, seed));
   const a = members.get('a@bench')!.node;
-  for (const b of BUCKETS) {
+  for (const b of buckets) {
     await a.route(b, 'KV.Registry', 'create', [b]);
     await Promise.all(Array.from({ length: PRELOAD }, (_, i) => a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), VALUE])));
   }
@@ -101,7 +133,7 @@ export async function run(): Promise<BenchSection> {
   async function change(label: string, staged: Parameters<typeof stage>[1]): Promise<void> {
     const load = startLoad({
       clients: ['a@bench', 'c@bench'].map((n) => client(members.get(n)!.node)),
-      buckets: BUCKETS,
+      buckets,
       workers: 4,
       prefix: `${label}-`,
       pauseMs: 1,
@@ -122,6 +154,7 @@ export async function run(): Promise<BenchSection> {
     const transfers = (await readTransfers(state))!.doc.items;
     const lat = stats.writeLatencies;
     rows.push({
+      strategy,
       change: label,
       plannedBytes: plan.moves.reduce((s, m) => s + m.bytes, 0),
       movedBytes: transfers.reduce((s, t) => s + t.doneBytes, 0),
@@ -149,19 +182,5 @@ export async function run(): Promise<BenchSection> {
     await m.node.stop();
     await m.store.close();
   }
-  const load1 = loadavg()[0]!;
-  const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
-  const lines = [
-    `In one process: in-process transport, memory stores, in-memory cluster state; ring N=3 R=2 W=2, ${SEED.vnodes} vnodes; ${BUCKETS.length} buckets with ${PRELOAD} keys of ${VALUE.length} bytes each before the first change. Load: 4 workers through a and c, each pausing 1 ms between commands (unique keys, a read of an earlier key every 3 writes), 2 s before the change (the "before" window) and until it settled. Plan and commit through the code of \`ringkv cluster plan\` / \`commit\`; settled = no transition, every node on the last epoch and cleaned up.`,
-    '',
-    '| change | planned (buckets, bytes) | moved (buckets, bytes) | moved / planned bytes | client ops | succeeded | longest write gap | write p99 before | write p99 during | p99 ratio | time to settle |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map(
-      (r) =>
-        `| ${r.change} | ${r.plannedBuckets}, ${kib(r.plannedBytes)} | ${r.movedBuckets}, ${kib(r.movedBytes)} | ${(r.movedBytes / r.plannedBytes).toFixed(4)} | ${r.ops} | ${(r.availability * 100).toFixed(2)}% | ${r.longestGapMs} ms | ${r.p99Before} ms | ${r.p99During} ms | ${(r.p99During / Math.max(1, r.p99Before)).toFixed(2)}x | ${(r.settleMs / 1000).toFixed(1)} s |`,
-    ),
-    '',
-    `Moved bytes exceed the plan by what the load wrote into moving buckets between the plan and the stream (the plan counts what the members held when it ran). Load average (1 min) at the start: ${load0.toFixed(1)}, at the end: ${load1.toFixed(1)} (2 cores shared with other work: absolute times are noisy; moved/planned and the availability are not).`,
-  ];
-  return { title: 'Membership changes under load (ring, in process)', markdown: lines.join('\n') };
+  return rows;
 }

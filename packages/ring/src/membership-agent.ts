@@ -132,6 +132,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   const tickLimitMs = Math.max(5000, 10 * heartbeatMs);
 
   let installed: ClusterState | undefined;
+  let ackedEpoch = 0;
+  let acking: Promise<void> = Promise.resolve();
   let current: Strategy | undefined;
   let cleaned = 0;
   let lastBeat = 0;
@@ -170,30 +172,44 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     );
   }
 
-  async function install(state: ClusterState): Promise<void> {
-    if (installed && state.epoch <= installed.epoch) return;
+  /**
+   * Installs `state`'s epoch at once (the next call routes with it) and resolves once it is
+   * acknowledged. A call that carries a newer epoch waits only for the install, never for the
+   * acknowledgement: that waits for the calls of the previous epoch, the waiting call among them.
+   */
+  function install(state: ClusterState): Promise<void> {
+    if (installed && state.epoch <= installed.epoch) return acking;
     const previous = current;
     const next = strategyFor(state);
     node.setStrategy(next);
     current = next;
     installed = state;
     logger.info(`${self}: installed cluster epoch ${state.epoch}: ${next.describe()}`);
-    // Acknowledge once calls coordinated under the previous epoch are done: a phase that
-    // starts after everyone acknowledged must not meet a write of the one before.
+    acking = acking.then(() => acknowledge(previous, state)).catch((err: unknown) => logger.debug(`${self}: acknowledging epoch ${state.epoch}: ${(err as Error).message}`));
+    return acking;
+  }
+
+  /**
+   * Acknowledge an epoch once calls coordinated under the previous one are done: a phase that
+   * starts after everyone acknowledged must not meet a write of the one before. Heartbeats
+   * carry the acknowledged epoch, not the installed one.
+   */
+  async function acknowledge(previous: Strategy | undefined, state: ClusterState): Promise<void> {
     const inFlight = (previous as { inFlight?: () => number } | undefined)?.inFlight;
     if (inFlight) {
       const deadline = now() + 3 * node.hopTimeoutMs();
       while (inFlight() > 0 && now() < deadline && !stopped) await sleep(5);
     }
+    ackedEpoch = Math.max(ackedEpoch, state.epoch);
     await beat(true);
   }
 
   async function beat(force = false): Promise<void> {
-    if (!installed || stopped) return;
+    if (!installed || stopped || ackedEpoch === 0) return;
     if (!force && now() - lastBeat < heartbeatMs) return;
     const entry: NodeSeen & { warning?: string } = {
       node: self,
-      epoch: installed.epoch,
+      epoch: ackedEpoch,
       at: now(),
       cleaned,
       storage: options.storage,
@@ -233,7 +249,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
 
   async function doRefresh(): Promise<void> {
     const found = await readState(store);
-    if (found) await install(found.doc);
+    // Installed now; acknowledged in the background.
+    if (found) void install(found.doc);
   }
 
   // ---------------------------------------------------------------- transfers (new owner)

@@ -55,9 +55,19 @@ export function createRangeMoveFunctions(backend: Backend, queue: BucketQueue): 
         }
       }
       const pairs = entries as [Uint8Array, Uint8Array][];
-      return queue.run(keyString(name), async () => {
-        await backend.createTable('plain', name);
-        for (const [key, value] of pairs) await backend.set('plain', name, key, value);
+      const id = keyString(name);
+      return queue.run(id, async () => {
+        const sync = backend.sync;
+        if (sync) {
+          // One durability wait for the page (one group commit on LMDB), not one per entry:
+          // the old owner holds the bucket's writes while the page is stored.
+          sync.createTable('plain', id, name);
+          for (const [key, value] of pairs) sync.set('plain', id, name, key, value);
+          await sync.written?.();
+        } else {
+          await backend.createTable('plain', name);
+          await Promise.all(pairs.map(([key, value]) => backend.set('plain', name, key, value)));
+        }
         return 'ok' as const;
       });
     },
