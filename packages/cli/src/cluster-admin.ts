@@ -31,12 +31,15 @@ import {
   type ClusterState,
   type ClusterStateStore,
   type NodeSeen,
+  parseRangeTable,
+  type RangeEntryInput,
+  type RangeTable,
   type StagedChange,
   type TransferRecord,
   type TransfersDoc,
   type Transport,
 } from '@ringkv/core';
-import { simulate, type LoadPicture, type RangePolicy, type Transfer } from '@ringkv/sim';
+import { histogramOf, nextRangeTable, simulate, type FirstByteHistogram, type LoadPicture, type RangePolicy, type Transfer } from '@ringkv/sim';
 import { askAntiEntropy, type AntiEntropySummary } from './anti-entropy-status.js';
 
 export const PLAN_KEY = 'cluster.plan';
@@ -289,12 +292,18 @@ export async function planStaged(
     }
   }
   const entries = [...sizes.values()];
+  // The range table's next table: a replacing node takes exactly the ranges of the node it
+  // replaces; joins and leaves follow the policy, on the sizes the members reported.
+  const rangeTarget =
+    layout.strategy === 'range'
+      ? nextClusterTable(layout.table, state.staged, after, options.policy ?? { name: 'bytes' }, histogramOf(entries.map((e) => [e.name[0]!, e.bytes] as const)))
+      : undefined;
   const report = simulate({
     change: { members: before, add: added, remove: removed },
     strategies: [
       layout.strategy === 'ring'
         ? { kind: 'ring', vnodes: layout.vnodes, n: layout.n, ...(layout.weights ? { weights: layout.weights } : {}) }
-        : { kind: 'range', policy: options.policy ?? { name: 'bytes' }, table: layout.table },
+        : { kind: 'range', policy: { name: 'table', table: rangeTarget! }, table: layout.table },
     ],
     buckets: entries,
   });
@@ -341,6 +350,21 @@ export async function planStaged(
   };
   await casDoc<ClusterPlan>(store, PLAN_KEY, decodePlan, () => plan);
   return plan;
+}
+
+function nextClusterTable(
+  table: RangeTable,
+  staged: readonly StagedChange[],
+  after: readonly string[],
+  policy: RangePolicy,
+  histogram: FirstByteHistogram,
+): RangeTable {
+  if (policy.name === 'table') return parseRangeTable(policy.table as readonly RangeEntryInput[], 'target table');
+  const by = new Map(staged.flatMap((c) => (c.action === 'replace' ? [[c.node, c.by] as const] : [])));
+  const renamed = table.map((e) => ({ from: e.from, to: e.to, node: by.get(e.node) ?? e.node }));
+  const added = staged.flatMap((c) => (c.action === 'join' ? [c.node] : []));
+  const removed = staged.flatMap((c) => (c.action === 'leave' ? [c.node] : []));
+  return nextRangeTable(policy, renamed, { added, removed, after }, histogram);
 }
 
 function decodePlan(v: Uint8Array): ClusterPlan {

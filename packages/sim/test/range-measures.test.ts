@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RingkvError } from '@ringkv/core';
-import { balancedTable, evenTable, histogramOf, ownerChanges, simulate, SimulationError, splitLoadedTable } from '../src/index.js';
+import { balancedTable, bytesTable, evenTable, histogramOf, ownerChanges, simulate, SimulationError, splitLoadedTable } from '../src/index.js';
 
 const bytes = (...first: number[]) => first.map((b) => Uint8Array.of(b, 0x61));
 
@@ -128,6 +128,38 @@ describe('range table, hand-computed', () => {
     const moved = ownerChanges(report, report.results[0]!, names);
     expect(moved.map((m) => [m.bucket[0], m.from, m.to])).toEqual([[100, 'a@h', 'b@h'], [200, 'b@h', 'c@h'], [255, 'b@h', 'c@h']]);
     expect(ownerChanges(report, report.results[0]!, names, 1)).toHaveLength(1);
+  });
+
+  it('bytes splits the range holding the most bytes at its byte median, not the one with the most buckets', () => {
+    const table = [
+      { from: 0, to: 99, node: 'a@h' },
+      { from: 100, to: 255, node: 'b@h' },
+    ];
+    // a: many small buckets; b: two big ones at 120 and 200.
+    const h = histogramOf([[1, 10], [2, 10], [3, 10], [4, 10], [120, 5000], [200, 5000]]);
+    const change = { added: ['c@h'], removed: [], after: ['a@h', 'b@h', 'c@h'] };
+    expect(splitLoadedTable(table, change, h).find((e) => e.node === 'c@h')).toEqual({ from: 3, to: 99, node: 'c@h' });
+    const byBytes = bytesTable(table, change, h);
+    expect(byBytes).toEqual([
+      { from: 0, to: 99, node: 'a@h' },
+      { from: 100, to: 120, node: 'b@h' },
+      { from: 121, to: 255, node: 'c@h' },
+    ]);
+    // Without sizes it falls back to bucket counts, like split-loaded.
+    expect(bytesTable(table, change, histogramOf([[1], [2], [3], [4], [120], [200]]))).toEqual(splitLoadedTable(table, change, histogramOf([[1], [2], [3], [4], [120], [200]])));
+  });
+
+  it('bytes hands a leaving member\'s range to the lighter neighbour', () => {
+    const table = [
+      { from: 0, to: 99, node: 'a@h' },
+      { from: 100, to: 199, node: 'b@h' },
+      { from: 200, to: 255, node: 'c@h' },
+    ];
+    const h = histogramOf([[10, 9000], [150, 100], [210, 50]]);
+    const change = { added: [], removed: ['b@h'], after: ['a@h', 'c@h'] };
+    expect(bytesTable(table, change, h)[1]).toEqual({ from: 100, to: 199, node: 'c@h' });
+    // split-loaded always takes the neighbour below.
+    expect(splitLoadedTable(table, change, h)[1]).toEqual({ from: 100, to: 199, node: 'a@h' });
   });
 
   it('split-loaded fails clearly when nothing can be split', () => {
