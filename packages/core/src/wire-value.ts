@@ -27,15 +27,26 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 /** Throws {@link TransportError} if `value` is outside the payload domain. */
 export function checkWireValue(value: unknown, where: string): void {
-  walk(value, where, 0, false, new Set());
+  walk(value, { root: where, keys: [], parents: [] }, false);
 }
 
 /** A deep copy of `value` as a receiver would see it; throws like {@link checkWireValue}. */
 export function copyWireValue<T>(value: T, where: string): T {
-  return walk(value, where, 0, true, new Set()) as T;
+  return walk(value, { root: where, keys: [], parents: [] }, true) as T;
 }
 
-function walk(value: unknown, where: string, depth: number, copy: boolean, seen: Set<object>): unknown {
+/**
+ * Where the walk is: the keys from the root, and the arrays and objects enclosing the value
+ * (a value among them is a cycle). The path is written out only when something is refused:
+ * building it for every element was most of what checking a large payload cost.
+ */
+interface Trail {
+  readonly root: string;
+  readonly keys: (string | number)[];
+  readonly parents: object[];
+}
+
+function walk(value: unknown, trail: Trail, copy: boolean): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -44,48 +55,55 @@ function walk(value: unknown, where: string, depth: number, copy: boolean, seen:
     case 'number':
       return Object.is(value, -0) ? 0 : value;
     case 'bigint':
-      if (value < INT64_MIN || value > UINT64_MAX) refuse(where, 'a bigint outside 64-bit integers');
+      if (value < INT64_MIN || value > UINT64_MAX) refuse(trail, 'a bigint outside 64-bit integers');
       return value;
     case 'object':
       break;
     default:
-      return refuse(where, `a ${typeof value}`);
+      return refuse(trail, `a ${typeof value}`);
   }
   if (value === null) return null;
   if (value instanceof Uint8Array) {
     if (!copy) return value;
     return new Uint8Array(value);
   }
-  if (depth >= MAX_WIRE_DEPTH) refuse(where, `nested deeper than ${MAX_WIRE_DEPTH} levels`);
-  if (seen.has(value)) refuse(where, 'a reference back to an enclosing value (a cycle)');
-  seen.add(value);
-  try {
-    if (Array.isArray(value)) {
-      const out: unknown[] | undefined = copy ? new Array<unknown>(value.length) : undefined;
-      for (let i = 0; i < value.length; i++) {
-        const v = walk(value[i], `${where}[${i}]`, depth + 1, copy, seen);
-        if (out) out[i] = v;
-      }
-      return out ?? value;
+  const { keys, parents } = trail;
+  if (parents.length >= MAX_WIRE_DEPTH) refuse(trail, `nested deeper than ${MAX_WIRE_DEPTH} levels`);
+  // At most 64 enclosing values, usually a handful: a scan is cheaper than a Set.
+  if (parents.includes(value)) refuse(trail, 'a reference back to an enclosing value (a cycle)');
+  if (Array.isArray(value)) {
+    parents.push(value);
+    const out: unknown[] | undefined = copy ? new Array<unknown>(value.length) : undefined;
+    for (let i = 0; i < value.length; i++) {
+      keys.push(i);
+      const v = walk(value[i], trail, copy);
+      keys.pop();
+      if (out) out[i] = v;
     }
-    const proto = Object.getPrototypeOf(value) as unknown;
-    if (proto !== Object.prototype && proto !== null) {
-      const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
-      return refuse(where, typeof kind === 'string' && kind !== '' ? `a ${kind}` : 'an object that is not a plain object');
-    }
-    const out: Record<string, unknown> | undefined = copy ? {} : undefined;
-    for (const key of Object.keys(value)) {
-      const v = walk((value as Record<string, unknown>)[key], `${where}.${key}`, depth + 1, copy, seen);
-      if (out) out[key] = v;
-    }
-    if (Object.getOwnPropertySymbols(value).length > 0) refuse(where, 'an object with symbol keys');
+    parents.pop();
     return out ?? value;
-  } finally {
-    seen.delete(value);
   }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    const kind = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return refuse(trail, typeof kind === 'string' && kind !== '' ? `a ${kind}` : 'an object that is not a plain object');
+  }
+  parents.push(value);
+  const out: Record<string, unknown> | undefined = copy ? {} : undefined;
+  for (const key of Object.keys(value)) {
+    keys.push(key);
+    const v = walk((value as Record<string, unknown>)[key], trail, copy);
+    keys.pop();
+    if (out) out[key] = v;
+  }
+  parents.pop();
+  if (Object.getOwnPropertySymbols(value).length > 0) refuse(trail, 'an object with symbol keys');
+  return out ?? value;
 }
 
-function refuse(where: string, what: string): never {
+function refuse(trail: Trail, what: string): never {
+  let where = trail.root;
+  for (const k of trail.keys) where += typeof k === 'number' ? `[${k}]` : `.${k}`;
   throw new TransportError(
     `${where} is ${what}, which a transport cannot carry: payloads hold only null, undefined, booleans, numbers, 64-bit bigints, strings, Uint8Array, arrays and plain objects`,
   );
