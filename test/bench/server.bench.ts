@@ -393,17 +393,18 @@ function pidListeningOn(port: number): number | undefined {
  * The levers of issue 11, switched on one after another (each row adds one to the row above),
  * so one run shows what each bought. The last row is the default configuration.
  */
-export const RING_VARIANTS: ReadonlyArray<{ label: string; ring: Record<string, unknown>; storage: Record<string, unknown> }> = [
+export const RING_VARIANTS: ReadonlyArray<{ label: string; ring: Record<string, unknown>; storage: Record<string, unknown>; nats?: Record<string, unknown> }> = [
   {
     label: 'before: version read then write, per-bucket queues, no batching, no placement cache',
-   
     ring: { writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 },
     storage: { serializeBy: 'bucket' },
+    nats: { coalesceWrites: false },
   },
-  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' } },
-  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {} },
-  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {} },
-  { label: '+ placement cached per ring (the default configuration)', ring: {}, storage: {} },
+  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' }, nats: { coalesceWrites: false } },
+  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {}, nats: { coalesceWrites: false } },
+  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {}, nats: { coalesceWrites: false } },
+  { label: '+ placement cached per ring', ring: {}, storage: {}, nats: { coalesceWrites: false } },
+  { label: "+ the transport's writes coalesced per event-loop turn (the default configuration)", ring: {}, storage: {} },
 ];
 
 /**
@@ -420,6 +421,7 @@ async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promis
     const config = JSON.parse(readFileSync(join(REPO_ROOT, 'config', 'ring', `${n}.json`), 'utf8')) as Record<string, unknown>;
     config.ring = { ...(config.ring as object), n: 3, r: 2, w: 2, ...variant.ring };
     config.storage = { backend: 'memory', ...variant.storage };
+    if (variant.nats) config.nats = { ...(config.nats as object | undefined), ...variant.nats };
     const file = join(dir, `${n}.json`);
     writeFileSync(file, JSON.stringify(config));
     // Generous: five such clusters start one after another on a shared machine.

@@ -69,6 +69,6 @@ export function natsOverrides(values: FlagValues): Record<string, unknown> | und
 
 /** What `connectNatsTransport` needs from a loaded config: the URL and the security options. */
 export function natsConnectOptions(config: RingkvConfig): { url: string } & NatsSecurityOptions {
-  const { subjectCheckIntervalMs: _interval, ...connection } = config.nats;
+  const { subjectCheckIntervalMs: _interval, coalesceWrites: _coalesce, ...connection } = config.nats;
   return connection;
 }

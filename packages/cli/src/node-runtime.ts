@@ -264,6 +264,7 @@ async function transportFor(config: RingkvConfig, name: string, logger: Logger, 
     name,
     logger,
     ...(config.nats.subjectCheckIntervalMs !== undefined ? { subjectCheckIntervalMs: config.nats.subjectCheckIntervalMs } : {}),
+    ...(config.nats.coalesceWrites !== undefined ? { coalesceWrites: config.nats.coalesceWrites } : {}),
   });
 }
 

@@ -59,6 +59,11 @@ const natsObject = z
      * @default 10000
      */
     subjectCheckIntervalMs: z.number().int().positive().max(3_600_000).optional(),
+    /**
+     * Send the requests and replies of one event-loop turn together, in one socket write.
+     * @default true
+     */
+    coalesceWrites: z.boolean().optional(),
   })
   .strict();
 
