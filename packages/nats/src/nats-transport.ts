@@ -8,9 +8,13 @@
  *   client's `request()` is never used: it builds an Error and a timer per call.
  * - Nobody serving a subject: the server answers at once with a 503 "no responders" status
  *   (enabled by the client for servers with headers), which becomes NodeUnreachableError.
- * - While the connection is down, requests fail at once with TransportError, and calls waiting
- *   for a reply are failed when the connection drops: the client would otherwise buffer them
- *   silently until it reconnects or they time out.
+ * - Riding through a restart of the nats-server (docs/decisions.md): a request made while the
+ *   connection is down waits for it to come back (within its timeout) and is sent then; a call
+ *   whose reply was lost when the connection dropped is sent again once after the reconnect
+ *   when the caller's `idempotent` rule says running it twice is harmless, and fails at once
+ *   ("outcome unknown") otherwise; for a short while after a reconnect, "no responders" is
+ *   retried every 100 ms (the peer may not have reconnected yet; nobody received the message,
+ *   so resending is safe for any message).
  * - Routing calls travel on `ringkv.route.<node>`, every other message on `ringkv.node.<node>`,
  *   so NATS permissions can tell clients from members (docs/security.md).
  * - A node's subjects are its alone: before serving, and every `subjectCheckIntervalMs` while
@@ -73,8 +77,16 @@ export interface NatsTransportOptions extends NatsSecurityOptions {
   logger?: Logger;
   /** How often timed-out calls are swept. @default 20 */
   sweepIntervalMs?: number;
-  /** Wait between reconnect attempts, in ms. @default 250 */
+  /** Wait between reconnect attempts, in ms. @default 100 */
   reconnectTimeWaitMs?: number;
+  /** Random extra wait added to each reconnect attempt, up to this many ms. @default 100 */
+  reconnectJitterMs?: number;
+  /**
+   * Whether running `msg` twice does no harm (a merge of a full object, a read): such a call
+   * whose reply was lost when the connection dropped is sent again after the reconnect.
+   * @default every message is treated as not idempotent
+   */
+  idempotent?: (msg: TransportMessage) => boolean;
   /** Give up the first connection attempt after this long, in ms. @default 5000 */
   connectTimeoutMs?: number;
   /** Try servers in random order (spreads clients over a cluster). @default true */
@@ -90,8 +102,9 @@ export interface NatsTransportOptions extends NatsSecurityOptions {
   /**
    * Hold every request and reply published during one turn of the event loop and hand them to
    * the NATS client together at its end, so that they leave in one socket write instead of one
-   * per microtask drain (docs/ring.md, Performance).
-   * @default true
+   * per microtask drain. Measured, it buys nothing on the ring (whose replica messages are
+   * already batched per turn), so it is off (docs/ring.md, Performance).
+   * @default false
    */
   coalesceWrites?: boolean;
 }
@@ -116,6 +129,10 @@ export interface NatsTransport extends Transport {
 export const TOPIC_SUBJECT_PREFIX = 'ringkv.topic.';
 
 const SUBJECT_CACHE_LIMIT = 10_000;
+/** After a reconnect, "no responders" may mean the peer has not reconnected yet: retried this long. */
+const RECONNECT_GRACE_MS = 3000;
+/** Wait before sending again a message that found no responder during the grace period. */
+const NO_RESPONDER_RETRY_MS = 100;
 /** Longest a listener or the connection waits for in-flight work when closing. */
 const DRAIN_TIMEOUT_MS = 5000;
 
@@ -154,8 +171,8 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       ...(options.name ? { name: options.name } : {}),
       timeout: options.connectTimeoutMs ?? 5000,
       maxReconnectAttempts: -1,
-      reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
-      reconnectJitter: 50,
+      reconnectTimeWait: options.reconnectTimeWaitMs ?? 100,
+      reconnectJitter: options.reconnectJitterMs ?? 100,
       pingInterval: 10_000,
       maxPingOut: 2,
       noRandomize: options.randomize === false,
@@ -164,43 +181,88 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     throw new TransportError(connectFailure(err, where, authWords), { cause: err });
   }
 
-  const coalesce = options.coalesceWrites ?? true;
-  // Publishes of this turn, flattened: subject, data, reply subject ('' for none), what to do
-  // when the client refuses one (it throws synchronously, e.g. once closed).
-  const outbox: (string | Uint8Array | ((err: Error) => void))[] = [];
+  const coalesce = options.coalesceWrites ?? false;
+  const idempotentRule = options.idempotent;
+  const isIdempotent = (msg: TransportMessage): boolean => {
+    if (!idempotentRule) return false;
+    try {
+      return idempotentRule(msg) === true;
+    } catch {
+      return false;
+    }
+  };
+  // What this turn publishes: a request's call id (its message is kept with the pending call,
+  // sent only if still pending and held), or a reply's subject, data and what to do when the
+  // client refuses it (it throws synchronously, e.g. once closed).
+  const outbox: (number | string | Uint8Array | ((err: Error) => void))[] = [];
   let outboxScheduled = false;
   function flushOutbox(): void {
     outboxScheduled = false;
     const out = outbox.splice(0);
-    for (let i = 0; i < out.length; i += 4) {
-      const reply = out[i + 2] as string;
+    for (let i = 0; i < out.length; i++) {
+      const item = out[i]!;
+      if (typeof item === 'number') {
+        publishRequest(item);
+        continue;
+      }
+      const data = out[i + 1] as Uint8Array;
+      const onError = out[i + 2] as (err: Error) => void;
+      i += 2;
       try {
-        nc.publish(out[i] as string, out[i + 1] as Uint8Array, reply ? { reply } : undefined);
+        nc.publish(item as string, data);
       } catch (err) {
-        (out[i + 3] as (err: Error) => void)(err as Error);
+        onError(err as Error);
       }
     }
   }
-  /** Publishes now, or at the end of this turn with the turn's other publishes. */
-  function send(subject: string, data: Uint8Array, reply: string, onError: (err: Error) => void): void {
+  function schedule(): void {
+    if (!outboxScheduled) {
+      outboxScheduled = true;
+      setImmediate(flushOutbox);
+    }
+  }
+  /** Sends a reply now, or at the end of this turn with the turn's other publishes. */
+  function sendReply(to: string, data: Uint8Array, onError: (err: Error) => void): void {
     if (!coalesce) {
       try {
-        nc.publish(subject, data, reply ? { reply } : undefined);
+        nc.publish(to, data);
       } catch (err) {
         onError(err as Error);
       }
       return;
     }
-    outbox.push(subject, data, reply, onError);
-    if (!outboxScheduled) {
-      outboxScheduled = true;
-      setImmediate(flushOutbox);
+    outbox.push(to, data, onError);
+    schedule();
+  }
+  /** Sends held call `id` now, or at the end of this turn. */
+  function sendRequest(id: number): void {
+    if (!coalesce) publishRequest(id);
+    else {
+      outbox.push(id);
+      schedule();
+    }
+  }
+  /** Publishes call `id` if it is still pending and not sent; while down it stays held. */
+  function publishRequest(id: number, again = false): void {
+    const out = pending.outgoing(id);
+    if (!out || (out.state === 'sent' && !again)) return;
+    if (!up) {
+      out.state = 'held';
+      return;
+    }
+    try {
+      nc.publish(out.subject, out.data, { reply: `${inbox}${id}` });
+      out.state = 'sent';
+    } catch (err) {
+      pending.fail(id, (n) => new TransportError(`message to node ${n} cannot be sent: ${(err as Error).message}`, { cause: err }));
     }
   }
 
   const pending = createPendingCalls({ sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS });
   const inbox = `${createInbox()}.`;
   let up = true;
+  /** When the connection last came back (performance.now()); -Infinity before any reconnect. */
+  let reconnectedAt = Number.NEGATIVE_INFINITY;
   let closing = false;
   let closedForGood = false;
   const subjects = new Map<string, string>();
@@ -237,6 +299,11 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     const node = pending.nodeOf(id);
     if (node === undefined) return; // timed out already, or failed when the connection dropped
     if (m.data.length === 0 && m.headers?.code === 503) {
+      // Nobody received it. Right after a reconnect the peer may simply not be back yet.
+      if (performance.now() - reconnectedAt < RECONNECT_GRACE_MS && (pending.remainingMs(id) ?? 0) > NO_RESPONDER_RETRY_MS) {
+        setTimeout(() => publishRequest(id, true), NO_RESPONDER_RETRY_MS).unref?.();
+        return;
+      }
       pending.fail(id, (n) => new NodeUnreachableError(`node ${n} is not reachable`));
       return;
     }
@@ -251,10 +318,22 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       if (s.type === 'disconnect') {
         up = false;
         logger.warn(`NATS connection to ${String(s.data)} lost; reconnecting`);
-        pending.rejectAll(downError);
+        // Replies to what was sent are lost with the server: idempotent calls go again after
+        // the reconnect (once), the others fail now, their outcome unknown.
+        pending.each((id, out) => {
+          if (out.state !== 'sent') return;
+          if (out.idempotent && out.resent === 0) {
+            out.state = 'held';
+            out.resent++;
+          } else pending.fail(id, downError);
+        });
       } else if (s.type === 'reconnect') {
         up = true;
+        reconnectedAt = performance.now();
         logger.info(`NATS connection re-established to ${String(s.data)}`);
+        pending.each((id, out) => {
+          if (out.state === 'held') sendRequest(id);
+        });
       } else if (s.type === 'error') {
         const denied = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
         if (denied) onPermissionDenied(denied.operation, denied.subject);
@@ -293,11 +372,6 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
     if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
       return Promise.reject(new ArgumentError(`timeout must be a positive number of ms, got ${String(timeoutMs)}`));
     }
-    if (!up) {
-      return Promise.reject(
-        new TransportError(`connection to NATS is down (reconnecting to ${servers.join(', ')}); call to node ${node} not sent`),
-      );
-    }
     let subject: string;
     let data: Uint8Array;
     try {
@@ -312,10 +386,9 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
         new TransportError(`message to node ${node} is ${data.length} bytes, over the NATS server's max payload of ${max} bytes`),
       );
     }
-    const { id, promise } = pending.add(node, timeoutMs);
-    send(subject, data, `${inbox}${id}`, (err) =>
-      pending.fail(id, (n) => new TransportError(`message to node ${n} cannot be sent: ${err.message}`, { cause: err })),
-    );
+    // Held until sent: while the connection is down it waits for the reconnect.
+    const { id, promise } = pending.add(node, timeoutMs, { subject, data, idempotent: isIdempotent(msg), state: 'held', resent: 0 });
+    if (up) sendRequest(id);
     return promise;
   }
 
@@ -361,7 +434,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
           ),
         );
       }
-      send(to, data, '', (err) => limited.warn('reply failed', `node ${node} could not send a reply: ${err.message}`));
+      sendReply(to, data, (err) => limited.warn('reply failed', `node ${node} could not send a reply: ${err.message}`));
     }
 
     function ok(to: string, result: unknown): void {

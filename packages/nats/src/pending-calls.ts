@@ -8,7 +8,7 @@
  * const { id, promise } = pending.add('bar@host', 5000);
  * pending.settle(id, { ok: true, value: 42 }); // promise resolves to 42
  */
-import { TimeoutError } from '@ringkv/core';
+import { TimeoutError, TransportError } from '@ringkv/core';
 
 export interface PendingCallsOptions {
   /** How often expired calls are swept; a timeout fires up to this much late. @default 20 */
@@ -19,17 +19,38 @@ export interface PendingCallsOptions {
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: Error };
 
+/**
+ * What a call sent, kept so that it can be sent again: while the connection is down a call is
+ * `held` (not sent), and sent when it comes back.
+ */
+export interface Outgoing {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  /** Safe to run twice (docs/decisions.md, "riding through a NATS restart"). */
+  readonly idempotent: boolean;
+  state: 'held' | 'sent';
+  /** Times it was sent again after its reply was lost to a disconnect. */
+  resent: number;
+}
+
 interface Pending {
   readonly node: string;
   readonly timeoutMs: number;
   readonly deadline: number;
+  readonly out: Outgoing | undefined;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
 
 export interface PendingCalls {
-  /** Registers a call to `node` that expires after `timeoutMs`. */
-  add(node: string, timeoutMs: number): { id: number; promise: Promise<unknown> };
+  /** Registers a call to `node` that expires after `timeoutMs`, with what it sends. */
+  add(node: string, timeoutMs: number, out?: Outgoing): { id: number; promise: Promise<unknown> };
+  /** What call `id` sends; undefined when the call is no longer pending. */
+  outgoing(id: number): Outgoing | undefined;
+  /** Milliseconds left before call `id` expires; undefined when it is no longer pending. */
+  remainingMs(id: number): number | undefined;
+  /** Every pending call that sends something, with its id and node. */
+  each(fn: (id: number, out: Outgoing, node: string) => void): void;
   /** Settles call `id`; false when it is unknown (already timed out or settled). */
   settle(id: number, outcome: Outcome): boolean;
   /** The node call `id` went to; undefined when the call is no longer pending. */
@@ -73,14 +94,18 @@ export function createPendingCalls(options: PendingCallsOptions = {}): PendingCa
     for (const [id, call] of calls) {
       if (call.deadline <= t) {
         calls.delete(id);
-        call.reject(new TimeoutError(`node ${call.node} did not answer within ${call.timeoutMs} ms`));
+        call.reject(
+          call.out?.state === 'held'
+            ? new TransportError(`call to node ${call.node} not sent: no connection to NATS within its ${call.timeoutMs} ms timeout`)
+            : new TimeoutError(`node ${call.node} did not answer within ${call.timeoutMs} ms`),
+        );
       }
     }
     if (calls.size === 0) stopTimer();
   }
 
   return {
-    add(node, timeoutMs) {
+    add(node, timeoutMs, out) {
       const id = nextId;
       // Ids are only compared for equality; wrap long before precision is lost.
       nextId = nextId >= Number.MAX_SAFE_INTEGER ? 1 : nextId + 1;
@@ -90,7 +115,7 @@ export function createPendingCalls(options: PendingCallsOptions = {}): PendingCa
         resolve = res;
         reject = rej;
       });
-      calls.set(id, { node, timeoutMs, deadline: now() + timeoutMs, resolve, reject });
+      calls.set(id, { node, timeoutMs, deadline: now() + timeoutMs, out, resolve, reject });
       ensureTimer();
       return { id, promise };
     },
@@ -103,6 +128,14 @@ export function createPendingCalls(options: PendingCallsOptions = {}): PendingCa
       return true;
     },
     nodeOf: (id) => calls.get(id)?.node,
+    outgoing: (id) => calls.get(id)?.out,
+    remainingMs(id) {
+      const call = calls.get(id);
+      return call ? call.deadline - now() : undefined;
+    },
+    each(fn) {
+      for (const [id, call] of [...calls]) if (call.out) fn(id, call.out, call.node);
+    },
     fail(id, errorFor) {
       const call = calls.get(id);
       if (!call) return false;

@@ -56,7 +56,12 @@ async function pair(url: string | string[], opts: { fooUrl?: string[]; barUrl?: 
   const bar = makeNode(BAR, BAR, tb);
   await foo.start();
   await bar.start();
-  cleanup.push(() => tf.close(), () => tb.close(), () => foo.stop(), () => bar.stop());
+  cleanup.push(
+    () => tf.close(),
+    () => tb.close(),
+    () => foo.stop(),
+    () => bar.stop(),
+  );
   return { foo, bar, tf, tb };
 }
 
@@ -120,7 +125,12 @@ describeDistributed('NATS transport', () => {
     const { foo } = await pair(nats.url);
     const raw: NatsConnection = await connect({ servers: nats.url });
     cleanup.push(() => raw.close());
-    for (const junk of [new Uint8Array([0x92, 0xa5]), new TextEncoder().encode('hello'), new Uint8Array(0), encodeRequest({ type: 'route', body: 42 })]) {
+    for (const junk of [
+      new Uint8Array([0x92, 0xa5]),
+      new TextEncoder().encode('hello'),
+      new Uint8Array(0),
+      encodeRequest({ type: 'route', body: 42 }),
+    ]) {
       const reply = await raw.request(subjectForNode(BAR), junk, { timeout: 2000 });
       const decoded = decodeReply(reply.data, BAR);
       expect(decoded.ok).toBe(false);
@@ -132,27 +142,51 @@ describeDistributed('NATS transport', () => {
     expect(await foo.route('x', 'Kernel', 'node', [])).toBe(BAR);
   });
 
-  it('fails calls at once while the connection is down, and serves again after nats-server restarts', async () => {
-    const server = await startNatsServer();
+  it('fails a non-idempotent call in flight when the connection drops; calls made while down wait for the reconnect', async () => {
+    const server = await startNatsServer({ jetstream: false });
     cleanup.push(() => server.stop());
     const { foo, tf } = await pair(server.url);
     expect(await foo.route('x', 'Kernel', 'node', [])).toBe(BAR);
-    // A call in flight when the server goes away fails at once, not at its 20 s timeout.
+    // A routing call (never idempotent) in flight when the server goes away fails at once, not
+    // at its 20 s timeout: it may or may not have run.
     const started = Date.now();
     const inFlight = foo.route('x', 'T', 'sleep', [1000], { timeoutMs: 20_000 }).catch((e: unknown) => e);
     await new Promise((r) => setTimeout(r, 100));
     await server.stop();
     const lost = (await inFlight) as Error;
     expect(lost).toBeInstanceOf(TransportError);
-    expect(lost.message).toMatch(/connection to NATS lost while waiting for node bar@host.example.com/);
+    expect(lost.message).toMatch(/connection to NATS lost while waiting for node bar@host.example.com; the call's outcome is unknown/);
     expect(Date.now() - started).toBeLessThan(10_000);
-    // New calls fail at once while down.
     await vi.waitFor(() => expect(tf.connected()).toBe(false), { timeout: 5000, interval: 100 });
-    const down = (await foo.route('x', 'Kernel', 'node', [], { timeoutMs: 20_000 }).catch((e: unknown) => e)) as Error;
-    expect(down).toBeInstanceOf(TransportError);
-    expect(down.message).toMatch(/connection to NATS is down/);
+    // A call made while down, with a timeout shorter than the outage, fails as not sent.
+    const notSent = (await foo.route('x', 'Kernel', 'node', [], { timeoutMs: 300 }).catch((e: unknown) => e)) as Error;
+    expect(notSent).toBeInstanceOf(TransportError);
+    expect(notSent.message).toMatch(/call to node bar@host.example.com not sent: no connection to NATS within its 300 ms timeout/);
+    // One made while down with room to wait is sent once the server is back, and answered.
+    const waiting = foo.route('x', 'Kernel', 'node', [], { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
     await server.restart();
-    expect(await vi.waitFor(() => foo.route('x', 'Kernel', 'node', []), { timeout: 10_000, interval: 100 })).toBe(BAR);
+    expect(await waiting).toBe(BAR);
+    expect(await foo.route('x', 'Kernel', 'node', [])).toBe(BAR);
+  });
+
+  it('with coalesceWrites, the requests and replies of a turn all arrive, and replies made just before close still leave', async () => {
+    const tf = await connectNatsTransport({ url: nats.url, name: FOO, coalesceWrites: true });
+    const tb = await connectNatsTransport({ url: nats.url, name: BAR, coalesceWrites: true });
+    cleanup.push(
+      () => tf.close(),
+      () => tb.close(),
+    );
+    const listener = await tb.listen(BAR, (m) => (m.type === 'slow' ? new Promise((r) => setTimeout(() => r(m.body), 200)) : m.body));
+    const many = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => tf.request(BAR, { type: 'echo', body: i }, { timeoutMs: 10_000 })),
+    );
+    expect(many).toEqual(Array.from({ length: 500 }, (_, i) => i));
+    // The listener closes while a call is being handled: its reply still leaves.
+    const slow = tf.request(BAR, { type: 'slow', body: 'late' }, { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    await listener.close();
+    expect(await slow).toBe('late');
   });
 
   it('fails oversized payloads clearly and keeps serving', async () => {
