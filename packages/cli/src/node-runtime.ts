@@ -33,7 +33,7 @@ import {
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { watchFileDescriptors } from './fd-watch.js';
 import { natsConnectOptions } from './nats-flags.js';
-import { AAE_STATUS_MESSAGE, createMembershipAgent, createRingStrategy, type MembershipAgent } from '@ringkv/ring';
+import { AAE_STATUS_MESSAGE, createMembershipAgent, createRingStrategy, isIdempotentRingMessage, type MembershipAgent } from '@ringkv/ring';
 import { startServer } from '@ringkv/server';
 import { createStore, type LmdbBackend, type Store } from '@ringkv/store';
 import type { NodeMetrics } from '@ringkv/http';
@@ -263,6 +263,8 @@ async function transportFor(config: RingkvConfig, name: string, logger: Logger, 
     ...natsConnectOptions(config),
     name,
     logger,
+    // Replica merges and reads lost to a NATS restart are sent again after the reconnect.
+    idempotent: isIdempotentRingMessage,
     ...(config.nats.subjectCheckIntervalMs !== undefined ? { subjectCheckIntervalMs: config.nats.subjectCheckIntervalMs } : {}),
     ...(config.nats.coalesceWrites !== undefined ? { coalesceWrites: config.nats.coalesceWrites } : {}),
   });

@@ -19,6 +19,7 @@ export * from './preference-list.js';
 export { contextRead, uncovered, coveredBy } from './write-path.js';
 export { mergeReplies } from './read-path.js';
 export { BATCH_MESSAGE, createReplicaBatcher, type ReplicaBatcher } from './replica-batch.js';
+export { isIdempotentRingMessage } from './idempotent-messages.js';
 export { createKeyLocks, type KeyLocks } from './key-locks.js';
 export * from './failure-detector.js';
 export * from './hybrid-clock.js';
