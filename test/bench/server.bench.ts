@@ -199,6 +199,21 @@ interface PutGet {
 interface CpuPerOp {
   total: number;
   byProcess: Record<string, number>;
+  /** write(2)/writev(2) calls per operation per process (/proc/<pid>/io), when readable. */
+  writesByProcess?: Record<string, number>;
+}
+
+/** write(2) and writev(2) calls each process has made so far (`syscw` of /proc/<pid>/io). */
+function writesOf(pids: Readonly<Record<string, number>>): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      out[name] = Number(/syscw:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1]);
+    } catch {
+      return undefined;
+    }
+  }
+  return out;
 }
 
 /**
@@ -237,10 +252,12 @@ async function withCpu(pids: Readonly<Record<string, number>> | (() => Record<st
   await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
   const idleTo = read();
   const idleMs = performance.now() - idleStart;
+  const writesBefore = typeof pids === 'function' ? undefined : writesOf(pids);
   const before = read();
   const start = performance.now();
   const result = await load();
   const after = read();
+  const writesAfter = typeof pids === 'function' ? undefined : writesOf(pids);
   const loadMs = performance.now() - start;
   if (!idleFrom || !idleTo || !before || !after || result.ops === 0) return { result };
   const byProcess: Record<string, number> = {};
@@ -248,7 +265,12 @@ async function withCpu(pids: Readonly<Record<string, number>> | (() => Record<st
     const idlePerMs = (idleTo[name]! - (idleFrom[name] ?? 0)) / idleMs;
     byProcess[name] = Math.max(0, after[name]! - (before[name] ?? 0) - idlePerMs * loadMs) / result.ops;
   }
-  return { result, cpu: { total: Object.values(byProcess).reduce((a, b) => a + b, 0), byProcess } };
+  let writesByProcess: Record<string, number> | undefined;
+  if (writesBefore && writesAfter) {
+    writesByProcess = {};
+    for (const name of Object.keys(writesAfter)) writesByProcess[name] = (writesAfter[name]! - (writesBefore[name] ?? 0)) / result.ops;
+  }
+  return { result, cpu: { total: Object.values(byProcess).reduce((a, b) => a + b, 0), byProcess, ...(writesByProcess ? { writesByProcess } : {}) } };
 }
 
 /** The bench process's own CPU (the single node lives here), in the same terms as cpuOf. */
@@ -391,20 +413,26 @@ function pidListeningOn(port: number): number | undefined {
 
 /**
  * The levers of issue 11, switched on one after another (each row adds one to the row above),
- * so one run shows what each bought. The last row is the default configuration.
+ * so one run shows what each bought. The row marked isDefault is what a node runs without settings.
  */
-export const RING_VARIANTS: ReadonlyArray<{ label: string; ring: Record<string, unknown>; storage: Record<string, unknown>; nats?: Record<string, unknown> }> = [
+export const RING_VARIANTS: ReadonlyArray<{
+  label: string;
+  ring: Record<string, unknown>;
+  storage: Record<string, unknown>;
+  nats?: Record<string, unknown>;
+  /** The configuration a node runs without settings: the ring rows of the main table. */
+  isDefault?: boolean;
+}> = [
   {
     label: 'before: version read then write, per-bucket queues, no batching, no placement cache',
     ring: { writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 },
     storage: { serializeBy: 'bucket' },
-    nats: { coalesceWrites: false },
   },
-  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' }, nats: { coalesceWrites: false } },
-  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {}, nats: { coalesceWrites: false } },
-  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {}, nats: { coalesceWrites: false } },
-  { label: '+ placement cached per ring', ring: {}, storage: {}, nats: { coalesceWrites: false } },
-  { label: "+ the transport's writes coalesced per event-loop turn (the default configuration)", ring: {}, storage: {} },
+  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' } },
+  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {} },
+  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {} },
+  { label: '+ placement cached per ring (the default configuration)', ring: {}, storage: {}, isDefault: true },
+  { label: "+ the transport's writes coalesced per event-loop turn (`nats.coalesceWrites`, not the default)", ring: {}, storage: {}, nats: { coalesceWrites: true } },
 ];
 
 /**
@@ -605,7 +633,7 @@ export async function run(): Promise<BenchSection> {
         ]),
   ];
   const ringDown = ringClusters.find((r): r is string => typeof r === 'string');
-  const last = rings.length - 1;
+  const last = RING_VARIANTS.findIndex((v) => v.isDefault);
   if (ringDown !== undefined) lines.push(`| ringkv ring | ${ringDown} | | | | | | |`);
   else lines.push(row('ringkv ring PUT (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings[last]!.map((r) => r.put)), rbSet, scSet?.opsPerSec), row('ringkv ring GET (3 node processes over NATS, N3 R2 W2, via a)', summarise(rings[last]!.map((r) => r.get)), rbGet, scGet?.opsPerSec));
   lines.push(row('bare Node.js server answering OK to every read (the platform\'s ceiling; PUT lines)', summarise(bare), rbSet, scSet?.opsPerSec));
@@ -655,7 +683,7 @@ export async function run(): Promise<BenchSection> {
         return `| ${RING_VARIANTS[i]!.label} | ${fmt(m.put.opsPerSec)} | ${fmt(m.put.p99Ms, 2)} | ${fmt(m.get.opsPerSec)} | ${fmt(m.get.p99Ms, 2)} | ${step(m.put.opsPerSec, prev?.put.opsPerSec)} | ${step(m.get.opsPerSec, prev?.get.opsPerSec)} | ${fmt(m.put.opsPerSec / put.opsPerSec, 2)}x | ${fmt(m.get.opsPerSec / get.opsPerSec, 2)}x | ${m.put.errors + m.get.errors} |`;
       }),
       '',
-      `All levers together against the baseline, same run: PUT ${fmt(med[last]!.put.opsPerSec / med[0]!.put.opsPerSec, 2)}x, GET ${fmt(med[last]!.get.opsPerSec / med[0]!.get.opsPerSec, 2)}x.`,
+      `The default configuration against the baseline, same run: PUT ${fmt(med[last]!.put.opsPerSec / med[0]!.put.opsPerSec, 2)}x, GET ${fmt(med[last]!.get.opsPerSec / med[0]!.get.opsPerSec, 2)}x.`,
     );
   }
   const cpuRows = (label: string, runs: PutGet[]) => {
@@ -663,7 +691,18 @@ export async function run(): Promise<BenchSection> {
     if (withCpuOnly.length === 0) return undefined;
     const names = Object.keys(withCpuOnly[0]!.cpu!.put.byProcess);
     const med = (op: 'put' | 'get', name?: string) => median(withCpuOnly.map((r) => (name ? (r.cpu![op].byProcess[name] ?? 0) : r.cpu![op].total)));
-    return { label, names, put: med('put'), get: med('get'), perProcess: (op: 'put' | 'get') => names.map((n) => `${n} ${fmt(med(op, n), 1)}`).join(', ') };
+    const writes = (name: string) => {
+      const xs = withCpuOnly.map((r) => r.cpu!.put.writesByProcess?.[name]).filter((x): x is number => x !== undefined && Number.isFinite(x));
+      return xs.length ? fmt(median(xs), 2) : 'n/a';
+    };
+    return {
+      label,
+      names,
+      put: med('put'),
+      get: med('get'),
+      perProcess: (op: 'put' | 'get') => names.map((n) => `${n} ${fmt(med(op, n), 1)}`).join(', '),
+      writesPerProcess: () => names.map((n) => `${n} ${writes(n)}`).join(', '),
+    };
   };
   const soloCpu = cpuRows('single node (one process)', single);
   const ringCpu = ringDown === undefined ? rings.map((rs, i) => cpuRows(RING_VARIANTS[i]!.label, rs)) : [];
@@ -672,13 +711,17 @@ export async function run(): Promise<BenchSection> {
       '',
       '### CPU per operation: what a call costs the cluster',
       '',
-      'CPU time (user + system, from /proc) that every serving process spent during the same runs as above, less what it spends idle (measured over the second before each run: failure-detector pings, anti-entropy tree updates), divided by the operations answered; median over the rounds. Unlike throughput, this hardly moves with what else runs on the machine. The load generator\'s own CPU is not counted. On this machine every process shares the same 2 cores, so the ring\'s throughput can reach at most about (single CPU per op / ring CPU per op) of the single node\'s once both are CPU-bound; on three machines each node pays only its own share.',
+      'CPU time (user + system, from /proc) that every serving process spent during the same runs as above, less what it spends idle (measured over the second before each run: failure-detector pings, anti-entropy tree updates), divided by the operations answered; median over the rounds. Unlike throughput, this hardly moves with what else runs on the machine. The load generator\'s own CPU is not counted. Socket writes are the write(2)/writev(2) calls of each process per operation (`syscw` of /proc/<pid>/io): node a writes one reply per operation to its client, so what it writes above 1 is its NATS traffic. On this machine every process shares the same 2 cores, so the ring\'s throughput can reach at most about (single CPU per op / ring CPU per op) of the single node\'s once both are CPU-bound; on three machines each node pays only its own share.',
       '',
-      '| setup | PUT us/op | GET us/op | PUT vs single | GET vs single | PUT us/op by process |',
-      '|---|---:|---:|---:|---:|---|',
-      `| ${soloCpu.label} | ${fmt(soloCpu.put, 1)} | ${fmt(soloCpu.get, 1)} | 1.00x | 1.00x | ${soloCpu.perProcess('put')} |`,
+      '| setup | PUT us/op | GET us/op | PUT vs single | GET vs single | PUT us/op by process | PUT socket writes per op by process |',
+      '|---|---:|---:|---:|---:|---|---|',
+      `| ${soloCpu.label} | ${fmt(soloCpu.put, 1)} | ${fmt(soloCpu.get, 1)} | 1.00x | 1.00x | ${soloCpu.perProcess('put')} | |`,
       ...ringCpu.flatMap((r) =>
-        r ? [`| ring: ${r.label} | ${fmt(r.put, 1)} | ${fmt(r.get, 1)} | ${fmt(r.put / soloCpu.put, 2)}x | ${fmt(r.get / soloCpu.get, 2)}x | ${r.perProcess('put')} |`] : [],
+        r
+          ? [
+              `| ring: ${r.label} | ${fmt(r.put, 1)} | ${fmt(r.get, 1)} | ${fmt(r.put / soloCpu.put, 2)}x | ${fmt(r.get / soloCpu.get, 2)}x | ${r.perProcess('put')} | ${r.writesPerProcess()} |`,
+            ]
+          : [],
       ),
     );
   }
