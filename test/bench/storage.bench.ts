@@ -10,12 +10,12 @@
  * RINGKV_BENCH_STORAGE_KEYS keys for the size part (default 1,000,000).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInProcessNetwork, createModuleRegistry, createNode, createRangeStrategy, type RingkvNode } from '@ringkv/core';
-import { createStore, type StoreOptions } from '@ringkv/store';
+import { createLmdbBackend, createStore, type StoreOptions } from '@ringkv/store';
 import type { BenchSection } from './run.js';
 import { serverLoad } from './server.bench.js';
 import { fmt, type LoadResult } from './stats.js';
@@ -39,6 +39,55 @@ async function nodeOn(options: StoreOptions): Promise<{ node: RingkvNode; close(
       await store.close();
     },
   };
+}
+
+/**
+ * What the disk allows, with no server in front: `writers` closed-loop writers straight on the
+ * LMDB backend's synchronous face, each writing one key and waiting for it to be on disk (the
+ * default durability's acknowledgement) before the next, for `ms`. The text server on LMDB
+ * cannot answer more PUTs than this with the same number of clients waiting.
+ */
+async function lmdbCeiling(path: string, writers: number, ms: number): Promise<number> {
+  const backend = await createLmdbBackend({ path });
+  const sync = backend.sync;
+  if (!sync) throw new Error('the LMDB backend has no synchronous face');
+  const table = new TextEncoder().encode('ceiling');
+  const id = Buffer.from(table).toString('latin1');
+  sync.createTable('plain', id, table);
+  await sync.written?.();
+  const value = new Uint8Array([0x61, 0x62, 0x63]);
+  let done = 0;
+  const end = performance.now() + ms;
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; performance.now() < end; i++) {
+        sync.set('plain', id, table, new TextEncoder().encode(`k${w}-${i % 20}`), value);
+        await sync.written?.();
+        done++;
+      }
+    }),
+  );
+  await backend.close();
+  return (done * 1000) / ms;
+}
+
+/** Median time of one 4 KiB write followed by fdatasync, in the folder the data goes to. */
+function fdatasyncMs(dir: string, rounds = 200): number {
+  const fd = openSync(join(dir, 'fsync-probe'), 'w');
+  const buf = Buffer.alloc(4096, 1);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const t0 = performance.now();
+      writeSync(fd, buf, 0, buf.length, (i % 16) * 4096);
+      fdatasyncSync(fd);
+      times.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1]!;
 }
 
 interface SizeReport {
@@ -117,6 +166,8 @@ export async function run(): Promise<BenchSection> {
   ];
   const nodes: Array<{ node: RingkvNode; close(): Promise<void> }> = [];
   const results = setups.map(() => ({ put: [] as LoadResult[], get: [] as LoadResult[] }));
+  const ceilings: number[] = [];
+  const flushes: number[] = [];
   let sizes: { memory?: SizeReport; lmdb?: SizeReport; error?: string } = {};
   const keys = Math.round(Number(process.env.RINGKV_BENCH_STORAGE_KEYS ?? 1_000_000)) || 1_000_000;
   try {
@@ -129,6 +180,9 @@ export async function run(): Promise<BenchSection> {
         results[i]!.put.push(r.put);
         results[i]!.get.push(r.get);
       }
+      // The disk's own bound, in the same round: LMDB with no server, as many writers as connections.
+      ceilings.push(await lmdbCeiling(join(dir, `lmdb-ceiling-${round}`), serverLoad.connections, serverLoad.durationMs()));
+      flushes.push(fdatasyncMs(dir));
     }
     for (const n of nodes.splice(0)) await n.close();
     try {
@@ -161,9 +215,13 @@ export async function run(): Promise<BenchSection> {
   if (!redis) lines.push('', 'redis-server is not installed: no Redis row in this run.');
   const lp = put[1]!.opsPerSec / put[0]!.opsPerSec;
   const lg = get[1]!.opsPerSec / get[0]!.opsPerSec;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const ceiling = median(ceilings);
   lines.push(
     '',
     `Targets (issue 12), LMDB with the default durability against memory, same run: PUT >= 0.5x: ${fmt(lp, 2)} (${lp >= 0.5 ? 'met' : 'not met'}); GET >= 0.8x: ${fmt(lg, 2)} (${lg >= 0.8 ? 'met' : 'not met'}).`,
+    '',
+    `The disk's bound, measured in the same rounds: ${serverLoad.connections} writers straight on the LMDB backend (no server, no network), each waiting for its write to be on disk before the next, reach ${fmt(ceiling)} writes/s (median of ${ceilings.length} rounds: ${ceilings.map((c) => fmt(c)).join(', ')}), which is ${fmt(ceiling / put[0]!.opsPerSec, 2)}x the memory PUT above; one 4 KiB write + fdatasync takes ${fmt(median(flushes), 2)} ms (median). The text server on LMDB reaches ${fmt(put[1]!.opsPerSec / ceiling, 2)}x that bound. With as many clients waiting, no server can pass it: PUT >= 0.5x memory needs a disk whose flush lets ${fmt(0.5 * put[0]!.opsPerSec)} writes/s through. (An LMDB commit writes its pages, then flushes the data and the meta page: several flushes per batch, so a batch costs more than one probe. The server stays under the bound because its clients' next writes arrive spread out over the flush, not all at once, so its batches hold fewer than ${serverLoad.connections} writes.) \`syncIntervalMs\` trades this for speed (docs/store.md says what it can lose).`,
   );
   if (sizes.memory && sizes.lmdb) {
     const m = sizes.memory;
