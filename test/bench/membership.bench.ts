@@ -5,23 +5,9 @@
  * with a closed-loop load of unique writes and reads running before and during each change. Reports moved vs planned bytes, availability,
  * the longest gap between successful writes, write p99 before and during, and time to settle.
  */
-import {
-  createInProcessNetwork,
-  createMemoryClusterStateStore,
-  createModuleRegistry,
-  createNode,
-  readSeen,
-  readState,
-  readTransfers,
-  type ClusterLayout,
-  type ClusterStateStore,
-  type InProcessNetwork,
-  type RingkvNode,
-  type RingLayout,
-} from '@ringkv/core';
-import { createMembershipAgent, type MembershipAgent } from '@ringkv/ring';
-import { createStore, type Store } from '@ringkv/store';
-import { percentile, startLoad, type LoadClient } from '@ringkv/test-utils';
+import { createInProcessNetwork, createMemoryClusterStateStore, readTransfers, type ClusterLayout, type RingLayout } from '@ringkv/core';
+import { percentile, startLoad } from '@ringkv/test-utils';
+import { routeLoadClient as client, settledState, startManagedMember, stopManagedMembers, type ManagedMember } from '@ringkv/test-utils/managed-cluster';
 import { commitPlan, planStaged, stage } from 'ringkv';
 import { loadavg } from 'node:os';
 import type { BenchSection } from './run.js';
@@ -42,45 +28,6 @@ const RANGE_SEED: ClusterLayout = {
 const PRELOAD = 100;
 const VALUE = new Uint8Array(1000).fill(120);
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-interface Member {
-  node: RingkvNode;
-  store: Store;
-  agent: MembershipAgent;
-}
-
-async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: ClusterLayout): Promise<Member> {
-  const store = await createStore({ backend: 'memory' });
-  const modules = createModuleRegistry();
-  store.register(modules);
-  const node = createNode({ name, transport: network.transport(), modules, hopTimeoutMs: 2000 });
-  store.attach(node);
-  const agent = createMembershipAgent({ node, store: state, ...(seed ? { seed } : {}), storage: true, heartbeatMs: 200, livenessMs: 2000 });
-  await agent.start();
-  await node.start();
-  return { node, store, agent };
-}
-
-function client(node: RingkvNode): LoadClient {
-  return {
-    async put(bucket, key, value) {
-      const r = await node.route(bucket, 'KV.Bucket', 'put', [bucket, enc.encode(key), enc.encode(value)]);
-      return r === 'ok' ? 'OK' : String(r);
-    },
-    async get(bucket, key) {
-      const r = (await node.route(bucket, 'KV.Bucket', 'get', [bucket, enc.encode(key)])) as { value: Uint8Array | null } | string;
-      return typeof r === 'object' && r.value ? dec.decode(r.value) : String(r);
-    },
-  };
-}
-
-async function settled(state: ClusterStateStore): Promise<boolean> {
-  const s = (await readState(state))!.doc;
-  if (s.transition) return false;
-  const seen = await readSeen(state);
-  return seen.every((x) => x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch);
-}
 
 interface Row {
   strategy: string;
@@ -120,14 +67,17 @@ export async function run(): Promise<BenchSection> {
 async function scenario(strategy: string, seed: ClusterLayout, buckets: readonly string[]): Promise<Row[]> {
   const network = createInProcessNetwork();
   const state = createMemoryClusterStateStore();
-  const members = new Map<string, Member>();
-  for (const name of seed.members) members.set(name, await startMember(network, state, name, seed));
+  const members = new Map<string, ManagedMember>();
+  const startMember = (name: string, seed?: ClusterLayout) =>
+    startManagedMember(network, state, name, { ...(seed ? { seed } : {}), heartbeatMs: 200, livenessMs: 2000 });
+  const settled = () => settledState(state).then(() => true, () => false);
+  for (const name of seed.members) members.set(name, await startMember(name, seed));
   const a = members.get('a@bench')!.node;
   for (const b of buckets) {
     await a.route(b, 'KV.Registry', 'create', [b]);
     await Promise.all(Array.from({ length: PRELOAD }, (_, i) => a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), VALUE])));
   }
-  members.set('d@bench', await startMember(network, state, 'd@bench'));
+  members.set('d@bench', await startMember('d@bench'));
   const rows: Row[] = [];
 
   async function change(label: string, staged: Parameters<typeof stage>[1]): Promise<void> {
@@ -145,7 +95,7 @@ async function scenario(strategy: string, seed: ClusterLayout, buckets: readonly
     const committedAt = Date.now();
     await commitPlan(state);
     const deadline = Date.now() + 120_000;
-    while (!(await settled(state))) {
+    while (!(await settled())) {
       if (Date.now() > deadline) throw new Error(`${label} did not settle`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -177,10 +127,6 @@ async function scenario(strategy: string, seed: ClusterLayout, buckets: readonly
 
   await change('3 -> 4 (join d)', { action: 'join', node: 'd@bench' });
   await change('4 -> 3 (leave b)', { action: 'leave', node: 'b@bench' });
-  for (const m of members.values()) {
-    await m.agent.stop();
-    await m.node.stop();
-    await m.store.close();
-  }
+  await stopManagedMembers(members.values());
   return rows;
 }

@@ -16,7 +16,8 @@ import { kvCall, remoteRouter, type Transport } from '@ringkv/core';
 import { connectNatsTransport } from '@ringkv/nats';
 import {
   describeDistributed,
-  runRingkv,
+  clusterCommand,
+  serverPortOf,
   startLoad,
   startNatsServer,
   startNodeProcess,
@@ -84,15 +85,11 @@ async function startCluster(backend: 'lmdb' | 'memory', intervalMs: number): Pro
     async start(name) {
       const p = await startNodeProcess({ config: configFor(name), env: { NATS_URL: nats.url, RINGKV_STORAGE_BACKEND: backend }, readyTimeoutMs: 60_000 });
       nodes.set(name, p);
-      const m = [...p.output().matchAll(/node \S+ ready \(.*; port (\d+)\)/g)].at(-1);
-      if (!m) throw new Error(`no port in the ready line of ${name}:\n${p.output()}`);
-      ports.set(name, Number(m[1]));
+      ports.set(name, serverPortOf(p));
       return p;
     },
     async status() {
-      const r = await runRingkv(['cluster', 'status', '--json', '--nats', nats.url], { timeoutMs: 30_000 });
-      if (r.code !== 0) throw new Error(`ringkv cluster status exited ${r.code}: ${r.stderr}${r.stdout}`);
-      return JSON.parse(r.stdout) as ClusterStatus;
+      return JSON.parse(await clusterCommand(nats.url)('status', '--json')) as ClusterStatus;
     },
     async stop() {
       await Promise.all([...nodes.values()].map((n) => n.kill('SIGKILL')));

@@ -10,24 +10,18 @@ import {
   casDoc,
   createInProcessNetwork,
   createMemoryClusterStateStore,
-  createModuleRegistry,
-  createNode,
   decodeState,
-  readSeen,
   readState,
   readTransfers,
   ringAfter,
   stageChange,
   STATE_KEY,
   type ClusterState,
-  type ClusterStateStore,
-  type InProcessNetwork,
-  type RingkvNode,
   type RingLayout,
 } from '@ringkv/core';
-import { createMembershipAgent, createRing, replicaMoves, type EpochRingStrategy, type MembershipAgent } from '@ringkv/ring';
-import { createStore, type Store } from '@ringkv/store';
-import { startLoad, type LoadClient } from '@ringkv/test-utils';
+import { createRing, replicaMoves, type EpochRingStrategy } from '@ringkv/ring';
+import { startLoad } from '@ringkv/test-utils';
+import { routeLoadClient as client, settledState as settled, startManagedMember, stopManagedMembers, type ManagedMember } from '@ringkv/test-utils/managed-cluster';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const SEED: RingLayout = { strategy: 'ring', members: ['a@m', 'b@m', 'c@m'], n: 3, r: 2, w: 2, vnodes: 64 };
@@ -35,76 +29,26 @@ const BUCKETS = Array.from({ length: 24 }, (_, i) => `bucket-${i}`);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-interface Member {
-  node: RingkvNode;
-  store: Store;
-  agent: MembershipAgent;
-}
-
-async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: RingLayout): Promise<Member> {
-  const store = await createStore({ backend: 'memory' });
-  const modules = createModuleRegistry();
-  store.register(modules);
-  const node = createNode({ name, transport: network.transport(), modules, hopTimeoutMs: 2000 });
-  store.attach(node);
-  const agent = createMembershipAgent({
-    node,
-    store: state,
-    ...(seed ? { seed } : {}),
-    storage: true,
-    heartbeatMs: 100,
-    livenessMs: 1500,
-    batchSize: 50,
-    timing: { pingIntervalMs: 100, pingTimeoutMs: 500, handoffIntervalMs: 200 },
-  });
-  await agent.start();
-  await node.start();
-  return { node, store, agent };
-}
-
-function client(node: RingkvNode): LoadClient {
-  return {
-    async put(bucket, key, value) {
-      const r = await node.route(bucket, 'KV.Bucket', 'put', [bucket, enc.encode(key), enc.encode(value)]);
-      return r === 'ok' ? 'OK' : String(r);
-    },
-    async get(bucket, key) {
-      const r = (await node.route(bucket, 'KV.Bucket', 'get', [bucket, enc.encode(key)])) as { value: Uint8Array | null } | string;
-      return typeof r === 'object' && r.value ? dec.decode(r.value) : String(typeof r === 'object' ? 'nil' : r);
-    },
-  };
-}
-
-/** The state once no transition runs and every member installed and cleaned up its epoch; throws before. */
-async function settled(state: ClusterStateStore, members: readonly string[]): Promise<ClusterState> {
-  const s = (await readState(state))!.doc;
-  if (s.transition) throw new Error(`transition ${s.transition.id} in phase ${s.transition.phase} (epoch ${s.epoch})`);
-  const seen = await readSeen(state);
-  const behind = members.filter((m) => !seen.some((x) => x.node === m && x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch));
-  if (behind.length > 0) throw new Error(`not settled on ${behind.join(', ')}`);
-  return s;
-}
-
 describe('membership on the ring, in process, under load', () => {
   const network = createInProcessNetwork();
   const state = createMemoryClusterStateStore();
-  const members = new Map<string, Member>();
+  const members = new Map<string, ManagedMember>();
+  const startMember = (name: string, seed?: RingLayout) =>
+    startManagedMember(network, state, name, {
+      ...(seed ? { seed } : {}),
+      batchSize: 50,
+      timing: { pingIntervalMs: 100, pingTimeoutMs: 500, handoffIntervalMs: 200 },
+    });
 
   beforeAll(async () => {
-    for (const name of SEED.members) members.set(name, await startMember(network, state, name, SEED));
+    for (const name of SEED.members) members.set(name, await startMember(name, SEED));
     const a = members.get('a@m')!.node;
     for (const b of BUCKETS) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
     // Some data before the change, so there is something to stream.
     for (const b of BUCKETS)
       for (let i = 0; i < 30; i++) await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(`x`.repeat(100))]);
   });
-  afterAll(async () => {
-    for (const m of members.values()) {
-      await m.agent.stop();
-      await m.node.stop();
-      await m.store.close();
-    }
-  });
+  afterAll(() => stopManagedMembers(members.values()));
 
   async function change(stage: (s: ClusterState) => ClusterState, after: readonly string[]): Promise<void> {
     const before = (await readState(state))!.doc;
@@ -166,7 +110,7 @@ describe('membership on the ring, in process, under load', () => {
   }
 
   it('3 -> 4: d joins, and takes over a quarter of the replicas', async () => {
-    members.set('d@m', await startMember(network, state, 'd@m'));
+    members.set('d@m', await startMember('d@m'));
     expect(members.get('d@m')!.agent.epoch()).toBe(1);
     await change((s) => stageChange(s, { action: 'join', node: 'd@m' }), ['a@m', 'b@m', 'c@m', 'd@m']);
   }, 90_000);

@@ -26,7 +26,8 @@ import { askHoldings, clusterStatus, type ClusterPlan, type ClusterStatus } from
 import {
   describeDistributed,
   percentile,
-  runRingkv,
+  clusterCommand,
+  serverPortOf,
   startLoad,
   startNatsServer,
   startNodeProcess,
@@ -83,17 +84,9 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
     return p;
   }
 
-  function readPort(name: string, p: NodeProcess): void {
-    const m = [...p.output().matchAll(/node \S+ ready \(.*; port (\d+)\)/g)].at(-1);
-    if (!m) throw new Error(`no port in the ready line of ${name}:\n${p.output()}`);
-    ports.set(name, Number(m[1]));
-  }
+  const readPort = (name: string, p: NodeProcess) => ports.set(name, serverPortOf(p));
 
-  const cli = async (...args: string[]) => {
-    const r = await runRingkv(['cluster', ...args, '--nats', nats.url], { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new Error(`ringkv cluster ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
+  const cli = (...args: string[]) => clusterCommand(nats.url)(...args);
 
   async function settle(members: readonly string[]): Promise<ClusterStatus> {
     return vi.waitFor(

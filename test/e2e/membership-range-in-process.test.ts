@@ -7,27 +7,20 @@
  * the bytes within 1% of it; nothing moved between two nodes that both stayed.
  */
 import {
+  casDoc,
   createInProcessNetwork,
   createMemoryClusterStateStore,
-  createModuleRegistry,
-  createNode,
+  decodeState,
   findEntry,
-  readSeen,
   readState,
   readTransfers,
   stageChange,
-  casDoc,
-  decodeState,
   STATE_KEY,
   type ClusterState,
-  type ClusterStateStore,
-  type InProcessNetwork,
   type RangeLayout,
-  type RingkvNode,
 } from '@ringkv/core';
-import { createMembershipAgent, type MembershipAgent } from '@ringkv/ring';
-import { createStore, type Store } from '@ringkv/store';
-import { startLoad, type LoadClient } from '@ringkv/test-utils';
+import { startLoad } from '@ringkv/test-utils';
+import { routeLoadClient as client, settledState as settled, startManagedMember, stopManagedMembers, type ManagedMember } from '@ringkv/test-utils/managed-cluster';
 import { commitPlan, planStaged, type ClusterPlan } from 'ringkv';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -46,67 +39,21 @@ const SEED: RangeLayout = {
 const PRELOAD_KEYS = 20;
 const VALUE = 'x'.repeat(3000);
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-interface Member {
-  node: RingkvNode;
-  store: Store;
-  agent: MembershipAgent;
-}
-
-async function startMember(network: InProcessNetwork, state: ClusterStateStore, name: string, seed?: RangeLayout): Promise<Member> {
-  const store = await createStore({ backend: 'memory' });
-  const modules = createModuleRegistry();
-  store.register(modules);
-  const node = createNode({ name, transport: network.transport(), modules, hopTimeoutMs: 2000 });
-  store.attach(node);
-  const agent = createMembershipAgent({ node, store: state, ...(seed ? { seed } : {}), storage: true, heartbeatMs: 100, livenessMs: 1500, batchSize: 7 });
-  await agent.start();
-  await node.start();
-  return { node, store, agent };
-}
-
-function client(node: RingkvNode): LoadClient {
-  return {
-    async put(bucket, key, value) {
-      const r = await node.route(bucket, 'KV.Bucket', 'put', [bucket, enc.encode(key), enc.encode(value)]);
-      return r === 'ok' ? 'OK' : String(r);
-    },
-    async get(bucket, key) {
-      const r = (await node.route(bucket, 'KV.Bucket', 'get', [bucket, enc.encode(key)])) as { value: Uint8Array | null } | string;
-      return typeof r === 'object' && r.value ? dec.decode(r.value) : String(typeof r === 'object' ? 'nil' : r);
-    },
-  };
-}
-
-async function settled(state: ClusterStateStore, members: readonly string[]): Promise<ClusterState> {
-  const s = (await readState(state))!.doc;
-  if (s.transition) throw new Error(`transition ${s.transition.id} in phase ${s.transition.phase} (epoch ${s.epoch})`);
-  const seen = await readSeen(state);
-  const behind = members.filter((m) => !seen.some((x) => x.node === m && x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch));
-  if (behind.length > 0) throw new Error(`not settled on ${behind.join(', ')}`);
-  return s;
-}
 
 describe('membership on a committed range table, in process, under load', () => {
   const network = createInProcessNetwork();
   const state = createMemoryClusterStateStore();
-  const members = new Map<string, Member>();
+  const members = new Map<string, ManagedMember>();
+  const startMember = (name: string, seed?: RangeLayout) => startManagedMember(network, state, name, { ...(seed ? { seed } : {}), batchSize: 7 });
 
   beforeAll(async () => {
-    for (const name of SEED.members) members.set(name, await startMember(network, state, name, SEED));
+    for (const name of SEED.members) members.set(name, await startMember(name, SEED));
     const a = members.get('a@r')!.node;
     for (const b of [...BUCKETS, EMPTY]) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
     for (const b of BUCKETS)
       for (let i = 0; i < PRELOAD_KEYS; i++) expect(await a.route(b, 'KV.Bucket', 'put', [b, enc.encode(`pre-${i}`), enc.encode(VALUE)])).toBe('ok');
   });
-  afterAll(async () => {
-    for (const m of members.values()) {
-      await m.agent.stop();
-      await m.node.stop();
-      await m.store.close();
-    }
-  });
+  afterAll(() => stopManagedMembers(members.values()));
 
   async function change(stage: (s: ClusterState) => ClusterState, after: readonly string[]): Promise<ClusterPlan> {
     const before = (await readState(state))!.doc;
@@ -165,7 +112,7 @@ describe('membership on a committed range table, in process, under load', () => 
   }
 
   it('3 -> 4: d joins and takes the half (by bytes) of the range holding the most', async () => {
-    members.set('d@r', await startMember(network, state, 'd@r'));
+    members.set('d@r', await startMember('d@r'));
     const plan = await change((s) => stageChange(s, { action: 'join', node: 'd@r' }), ['a@r', 'b@r', 'c@r', 'd@r']);
     expect(plan.moves.length).toBe(1);
     expect(plan.moves[0]!.to).toBe('d@r');
@@ -182,7 +129,7 @@ describe('membership on a committed range table, in process, under load', () => 
   }, 90_000);
 
   it('replace c by e: e takes exactly the ranges c had, and only c sends', async () => {
-    members.set('e@r', await startMember(network, state, 'e@r'));
+    members.set('e@r', await startMember('e@r'));
     const before = (await readState(state))!.doc.layout as RangeLayout;
     const plan = await change((s) => stageChange(s, { action: 'replace', node: 'c@r', by: 'e@r' }), ['a@r', 'd@r', 'e@r']);
     expect(plan.moves.map((m) => `${m.from}>${m.to}`)).toEqual(['c@r>e@r']);

@@ -20,7 +20,8 @@ import { askHoldings, clusterStatus, type ClusterPlan } from 'ringkv';
 import {
   describeDistributed,
   percentile,
-  runRingkv,
+  clusterCommand,
+  serverPortOf,
   startLoad,
   startNatsServer,
   startNodeProcess,
@@ -75,17 +76,9 @@ describeDistributed('membership over NATS on a committed range table: join, then
     return p;
   }
 
-  function readPort(name: string, p: NodeProcess): void {
-    const m = [...p.output().matchAll(/node \S+ ready \(.*; port (\d+)\)/g)].at(-1);
-    if (!m) throw new Error(`no port in the ready line of ${name}:\n${p.output()}`);
-    ports.set(name, Number(m[1]));
-  }
+  const readPort = (name: string, p: NodeProcess) => ports.set(name, serverPortOf(p));
 
-  const cli = async (...args: string[]) => {
-    const r = await runRingkv(['cluster', ...args, '--nats', nats.url], { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new Error(`ringkv cluster ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  };
+  const cli = (...args: string[]) => clusterCommand(nats.url)(...args);
 
   async function change(label: string, stageArgs: string[], after: readonly string[], during?: () => Promise<void>): Promise<LoadStats> {
     const before = (await readState(state))!.doc.layout as RangeLayout;

@@ -5,10 +5,10 @@
  * cleanup. Every operation runs in the bucket's queue, so it never interleaves with the
  * guide's operations on the same bucket.
  */
-import { ArgumentError, bucketBytes, describeType, RANGE_MOVE_MODULE, type BucketName, type ModuleRegistry, type RangeMovePage } from '@ringkv/core';
+import { ArgumentError, describeType, RANGE_MOVE_MODULE, type ModuleRegistry, type RangeMovePage } from '@ringkv/core';
 import type { Backend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
-import { keyString } from './bytes.js';
+import { keyString, nonEmptyArgBytes } from './bytes.js';
 
 export interface RangeMoveFunctions {
   /** Up to `limit` entries of a plain bucket after the cursor `after`, in key byte order. */
@@ -27,7 +27,7 @@ const MAX_PAGE = 10_000;
 export function createRangeMoveFunctions(backend: Backend, queue: BucketQueue): RangeMoveFunctions {
   return {
     async scan(bucket, after, limit) {
-      const name = bucketArg(bucket);
+      const name = nonEmptyArgBytes(bucket, 'bucket');
       if (after !== undefined && after !== null && !(after instanceof Uint8Array))
         throw new ArgumentError(`after must be bytes or null, got ${describeType(after)}`);
       if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
@@ -47,7 +47,7 @@ export function createRangeMoveFunctions(backend: Backend, queue: BucketQueue): 
     },
 
     async absorb(bucket, entries) {
-      const name = bucketArg(bucket);
+      const name = nonEmptyArgBytes(bucket, 'bucket');
       if (!Array.isArray(entries) || entries.length > MAX_PAGE) throw new ArgumentError(`entries must be a list of at most ${MAX_PAGE} [key, value] pairs`);
       for (const [i, e] of entries.entries()) {
         if (!Array.isArray(e) || e.length !== 2 || !(e[0] instanceof Uint8Array) || e[0].length === 0 || !(e[1] instanceof Uint8Array)) {
@@ -73,7 +73,7 @@ export function createRangeMoveFunctions(backend: Backend, queue: BucketQueue): 
     },
 
     async drop(bucket) {
-      const name = bucketArg(bucket);
+      const name = nonEmptyArgBytes(bucket, 'bucket');
       await queue.run(keyString(name), () => backend.dropTable('plain', name));
       return 'ok';
     },
@@ -89,14 +89,4 @@ export function registerRangeMoveModule(modules: ModuleRegistry, fns: RangeMoveF
     drop: { kind: 'write', arity: 1, fn: (_ctx, bucket: unknown) => fns.drop(bucket) },
     buckets: { kind: 'read', arity: 0, fn: () => fns.buckets() },
   });
-}
-
-function bucketArg(bucket: unknown): Uint8Array {
-  try {
-    const bytes = bucketBytes(bucket as BucketName);
-    if (bytes.length === 0) throw new ArgumentError('bucket name is empty');
-    return bytes;
-  } catch (err) {
-    throw new ArgumentError(`bucket: ${(err as Error).message}`);
-  }
 }

@@ -4,6 +4,8 @@
  * free loopback ports; node-process helpers start `ringkv node start` children; the line
  * client speaks the text protocol; the compliance suites run unchanged against each
  * implementation of an interface (storage backends, versioned stores, transports).
+ * `@ringkv/test-utils/managed-cluster` (a subpath: it needs `@ringkv/ring`) starts managed-cluster
+ * members in one process.
  *
  * @example
  * import { describeDistributed, startNatsServer } from '@ringkv/test-utils';

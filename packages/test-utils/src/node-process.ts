@@ -214,3 +214,19 @@ export function runRingkv(args: readonly string[], options: { env?: Record<strin
     });
   });
 }
+
+/** The text-server port of the node's latest ready line (`node X ready (...; port N)`): a restart prints a new one. */
+export function serverPortOf(p: NodeProcess): number {
+  const m = [...p.output().matchAll(/node \S+ ready \(.*; port (\d+)\)/g)].at(-1);
+  if (!m) throw new Error(`no port in the ready line:\n${p.output()}`);
+  return Number(m[1]);
+}
+
+/** `ringkv cluster <args> --nats <url>`: resolves to its stdout, rejects with its output when it exits non-zero. */
+export function clusterCommand(natsUrl: string): (...args: string[]) => Promise<string> {
+  return async (...args) => {
+    const r = await runRingkv(['cluster', ...args, '--nats', natsUrl], { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`ringkv cluster ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+}
