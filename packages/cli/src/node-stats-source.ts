@@ -44,13 +44,11 @@ export function statsSourceFor(store: Store | undefined, node?: Pick<RingkvNode,
 
 /** The ring strategy's counters in the HTTP package's terms; undefined when it runs none (range table, or turned off). */
 export function antiEntropyOf(strategy: unknown): HttpAntiEntropyStats | undefined {
-  // A managed cluster's epoch strategy runs its background work, anti-entropy included, on a
-  // plain ring strategy it holds as `base`.
-  const own = strategy as { antiEntropyStats?: unknown; base?: { antiEntropyStats?: unknown } } | null;
-  const holder = typeof own?.antiEntropyStats === 'function' ? own : own?.base;
-  const get = holder?.antiEntropyStats;
+  // The ring strategy, and a managed cluster's epoch strategy, answer it; the range table does not.
+  const own = strategy as { antiEntropyStats?: unknown } | null;
+  const get = own?.antiEntropyStats;
   if (typeof get !== 'function') return undefined;
-  const s = (get as () => AntiEntropyStats).call(holder);
+  const s = (get as () => AntiEntropyStats).call(own);
   if (!s.enabled) return undefined;
   return {
     exchanges: s.exchanges,

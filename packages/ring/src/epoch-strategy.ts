@@ -52,6 +52,7 @@ import {
 } from './replica-messages.js';
 import type { RingStrategyConfig } from './ring-config.js';
 import { createRingStrategy, type RingStrategy } from './ring-strategy.js';
+import type { AntiEntropyStats } from './anti-entropy/anti-entropy.js';
 import { createRing, type Ring } from './ring.js';
 
 export interface EpochRingView {
@@ -85,6 +86,8 @@ export interface EpochRingStrategy extends Strategy {
   placementFor(kind: FunctionKind, bucket: BucketName): RingPlacement;
   /** Calls this strategy is coordinating now: an epoch is acknowledged once the previous one's drained. */
   inFlight(): number;
+  /** Anti-entropy's counters (run by `base`; paused while ownership moves). */
+  antiEntropyStats(): AntiEntropyStats;
 }
 
 /** Anti-entropy's messages (packages/ring/src/anti-entropy/messages.ts). */
@@ -283,6 +286,7 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
     // Old and new owners during a transition: both send change events while ownership moves.
     members: () => base.ring.members,
     inFlight: () => inFlight,
+    antiEntropyStats: () => base.antiEntropyStats(),
     async execute(call, _placement, ctx) {
       inFlight++;
       try {
