@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findEntry, readState, readTransfers, type ClusterStateStore, type RangeEntryInput, type RangeLayout, type Transport } from '@ringkv/core';
+import { findEntry, readState, renderTable, readTransfers, type ClusterStateStore, type RangeEntryInput, type RangeLayout, type Transport } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { askHoldings, clusterStatus, type ClusterPlan } from 'ringkv';
 import {
@@ -148,6 +148,8 @@ describeDistributed('membership over NATS on a committed range table: join, then
     // Each bucket exists on exactly its owner in the committed table: no orphans, none missing.
     const layout = (await readState(state))!.doc.layout as RangeLayout;
     expect(layout.table).toEqual(plan.to.strategy === 'range' ? plan.to.table : null);
+    expect(status.table).toEqual(layout.table);
+    expect(await cli('status')).toContain(`table: ${renderTable(layout.table)}`);
     const holdings = await askHoldings(transport, [...nodes.keys()], 5000);
     for (const h of holdings) {
       expect(h.ok, `${h.node} answered`).toBe(true);

@@ -106,6 +106,8 @@ export interface TransferStatus {
 export interface ClusterStatus {
   epoch: number;
   strategy: ClusterLayout['strategy'];
+  /** The committed range table (range-table clusters; the old one while a transition runs). */
+  table?: ReadonlyArray<{ from: number; to: number; node: string }>;
   members: MemberStatus[];
   staged: readonly StagedChange[];
   transition: { id: string; phase: string; from: readonly string[]; to: readonly string[]; waitingFor: string[] } | null;
@@ -163,6 +165,7 @@ export async function clusterStatus(
   return {
     epoch: state.epoch,
     strategy: state.layout.strategy,
+    ...(state.layout.strategy === 'range' ? { table: state.layout.table.map((e) => ({ from: e.from, to: e.to, node: e.node })) } : {}),
     members,
     staged: state.staged,
     transition: t

@@ -136,6 +136,7 @@ function bar(done: number, planned: number, width = 20): string {
 
 export function renderStatus(s: ClusterStatus): string {
   const lines = [`epoch ${s.epoch} (${s.strategy})${s.settled ? ', settled' : ''}${s.paused ? ', transfers paused' : ''}`];
+  if (s.table) lines.push(`table: ${renderTable(s.table)}`);
   if (s.transition) {
     lines.push(
       `transition ${s.transition.id}: phase ${s.transition.phase}, ${s.transition.from.length} -> ${s.transition.to.length} members`,
