@@ -149,5 +149,17 @@ describe('membership on a committed range table, in process, under load', () => 
       /does not take writes for this bucket/,
     );
     await expect(b.send('a@r', 'range.transfer.page', { bucket: 42, entries: [] })).rejects.toThrow(/bucket/);
+    // A passed-on write: malformed, not a write, or for a bucket the receiver does not take.
+    const aBucket = BUCKETS.find((x) => findEntry((s.layout as RangeLayout).table, enc.encode(x)[0]!)!.node === 'a@r')!;
+    await expect(b.send('a@r', 'range.write', { call: null })).rejects.toThrow(/body must be \{call/);
+    await expect(
+      b.send('a@r', 'range.write', { call: { bucket: aBucket, mod: 'KV.Bucket', fun: 'get', args: [aBucket, 'pre-0'] }, epoch: s.epoch }),
+    ).rejects.toThrow(/is not a write/);
+    await expect(
+      b.send('a@r', 'range.write', { call: { bucket: 'zzz', mod: 'KV.Bucket', fun: 'put', args: ['zzz', 'k', 'v'] }, epoch: s.epoch }),
+    ).rejects.toThrow(/does not take writes for this bucket/);
+    // Nothing of it was stored, and a's data is intact.
+    expect(await client(b).get('zzz', 'k')).not.toBe('v');
+    expect(await client(b).get(aBucket, 'pre-0')).toBe(VALUE);
   }, 30_000);
 });
