@@ -339,13 +339,17 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
 
   it('4 -> 5 while the nats-server restarts', async () => {
     await start('e@mship');
-    await change('join-e', [['join', 'e@mship']], [...SEEDS, 'd@mship', 'e@mship'], async () => {
+    const stats = await change('join-e', [['join', 'e@mship']], [...SEEDS, 'd@mship', 'e@mship'], async () => {
       await vi.waitFor(async () => expect((await readState(state))!.doc.transition?.phase).toBe('stream'), {
         timeout: 30_000,
         interval: 50,
       });
       await nats.restart();
     });
+    // Calls between nodes ride through the restart (the transport waits for the reconnect and
+    // resends what is safe to resend): clients barely notice.
+    expect(stats.ok / (stats.ok + stats.failed)).toBeGreaterThanOrEqual(0.999);
+    expect(stats.longestWriteGapMs).toBeLessThanOrEqual(1000);
   }, 240_000);
 
   it('5 -> 4: b leaves, ends holding nothing, and its departure keeps writes available', async () => {
