@@ -32,6 +32,7 @@ import {
   startNatsServer,
   startNodeProcess,
   textLoadClient,
+  unreadAcknowledged,
   type LoadStats,
   type NatsServer,
   type NodeProcess,
@@ -221,23 +222,8 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
     });
     // Every acknowledged write (of every change so far) reads back through every node: two
     // pipelined connections per node, all nodes at once.
-    const readers = after.flatMap((m) => [0, 1].map(() => ({ node: m, client: textLoadClient(() => [ports.get(m)!]) })));
-    try {
-      const all = [...acked.values()];
-      const wrong: string[] = [];
-      await Promise.all(
-        readers.map(async ({ node, client }, i) => {
-          const mine = all.filter((_, j) => j % 2 === i % 2);
-          const got = await client.getMany(mine);
-          mine.forEach((a, j) => {
-            if (got[j] !== a.value) wrong.push(`${a.bucket}/${a.key} via ${node}: ${got[j]!.slice(0, 40)}`);
-          });
-        }),
-      );
-      expect(wrong.slice(0, 5), `${wrong.length} acknowledged writes read back wrong`).toEqual([]);
-    } finally {
-      for (const r of readers) r.client.close();
-    }
+    const wrong = await unreadAcknowledged([...acked.values()], ports, after);
+    expect(wrong.slice(0, 5), `${wrong.length} acknowledged writes read back wrong`).toEqual([]);
 
     // Each bucket is held by exactly its replica set: no orphans, none missing.
     const layout = (await readState(state))!.doc.layout as RingLayout;

@@ -26,6 +26,7 @@ import {
   startNatsServer,
   startNodeProcess,
   textLoadClient,
+  unreadAcknowledged,
   type LoadStats,
   type NatsServer,
   type NodeProcess,
@@ -133,17 +134,8 @@ describeDistributed('membership over NATS on a committed range table: join, then
     expect(Math.abs(movedBytes - plannedBytes) / plannedBytes, `moved ${movedBytes} vs planned ${plannedBytes}`).toBeLessThanOrEqual(0.01);
 
     // Every acknowledged write (of every change so far) reads back through every node.
-    const all = [...acked.values()];
-    for (const m of after) {
-      const reader = textLoadClient(() => [ports.get(m)!]);
-      try {
-        const got = await reader.getMany(all);
-        const wrong = all.flatMap((a, j) => (got[j] === a.value ? [] : [`${a.bucket}/${a.key} via ${m}: ${got[j]!.slice(0, 40)}`]));
-        expect(wrong.slice(0, 5), `${wrong.length} acknowledged writes read back wrong`).toEqual([]);
-      } finally {
-        reader.close();
-      }
-    }
+    const wrong = await unreadAcknowledged([...acked.values()], ports, after);
+    expect(wrong.slice(0, 5), `${wrong.length} acknowledged writes read back wrong`).toEqual([]);
 
     // Each bucket exists on exactly its owner in the committed table: no orphans, none missing.
     const layout = (await readState(state))!.doc.layout as RangeLayout;

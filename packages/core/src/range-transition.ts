@@ -176,8 +176,7 @@ export function createEpochRangeStrategy(view: EpochRangeView, deps: EpochRangeD
   /** Checks that this node takes what an old owner passes on for `bucket` (refreshing first when the sender is ahead). */
   async function checkReceiver(host: StrategyHost, bucket: BucketName, senderEpoch: unknown, what: string): Promise<void> {
     if (typeof senderEpoch === 'number' && senderEpoch > epoch) await deps.refresh(senderEpoch);
-    const installed = nodeRef?.strategy();
-    const current = installed && isEpochRange(installed) ? installed : strategy;
+    const current = installedView();
     const owner = current.owners(bucket).write.at(-1);
     if (owner !== host.name) {
       throw new BadRequestError(
@@ -186,8 +185,13 @@ export function createEpochRangeStrategy(view: EpochRangeView, deps: EpochRangeD
     }
   }
 
-  const strategy: EpochRangeStrategy & { readonly kindTag: typeof KIND_TAG } = {
-    kindTag: KIND_TAG,
+  /** The epoch installed on the node now (a refresh may have replaced this one): it decides who owns what. */
+  function installedView(): EpochRangeStrategy {
+    const installed = nodeRef?.strategy();
+    return installed && isEpochRange(installed) ? installed : strategy;
+  }
+
+  const strategy: EpochRangeStrategy = {
     name: 'range',
     epoch,
     table: () => readTable,
@@ -237,8 +241,7 @@ export function createEpochRangeStrategy(view: EpochRangeView, deps: EpochRangeD
         const b = body as { bucket?: unknown; after?: unknown; limit?: unknown; to?: unknown; epoch?: unknown } | null;
         const bucket = bucketOf(b?.bucket, RANGE_PULL_MESSAGE);
         if (typeof b?.epoch === 'number' && b.epoch > epoch) await deps.refresh(b.epoch);
-        const installed = nodeRef?.strategy();
-        const current = installed && isEpochRange(installed) ? installed : strategy;
+        const current = installedView();
         const write = current.owners(bucket).write;
         const to = write[1];
         if (write.length !== 2 || write[0] !== host.name || b?.to !== to || to === undefined) {
@@ -258,13 +261,14 @@ export function createEpochRangeStrategy(view: EpochRangeView, deps: EpochRangeD
       });
     },
   };
+  epochRangeStrategies.add(strategy);
   return strategy;
 }
 
-const KIND_TAG = Symbol('epoch range strategy');
+const epochRangeStrategies = new WeakSet<Strategy>();
 
 export function isEpochRange(s: Strategy): s is EpochRangeStrategy {
-  return (s as { kindTag?: unknown }).kindTag === KIND_TAG;
+  return epochRangeStrategies.has(s);
 }
 
 /** Runs `fun` of the `RangeMove` module on this node. */

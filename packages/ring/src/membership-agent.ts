@@ -313,7 +313,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       }
       // The planned source, or (ring), when it has been silent for the liveness window, another old replica.
       const source =
-        isLive(seen, item.from) || !fromRing || from.strategy !== 'ring'
+        from.strategy !== 'ring' || !fromRing || isLive(seen, item.from)
           ? item.from
           : (replicaSet(fromRing, from.n, bucket).find((m) => m !== self && isLive(seen, m)) ?? item.from);
       const after = item.cursor.after ? hexBytes(item.cursor.after) : null;
@@ -467,22 +467,16 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         logger.warn(`${self}: planning transfers: ${m} did not list its buckets (${(err as Error).message}); its replicas cover it`);
       }
     }
-    const pairs = new Map<string, { from: string; to: string; buckets: string[]; bytes: number }>();
+    const pairs: MovePairs = new Map();
     for (const [hex, bytes] of [...sizes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      for (const move of replicaMoves(fromRing, toRing, t.to.n, hexBytes(hex))) {
-        const k = `${move.from}\u0000${move.to}`;
-        let p = pairs.get(k);
-        if (!p) pairs.set(k, (p = { from: move.from, to: move.to, buckets: [], bytes: 0 }));
-        p.buckets.push(hex);
-        p.bytes += bytes;
-      }
+      for (const move of replicaMoves(fromRing, toRing, t.to.n, hexBytes(hex))) addMove(pairs, move.from, move.to, hex, bytes);
     }
     return writeTransfers(state, [...pairs.values()]);
   }
 
   /** Range table: each bucket an old member holds and owns moves whole to its owner in the new table. */
-  async function rangeMoves(from: RangeLayout, to: RangeLayout): Promise<Array<{ from: string; to: string; buckets: string[]; bytes: number }>> {
-    const pairs = new Map<string, { from: string; to: string; buckets: string[]; bytes: number }>();
+  async function rangeMoves(from: RangeLayout, to: RangeLayout): Promise<MovePair[]> {
+    const pairs: MovePairs = new Map();
     for (const m of from.members) {
       let list: Array<{ bucket: Uint8Array; bytes: number }>;
       try {
@@ -492,22 +486,20 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         throw new BadRequestError(`planning transfers: ${m} did not list its buckets (${(err as Error).message}); retrying`);
       }
       if (!Array.isArray(list)) continue;
-      for (const b of [...list].sort((x, y) => (bucketHex(x.bucket) < bucketHex(y.bucket) ? -1 : 1))) {
-        if (!(b?.bucket instanceof Uint8Array) || b.bucket.length === 0) continue;
-        const before = findEntry(from.table, b.bucket[0]!)?.node;
-        const after = findEntry(to.table, b.bucket[0]!)?.node;
-        if (before !== m || after === undefined || after === m) continue;
-        const k = `${m}\u0000${after}`;
-        let p = pairs.get(k);
-        if (!p) pairs.set(k, (p = { from: m, to: after, buckets: [], bytes: 0 }));
-        p.buckets.push(bucketHex(b.bucket));
-        p.bytes += Number(b.bytes) || 0;
+      const held = list
+        .filter((b) => b?.bucket instanceof Uint8Array && b.bucket.length > 0)
+        .map((b) => ({ first: b.bucket[0]!, hex: bucketHex(b.bucket), bytes: Number(b.bytes) || 0 }))
+        .sort((x, y) => (x.hex < y.hex ? -1 : x.hex > y.hex ? 1 : 0));
+      for (const b of held) {
+        const after = findEntry(to.table, b.first)?.node;
+        if (findEntry(from.table, b.first)?.node !== m || after === undefined || after === m) continue;
+        addMove(pairs, m, after, b.hex, b.bytes);
       }
     }
     return [...pairs.values()];
   }
 
-  async function writeTransfers(state: ClusterState, pairs: Array<{ from: string; to: string; buckets: string[]; bytes: number }>): Promise<TransfersDoc | undefined> {
+  async function writeTransfers(state: ClusterState, pairs: MovePair[]): Promise<TransfersDoc | undefined> {
     const t = state.transition!;
     const items: TransferRecord[] = pairs
       .sort((a, b) => (a.from + a.to < b.from + b.to ? -1 : 1))
@@ -648,6 +640,23 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     },
   };
   return agent;
+}
+
+/** Buckets (hex) and bytes that move from one node to another, keyed by the pair. */
+interface MovePair {
+  from: string;
+  to: string;
+  buckets: string[];
+  bytes: number;
+}
+type MovePairs = Map<string, MovePair>;
+
+function addMove(pairs: MovePairs, from: string, to: string, hex: string, bytes: number): void {
+  const k = `${from}\u0000${to}`;
+  let p = pairs.get(k);
+  if (!p) pairs.set(k, (p = { from, to, buckets: [], bytes: 0 }));
+  p.buckets.push(hex);
+  p.bytes += bytes;
 }
 
 function update(doc: TransfersDoc, id: string, patch: Partial<TransferRecord>): TransfersDoc {

@@ -144,3 +144,31 @@ export function textLoadClient(ports: () => readonly number[], timeoutMs = 10_00
     },
   };
 }
+
+/**
+ * Reads every acknowledged write back through each node's text server (two pipelined
+ * connections per node, all nodes at once) and answers what came back wrong, as
+ * `bucket/key via node: got` lines (empty when every one reads back).
+ */
+export async function unreadAcknowledged(
+  acked: ReadonlyArray<{ bucket: string; key: string; value: string }>,
+  ports: ReadonlyMap<string, number>,
+  nodes: readonly string[],
+): Promise<string[]> {
+  const readers = nodes.flatMap((node) => [0, 1].map(() => ({ node, client: textLoadClient(() => [ports.get(node)!]) })));
+  const wrong: string[] = [];
+  try {
+    await Promise.all(
+      readers.map(async ({ node, client }, i) => {
+        const mine = acked.filter((_, j) => j % 2 === i % 2);
+        const got = await client.getMany(mine);
+        mine.forEach((a, j) => {
+          if (got[j] !== a.value) wrong.push(`${a.bucket}/${a.key} via ${node}: ${got[j]!.slice(0, 40)}`);
+        });
+      }),
+    );
+  } finally {
+    for (const r of readers) r.client.close();
+  }
+  return wrong;
+}
