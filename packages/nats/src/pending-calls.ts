@@ -26,8 +26,11 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: Error }
 export interface Outgoing {
   readonly subject: string;
   readonly data: Uint8Array;
-  /** Safe to run twice (docs/decisions.md, "riding through a NATS restart"). */
-  readonly idempotent: boolean;
+  /**
+   * Safe to run twice (docs/decisions.md, "riding through a NATS restart"). Asked only when a
+   * disconnect lost the reply, not for every call: the rule walks the message.
+   */
+  readonly idempotent: () => boolean;
   state: 'held' | 'sent';
   /** Times it was sent again after its reply was lost to a disconnect. */
   resent: number;

@@ -5,6 +5,12 @@
  * `ringkv.topic.ringkv.bucket.<...>`). One transport subscription per bucket per server,
  * shared by all its subscribed connections.
  *
+ * Changes are published once per event-loop turn per topic, as one message
+ * `{ from, changes: [...] }` in the order they were made (up to {@link MAX_BATCH_BYTES} of
+ * keys and values per message): on a busy node every PUT was a bus message of its own, which
+ * every nats-server paid for even when nobody subscribed. A message holding one change of the
+ * older shape `{ bucket, key, value, from }` is still accepted.
+ *
  * @example
  * const feed = createChangeFeed(node.transport);
  * const stop = await feed.subscribe(bucket, (c) => console.log(c.key, c.value));
@@ -62,6 +68,11 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
+/** Keys and values one published message carries at most (a larger single change goes alone). */
+export const MAX_BATCH_BYTES = 64 * 1024;
+/** Changes one received message may carry; more is hostile and dropped whole. */
+const MAX_CHANGES_PER_MESSAGE = 10_000;
+
 /** Buckets up to this many bytes are named in their topic; longer ones by a SHA-256. */
 const NAMED_BUCKET_BYTES = 64;
 
@@ -106,6 +117,18 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
   function remember(from: string, member: boolean): void {
     if (verdicts.size >= MAX_SENDERS) verdicts.clear();
     verdicts.set(from, member ? true : Date.now());
+  }
+
+  /** A received message: a batch of one sender's changes, or one change of the older shape. */
+  function receive(topic: string, body: unknown): void {
+    const batch = body as { changes?: unknown; from?: unknown } | null;
+    if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.changes)) return deliver(topic, body);
+    if (batch.changes.length > MAX_CHANGES_PER_MESSAGE) return dropped(topic, `of ${batch.changes.length} changes in one message (at most ${MAX_CHANGES_PER_MESSAGE})`);
+    for (const c of batch.changes as unknown[]) {
+      if (!isChange(c)) return dropped(topic, 'that is malformed');
+      if ((c as BucketChange).from !== undefined) return dropped(topic, 'that names its own sender inside a batch');
+    }
+    for (const c of batch.changes as BucketChange[]) deliver(topic, batch.from === undefined ? c : { ...c, from: batch.from as string });
   }
 
   function deliver(topic: string, body: unknown): void {
@@ -161,11 +184,39 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
     logger.warn(`change of a bucket not published: ${(err as Error).message}`);
   };
 
+  /** This turn's changes per topic, in order, with their bytes so far. */
+  const outbox = new Map<string, { changes: Array<Omit<BucketChange, 'from'>>; bytes: number }>();
+  let flushScheduled = false;
+  const send = (topic: string, changes: Array<Omit<BucketChange, 'from'>>) => {
+    publish.call(transport, topic, self !== undefined ? { from: self, changes } : { changes }).catch(notPublished);
+  };
+  const flush = () => {
+    flushScheduled = false;
+    for (const [topic, batch] of outbox) send(topic, batch.changes);
+    outbox.clear();
+  };
+
   return {
     publish(change) {
       const { bucket, key, value } = change;
-      const body = self !== undefined ? { bucket, key, value, from: self } : { bucket, key, value };
-      publish.call(transport, topicForBucket(change.bucket), body).catch(notPublished);
+      const topic = topicForBucket(bucket);
+      const size = bucket.length + key.length + (value?.length ?? 0);
+      let batch = outbox.get(topic);
+      if (batch && batch.bytes + size > MAX_BATCH_BYTES) {
+        // Full: send what it holds now, in order, and start a new one.
+        send(topic, batch.changes);
+        batch = undefined;
+      }
+      if (!batch) {
+        batch = { changes: [], bytes: 0 };
+        outbox.set(topic, batch);
+      }
+      batch.changes.push({ bucket, key, value });
+      batch.bytes += size;
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     },
     async subscribe(bucket, listener) {
       const topic = topicForBucket(bucket);
@@ -177,7 +228,7 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
       let entry = topics.get(topic);
       if (!entry) {
         const listeners = new Set<ChangeListener>();
-        const pending = subscribe.call(transport, topic, (body) => deliver(topic, body));
+        const pending = subscribe.call(transport, topic, (body) => receive(topic, body));
         entry = { listeners, listener: pending };
         topics.set(topic, entry);
         pending.catch(() => topics.delete(topic));
@@ -202,6 +253,7 @@ export function createChangeFeed(transport: Broadcast, logger: Logger = silentLo
       };
     },
     async close() {
+      flush();
       const all = [...topics.values()];
       topics.clear();
       await Promise.all(all.map(async (e) => (await e.listener.catch(() => undefined))?.close()));

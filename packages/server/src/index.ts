@@ -15,7 +15,7 @@ export { parseLine, type Command, type ParsedLine } from './command.js';
 export { runCommand, type Router } from './command-runner.js';
 export * as replies from './replies.js';
 export { UnexpectedReplyError, UnrepresentableValueError } from './errors.js';
-export { changeFeedSenders, createChangeFeed, topicForBucket, type BucketChange, type ChangeFeed, type ChangeFeedOptions, type ChangeListener } from './change-feed.js';
+export { changeFeedSenders, createChangeFeed, MAX_BATCH_BYTES, topicForBucket, type BucketChange, type ChangeFeed, type ChangeFeedOptions, type ChangeListener } from './change-feed.js';
 export {
   startServer,
   DEFAULT_MAX_QUEUED_LINES,

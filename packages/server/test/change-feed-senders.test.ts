@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { createInProcessNetwork, createNode, createRangeStrategy, type Logger } from '@ringkv/core';
-import { changeFeedSenders, createChangeFeed, topicForBucket, type BucketChange } from '../src/index.js';
+import { changeFeedSenders, createChangeFeed, MAX_BATCH_BYTES, topicForBucket, type BucketChange } from '../src/index.js';
 
 const FOO = 'foo@computer-name';
 const BAR = 'bar@computer-name';
@@ -89,6 +89,60 @@ describe('change feed senders', () => {
     await bazFeed.close();
     await bar.stop();
     await baz.stop();
+  });
+});
+
+describe('change feed batches', () => {
+  it('publishes one message per topic per turn, in order, split by size; receivers take batches and single changes', async () => {
+    const network = createInProcessNetwork();
+    const sent: Array<{ topic: string; body: { from?: string; changes: BucketChange[] } }> = [];
+    const inner = network.transport();
+    const counting = {
+      publish: (topic: string, body: unknown) => {
+        sent.push({ topic, body: body as { from?: string; changes: BucketChange[] } });
+        return inner.publish!(topic, body);
+      },
+      subscribe: inner.subscribe!.bind(inner),
+    };
+    const writer = createChangeFeed(counting, silent(), { node: FOO, isMember: () => true });
+    const reader = createChangeFeed(network.transport(), silent(), { node: BAR, isMember: (n) => n === FOO });
+    const a = enc.encode('apples');
+    const b = enc.encode('bananas');
+    const seen: string[] = [];
+    await reader.subscribe(a, (c) => seen.push(`${c.from} a ${new TextDecoder().decode(c.key)}`));
+    await reader.subscribe(b, (c) => seen.push(`${c.from} b ${new TextDecoder().decode(c.key)}`));
+
+    for (let i = 0; i < 50; i++) writer.publish({ bucket: i % 2 ? a : b, key: enc.encode(`k${i}`), value: enc.encode(String(i)) });
+    expect(sent).toHaveLength(0); // held until the turn ends
+    await vi.waitFor(() => expect(seen).toHaveLength(50));
+    expect(sent.map((m) => [m.topic, m.body.from, m.body.changes.length])).toEqual([
+      [topicForBucket(b), FOO, 25],
+      [topicForBucket(a), FOO, 25],
+    ]);
+    expect(seen.filter((x) => x.includes(' a '))).toEqual(Array.from({ length: 25 }, (_, j) => `${FOO} a k${2 * j + 1}`));
+
+    // Values past the size cap go in several messages, still in order.
+    sent.length = 0;
+    seen.length = 0;
+    const big = new Uint8Array(MAX_BATCH_BYTES / 4);
+    for (let i = 0; i < 10; i++) writer.publish({ bucket: a, key: enc.encode(`big${i}`), value: big });
+    await vi.waitFor(() => expect(seen).toHaveLength(10));
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    for (const m of sent) expect(m.body.changes.reduce((n, c) => n + c.key.length + c.bucket.length + (c.value?.length ?? 0), 0)).toBeLessThanOrEqual(MAX_BATCH_BYTES + 64);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `${FOO} a big${i}`));
+
+    // A single change of the older shape still arrives; a malformed batch is dropped whole.
+    seen.length = 0;
+    const other = network.transport();
+    await other.publish!(topicForBucket(a), { bucket: a, key: enc.encode('single'), value: null, from: FOO });
+    await other.publish!(topicForBucket(a), { from: FOO, changes: [{ bucket: a, key: enc.encode('ok'), value: null }, { bucket: a, key: 'not bytes', value: null }] });
+    await other.publish!(topicForBucket(a), { from: FOO, changes: [{ bucket: a, key: enc.encode('spoof'), value: null, from: 'mallory@elsewhere' }] });
+    await other.publish!(topicForBucket(a), { from: 'mallory@elsewhere', changes: [{ bucket: a, key: enc.encode('stranger'), value: null }] });
+    await other.publish!(topicForBucket(a), { from: FOO, changes: 'nope' });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([`${FOO} a single`]);
+    await writer.close();
+    await reader.close();
   });
 });
 

@@ -71,6 +71,12 @@ export interface Backend {
   readonly kind: BackendKind;
   /** Present when every operation completes synchronously inside. */
   readonly sync?: SyncBackend;
+  /**
+   * True when a value array handed out is the stored one and is never changed or reused
+   * afterwards (a write stores a new array): readers may keep what they derived from it, keyed
+   * by the array. Backends that reuse read buffers or hand out copies leave it unset.
+   */
+  readonly valuesImmutable?: boolean;
   /** Creates table `name` in `space` (idempotent; existing fields kept). True if it was new. */
   createTable(space: Space, name: Uint8Array): Promise<boolean>;
   hasTable(space: Space, name: Uint8Array): Promise<boolean>;

@@ -59,6 +59,7 @@ export function createMemoryBackend(): Backend {
   return {
     kind: 'memory',
     sync,
+    valuesImmutable: true,
     async createTable(space, name) {
       return sync.createTable(space, keyString(name), name);
     },

@@ -15,7 +15,7 @@ import {
 } from '@ringkv/core';
 import type { Backend } from './backend.js';
 import type { ChangeLog } from './change-log.js';
-import { checkObjects, decodeSiblings } from './versioned-record.js';
+import { checkObjects, decodeSiblings, decodeStored } from './versioned-record.js';
 import type { VersionedStore } from './versioned-store.js';
 import { covers } from './replica-module.js';
 
@@ -39,7 +39,7 @@ export interface AntiEntropyFunctions {
 export function createAntiEntropyFunctions(backend: Backend, store: VersionedStore, log: ChangeLog): AntiEntropyFunctions {
   async function primary(bucket: Uint8Array, key: Uint8Array): Promise<Sibling[]> {
     const raw = await backend.get('versioned', bucket, key);
-    return raw === undefined ? [] : decodeSiblings(raw, 'anti-entropy read');
+    return raw === undefined ? [] : decodeStored(raw, 'anti-entropy read', backend.valuesImmutable === true);
   }
 
   return {

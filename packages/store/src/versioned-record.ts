@@ -28,6 +28,43 @@ export function encodeSiblings(siblings: readonly Sibling[]): Uint8Array {
   ]);
 }
 
+/**
+ * Decoded records of backends whose stored arrays never change ({@link Backend.valuesImmutable}),
+ * keyed by the array itself: a hot object (the bucket object every put reads, a key written
+ * again and again) is decoded once per write instead of on every read, merge and fold. Weak,
+ * so a record the backend no longer holds is forgotten with it. The sibling lists are frozen:
+ * every reader shares them.
+ */
+const decodedRecords = new WeakMap<Uint8Array, Sibling[]>();
+
+function frozen(siblings: Sibling[]): Sibling[] {
+  for (const s of siblings) {
+    Object.freeze(s.version.vv);
+    Object.freeze(s.version);
+    Object.freeze(s);
+  }
+  return Object.freeze(siblings) as Sibling[];
+}
+
+/**
+ * {@link decodeSiblings} for a record the backend handed out; with `immutable` (the backend
+ * promises the array never changes), the decoded list is kept with the array and shared.
+ */
+export function decodeStored(bytes: Uint8Array, where: string | (() => string), immutable: boolean): Sibling[] {
+  if (!immutable) return decodeSiblings(bytes, where);
+  let siblings = decodedRecords.get(bytes);
+  if (siblings === undefined) {
+    siblings = frozen(decodeSiblings(bytes, where));
+    decodedRecords.set(bytes, siblings);
+  }
+  return siblings;
+}
+
+/** Records that `bytes`, just stored by an immutable-values backend, decode to `siblings` (a copy is kept). */
+export function rememberStored(bytes: Uint8Array, siblings: readonly Sibling[]): void {
+  decodedRecords.set(bytes, frozen(siblings.slice()));
+}
+
 /** `where` names the record in errors; a function is only called when one is raised (it is on every read's path). */
 export function decodeSiblings(bytes: Uint8Array, where: string | (() => string)): Sibling[] {
   const name = () => (typeof where === 'string' ? where : where());

@@ -14,7 +14,7 @@ import type { Backend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
 import { keyString } from './bytes.js';
 import { hintedField } from './hinted-field.js';
-import { decodeSiblings, encodeSiblings } from './versioned-record.js';
+import { decodeStored, encodeSiblings, rememberStored } from './versioned-record.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -69,6 +69,9 @@ export function createVersionedStore(
   // Every read merges the hinted areas in, so the owner list is asked for on every read; it
   // only changes when a hinted area is written or dropped, so it is kept until then.
   let ownersCache: string[] | undefined;
+  const immutable = backend.valuesImmutable === true;
+  // The stored array of what was just written, to file its decoded form under (see decodeStored).
+  const storedArray = immutable && backend.sync ? backend.sync : undefined;
   let generation = 0;
   const forgetOwners = () => {
     ownersCache = undefined;
@@ -95,7 +98,7 @@ export function createVersionedStore(
       async area(key, owner) {
         const at = locate(key, owner);
         const raw = await backend.get(at.space, at.table, at.field);
-        return raw === undefined ? [] : decodeSiblings(raw, () => where(key));
+        return raw === undefined ? [] : decodeStored(raw, () => where(key), immutable);
       },
       async visible(key) {
         let merged = await objects.area(key, undefined);
@@ -112,8 +115,11 @@ export function createVersionedStore(
       },
       async replace(key, siblings, owner) {
         const at = locate(key, owner);
-        if (siblings.length > 0) await backend.set(at.space, at.table, at.field, encodeSiblings(siblings));
-        else await backend.delete(at.space, at.table, at.field);
+        if (siblings.length > 0) {
+          await backend.set(at.space, at.table, at.field, encodeSiblings(siblings));
+          const stored = storedArray?.get(at.space, keyString(at.table), at.field);
+          if (stored) rememberStored(stored, siblings);
+        } else await backend.delete(at.space, at.table, at.field);
         if (owner === undefined) onPrimaryChange?.(bucket, key);
         // After the write: a list read while it was in flight must not stay cached.
         if (owner !== undefined) forgetOwners();

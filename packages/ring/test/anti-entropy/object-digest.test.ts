@@ -47,6 +47,10 @@ describe('object refs and entry hashes', () => {
         const [first, ...rest] = siblings;
         expect(entryHash(ref, [{ ...first!, version: { ...first!.version, ts: first!.version.ts + 1 } }, ...rest])).not.toEqual(h);
         expect(entryHash(ref, [{ ...first!, tombstone: true, value: null }, ...rest])).not.toEqual(h);
+        const value = first!.value as Uint8Array;
+        expect(entryHash(ref, [{ ...first!, value: Uint8Array.from([...value, 0]) }, ...rest])).not.toEqual(h);
+        expect(entryHash(ref, [{ ...first!, version: { ...first!.version, vv: { ...first!.version.vv, 'z#9': 1 } } }, ...rest])).not.toEqual(h);
+        expect(entryHash(ref, [{ ...first!, version: { ...first!.version, actor: `${first!.version.actor}x` } }, ...rest])).not.toEqual(h);
       }),
     );
     expect(entryHash(encodeRef('b', new Uint8Array()), [])).toBeUndefined();
