@@ -4,13 +4,15 @@
  * Values handed out are the stored arrays themselves (no copy per read): callers must not
  * mutate them. Every operation is synchronous inside, so it also offers a {@link SyncBackend}.
  */
-import type { Backend, ScanEntry, Space, SyncBackend, TableStats } from './backend.js';
+import type { Backend, ScanEntry, Space, SyncBackend } from './backend.js';
 import { compareBytes, fromKeyString, keyString, ownBytes } from './bytes.js';
 import { checkScanOptions, encodeCursor } from './scan-cursor.js';
 
 interface Table {
   readonly name: Uint8Array;
   readonly fields: Map<string, Uint8Array>;
+  /** Field plus value bytes of every field, kept with each write so `stats` is O(1). */
+  bytes: number;
   /**
    * The field ids in order, built by the first scan that needs them and dropped when a field is
    * added or removed (not when a value is overwritten), so a scan in batches sorts once, not
@@ -25,7 +27,7 @@ export function createMemoryBackend(): Backend {
   const sortedTables: Partial<Record<Space, string[]>> = {};
 
   const newTable = (space: Space, id: string, name: Uint8Array): Table => {
-    const table: Table = { name: ownBytes(name), fields: new Map() };
+    const table: Table = { name: ownBytes(name), fields: new Map(), bytes: 0 };
     spaces[space].set(id, table);
     delete sortedTables[space];
     return table;
@@ -41,13 +43,19 @@ export function createMemoryBackend(): Backend {
     get: (space, id, field) => spaces[space].get(id)?.fields.get(keyString(field)),
     set(space, id, name, field, value) {
       const table = spaces[space].get(id) ?? newTable(space, id, name);
-      const size = table.fields.size;
-      table.fields.set(keyString(field), ownBytes(value));
-      if (table.fields.size !== size) table.sorted = undefined;
+      const f = keyString(field);
+      const old = table.fields.get(f);
+      table.fields.set(f, ownBytes(value));
+      table.bytes += value.length - (old === undefined ? -field.length : old.length);
+      if (old === undefined) table.sorted = undefined;
     },
     delete(space, id, field) {
       const table = spaces[space].get(id);
-      if (!table?.fields.delete(keyString(field))) return false;
+      const f = keyString(field);
+      const old = table?.fields.get(f);
+      if (!table || old === undefined) return false;
+      table.fields.delete(f);
+      table.bytes -= field.length + old.length;
       table.sorted = undefined;
       return true;
     },
@@ -103,14 +111,8 @@ export function createMemoryBackend(): Backend {
         .map(([f, v]): [Uint8Array, Uint8Array] => [fromKeyString(f), v]);
     },
     async stats(space, name) {
-      const out: TableStats = { keys: 0, bytes: 0 };
       const table = spaces[space].get(keyString(name));
-      if (!table) return out;
-      for (const [f, v] of table.fields) {
-        out.keys++;
-        out.bytes += f.length + v.length;
-      }
-      return out;
+      return table ? { keys: table.fields.size, bytes: table.bytes } : { keys: 0, bytes: 0 };
     },
     async scan(space, options) {
       const { table, after, limit } = checkScanOptions(options);

@@ -63,6 +63,8 @@ export async function createStore(options: StoreOptions = {}): Promise<Store> {
   return createStoreOn(backend, { serializeBy: options.serializeBy });
 }
 
+const BUCKET_OBJECT_KEY = new Uint8Array(0);
+
 /** A store over a backend you built yourself (tests, custom backends). */
 export function createStoreOn(backend: Backend, options: { serializeBy?: SerializeBy | undefined } = {}): Store {
   const queue = createBucketQueue();
@@ -85,13 +87,14 @@ export function createStoreOn(backend: Backend, options: { serializeBy?: Seriali
       e.keys += s.keys;
       e.bytes += s.bytes;
     }
-    // Under the ring: objects in the primary area, the bucket object (empty key) not counted as a key.
+    // Under the ring: objects in the primary area, the bucket object (empty key) not counted as
+    // a key. Table stats, not a walk: `cluster status` asks every node this every few seconds.
     for (const bucket of await backend.tables('versioned')) {
       const e = entry(bucket);
-      for (const [key, value] of await backend.entries('versioned', bucket)) {
-        if (key.length > 0) e.keys++;
-        e.bytes += key.length + value.length;
-      }
+      const s = await backend.stats('versioned', bucket);
+      const bucketObject = await backend.get('versioned', bucket, BUCKET_OBJECT_KEY);
+      e.keys += s.keys - (bucketObject === undefined ? 0 : 1);
+      e.bytes += s.bytes;
     }
     return [...found.values()].sort((a, b) => compareBytes(a.bucket, b.bucket));
   }

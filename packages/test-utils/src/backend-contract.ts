@@ -109,6 +109,38 @@ export function backendContract(name: string, fixture: BackendFixture): void {
       expect(await backend.stats('versioned', utf8('t'))).toEqual({ keys: 3, bytes: 0 + 1 + 3 + big.length });
     });
 
+    it('stats follow any mix of writes, overwrites and deletes (counted as they happen on memory)', async () => {
+      const runs = Math.min(fixture.propertyRuns ?? 60, 30);
+      let round = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.record({
+              op: fc.constantFrom('set', 'setIfTable', 'delete', 'deleteIfTable'),
+              field: fc.constantFrom(...NASTY, bytes()),
+              value: fc.uint8Array({ maxLength: 20 }),
+            }),
+            { maxLength: 25 },
+          ),
+          async (ops) => {
+            const table = utf8(`stats${round++}`);
+            for (const { op, field, value } of ops) {
+              if (op === 'set') await backend.set('versioned', table, field, value);
+              else if (op === 'setIfTable') await backend.setIfTable('versioned', table, field, value);
+              else if (op === 'delete') await backend.delete('versioned', table, field);
+              else await backend.deleteIfTable('versioned', table, field);
+            }
+            const all = await backend.entries('versioned', table);
+            expect(await backend.stats('versioned', table)).toEqual({
+              keys: all.length,
+              bytes: all.reduce((n, [f, v]) => n + f.length + v.length, 0),
+            });
+          },
+        ),
+        { numRuns: runs },
+      );
+    });
+
     it('keeps no reference to the caller’s buffer', async () => {
       const value = utf8('abc');
       await backend.set('plain', utf8('t'), utf8('k'), value);
