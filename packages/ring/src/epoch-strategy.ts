@@ -37,7 +37,7 @@ import {
   type VersionedObject,
 } from '@ringkv/core';
 import { createCoordinator, type RingPlacement } from './coordinator.js';
-import { createPreferenceLists } from './preference-list.js';
+import { createPreferenceLists, type PreferenceLists } from './preference-list.js';
 import { createReplicaLimits } from './replica-io.js';
 import type { HybridClock } from './hybrid-clock.js';
 import {
@@ -100,6 +100,21 @@ export function ringOfLayout(layout: RingLayout): Ring {
   return createRing({ members: layout.members, vnodes: layout.vnodes, ...(weights ? { weights } : {}) });
 }
 
+/**
+ * Preference lists per ring value and N, kept across epochs: the rings of consecutive epochs
+ * are mostly the same values (ring.ts shares equal rings), so a phase change keeps the walks
+ * already cached instead of paying every bucket's hashring lookups again while calls wait.
+ */
+const listsByRing = new WeakMap<Ring, Map<number, PreferenceLists>>();
+
+function sharedLists(ring: Ring, n: number): PreferenceLists {
+  let byN = listsByRing.get(ring);
+  if (!byN) listsByRing.set(ring, (byN = new Map()));
+  let lists = byN.get(n);
+  if (!lists) byN.set(n, (lists = createPreferenceLists(ring, n)));
+  return lists;
+}
+
 export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps): EpochRingStrategy {
   const { epoch, layout, transition } = view;
   if (!Number.isInteger(epoch) || epoch < 0) throw new ArgumentError(`epoch must be a non-negative integer, got ${String(epoch)}`);
@@ -136,8 +151,8 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
   let host: StrategyHost | undefined;
   let inFlight = 0;
   const isUp = (m: string) => base.detector()?.isUp(m) ?? true;
-  const listsOf = new Map(writeRings.concat([readRing]).map((ring) => [ring, createPreferenceLists(ring, n)]));
-  const lists = (ring: Ring) => listsOf.get(ring)!;
+  const lists = (ring: Ring) => sharedLists(ring, n);
+  for (const ring of new Set([readRing, ...writeRings])) lists(ring);
 
   function placementFor(kind: FunctionKind, bucket: BucketName): RingPlacement {
     const up = base.detector() ? isUp : undefined;

@@ -75,6 +75,9 @@ import { createHybridClock, type HybridClock } from './hybrid-clock.js';
 import { replicaMoves, replicaSet } from './ownership-moves.js';
 import { hasReplicaModule, isVersionedObject, replicaFn } from './replica-messages.js';
 
+/** Heartbeats between two sweeps for orphans while the cluster is settled. */
+const SETTLED_SWEEP_HEARTBEATS = 30;
+
 /** A new owner asks an old one for a page of a bucket: `{ bucket, after, limit }` -> `{ objects, bytes, next? }`. */
 export const TRANSFER_PULL_MESSAGE = 'ring.transfer.pull';
 
@@ -434,8 +437,10 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       await beat(true);
       return;
     }
-    // Settled: sweep now and then (a hinted copy handed back late can land on a former owner).
-    if (cleaned >= state.epoch && now() - lastSweep < 5 * heartbeatMs) return;
+    // Settled: sweep at once after a change (or a restart), then now and then (a hinted copy
+    // handed back late can land on a former owner). Rarely: listing what a node holds reads
+    // its whole store, and client calls wait behind that.
+    if (cleaned >= state.epoch && now() - lastSweep < SETTLED_SWEEP_HEARTBEATS * heartbeatMs) return;
     lastSweep = now();
     const dropped = state.layout.strategy === 'ring' ? await sweep(state.layout, state) : await sweepRange(state.layout.table, state);
     if (dropped > 0) logger.info(`${self}: dropped ${dropped} buckets it does not own in epoch ${state.epoch}`);

@@ -157,7 +157,14 @@ interface GroupTree {
   readonly tombstones: Map<string, number>;
 }
 
-const SCAN_BATCH = 1000;
+/**
+ * Objects per scan page of a tree build. A page is read, decoded and hashed in one go on the
+ * event loop (about 0.1 ms an object of 8 KB on a loaded machine), and the build yields
+ * between pages: every node rebuilds its trees when a membership change ends, and client
+ * calls must not wait behind a whole store's worth of hashing (1,000-object pages held the
+ * loop for 100-260 ms on every node at that moment).
+ */
+const SCAN_BATCH = 100;
 /** How long a peer's first request waits for this node's trees to be built before "not ready". */
 const BUILD_WAIT_MS = 2000;
 const CHANGES_BATCH = 1000;
@@ -287,6 +294,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
         for (const o of batch.objects) apply(o);
         count += batch.objects.length;
         after = batch.next;
+        // Calls that arrived meanwhile run before the next page.
+        if (after !== null) await new Promise<void>((r) => setImmediate(r));
       } while (after !== null && !stopped());
       if (stopped()) return;
       state = 'ready';
