@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findEntry, readState, renderTable, readTransfers, type ClusterStateStore, type RangeEntryInput, type RangeLayout, type Transport } from '@ringkv/core';
+import { decodeState, findEntry, readState, renderTable, readTransfers, STATE_KEY, type ClusterStateStore, type RangeEntryInput, type RangeLayout, type Transport } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { askHoldings, clusterStatus, type ClusterPlan } from 'ringkv';
 import {
@@ -84,14 +84,22 @@ describeDistributed('membership over NATS on a committed range table: join, then
   async function change(label: string, stageArgs: string[], after: readonly string[], during?: () => Promise<void>): Promise<LoadStats> {
     const before = (await readState(state))!.doc.layout as RangeLayout;
     const load = startLoad({ clients, buckets: BUCKETS, workers: 3, prefix: `${label}-`, pauseMs: 50 });
-    await new Promise((r) => setTimeout(r, 1500));
+    // Before: 3 s of the same load (about 100 writes, so one slow write is not the p99 alone).
+    await new Promise((r) => setTimeout(r, 3000));
     const baseline = load.stats().writeLatencies.length;
     await cli(...stageArgs);
     const plan = JSON.parse(await cli('plan', '--json')) as ClusterPlan;
     expect(plan.betweenStaying).toBe(0);
     expect(plan.moves.length).toBeGreaterThan(0);
-    const committedAt = Date.now();
+    // During: from the moment the cluster state holds the transition (not from the start of
+    // the commit command, whose process start-up is the test's, not the cluster's).
+    let committedAt = 0;
+    const watch = await state.watch((c) => {
+      if (committedAt === 0 && c.key === STATE_KEY && !c.deleted && decodeState(c.value).transition) committedAt = Date.now();
+    });
     await cli('commit');
+    await vi.waitFor(() => expect(committedAt).toBeGreaterThan(0), { timeout: 10_000, interval: 20 });
+    await watch.close();
     await during?.();
     const status = await vi.waitFor(
       async () => {

@@ -36,6 +36,7 @@ import {
   decodeSeen,
   decodeState,
   decodeTransfers,
+  encodeDoc,
   describeType,
   hexBytes,
   initialState,
@@ -44,6 +45,7 @@ import {
   readSeen,
   readState,
   readTransfers,
+  RevisionMismatchError,
   seenKey,
   silentLogger,
   STATE_KEY,
@@ -74,6 +76,9 @@ import { createEpochRingStrategy, ringOfLayout, type EpochRingView } from './epo
 import { createHybridClock, type HybridClock } from './hybrid-clock.js';
 import { replicaMoves, replicaSet } from './ownership-moves.js';
 import { hasReplicaModule, isVersionedObject, replicaFn } from './replica-messages.js';
+
+/** How often a node reads the cluster state besides watching it. */
+const POLL_MS = 1000;
 
 /** Heartbeats between two sweeps for orphans while the cluster is settled. */
 const SETTLED_SWEEP_HEARTBEATS = 30;
@@ -146,6 +151,12 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   let ticking: Promise<void> | undefined;
   let watcher: Listener | undefined;
   let lastSweep = 0;
+  let lastPoll = 0;
+  /** The layout of the last sweep (JSON), so the end of a change does not sweep again for the same one. */
+  let sweptLayout: string | undefined;
+  /** The revision of this node's seen-entry after its last heartbeat (only this node writes it). */
+  let seenRevision: number | undefined;
+  let seenRead: { at: number; seen: NodeSeen[] } | undefined;
   const timers: ReturnType<typeof setInterval>[] = [];
   const running = new Map<string, Promise<void>>();
   // Range table: a bucket's writes and stream pages pass through one queue, across epochs.
@@ -220,8 +231,19 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     };
     lastBeat = entry.at;
     try {
-      await casDoc(store, seenKey(self), decodeSeen, () => entry, 5);
+      // One write, not a read and a write: only this node writes its entry. Someone else did
+      // (a cleared state, a restart of this node): read it and compare-and-set as usual.
+      if (seenRevision !== undefined) {
+        try {
+          seenRevision = await store.update(seenKey(self), encodeDoc(entry), seenRevision);
+          return;
+        } catch (err) {
+          if (!(err instanceof RevisionMismatchError) && (err as Error).name !== 'RevisionMismatchError') throw err;
+        }
+      }
+      seenRevision = (await casDoc(store, seenKey(self), decodeSeen, () => entry, 5)).revision;
     } catch (err) {
+      seenRevision = undefined;
       logger.debug(`${self}: heartbeat not written: ${(err as Error).message}`);
     }
   }
@@ -256,6 +278,32 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     if (found) void install(found.doc);
   }
 
+  /**
+   * Every node's seen-entry (epoch acknowledged, heartbeat). Listing them costs a key listing
+   * and a read per node in the store, so a tick reads them once at most (`maxAgeMs` 0 asks for
+   * a fresh read), and a node that does not drive the transition reads them only now and then.
+   */
+  async function seenNow(maxAgeMs: number): Promise<NodeSeen[]> {
+    if (seenRead && now() - seenRead.at <= maxAgeMs) return seenRead.seen;
+    const seen = await readSeen(store);
+    seenRead = { at: now(), seen };
+    return seen;
+  }
+
+  /**
+   * The node that drives the transition (the claimant, as in Riak): the live storage node of
+   * the smallest name. Every storage node could (each phase advances by compare-and-set), but
+   * each try reads the state, every seen-entry and the transfers, several times a second per
+   * node, and nodes and nats-server then spend on that the time client calls need. When the
+   * claimant stops heartbeating for the liveness window, the next one takes over.
+   */
+  function claimant(seen: readonly NodeSeen[]): string | undefined {
+    return liveNodes(seen, now(), livenessMs)
+      .filter((x) => x.storage)
+      .map((x) => x.node)
+      .sort()[0];
+  }
+
   // ---------------------------------------------------------------- transfers (new owner)
 
   function isLive(seen: readonly NodeSeen[], node: string): boolean {
@@ -267,7 +315,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     if (!t || t.phase !== 'stream') return;
     const doc = await readTransfers(store);
     if (!doc || doc.doc.transition !== t.id) return;
-    const seen = await readSeen(store);
+    let seen: NodeSeen[] | undefined;
     for (const item of doc.doc.items) {
       if (item.to !== self || running.has(item.id)) continue;
       if (item.status !== 'waiting' && !(item.status === 'running' && (item.claimedBy === self || staleClaim(item)))) continue;
@@ -283,6 +331,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         return update(cur, it.id, { status: 'running', claimedBy: self, claimedAt: now(), startedAt: it.startedAt ?? now() });
       });
       if (!claimed.changed) continue;
+      seen ??= await seenNow(heartbeatMs);
       const job = runTransfer(t.id, item.id, t.from, seen).finally(() => running.delete(item.id));
       running.set(item.id, job);
     }
@@ -311,7 +360,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       const bucket = hexBytes(item.buckets[item.cursor.bucket]!);
       // Who is live matters only once a source was silent for the liveness window: read it that often, not per page.
       if (now() - seenAt > livenessMs / 2) {
-        seen = await readSeen(store).catch(() => seen);
+        seen = await seenNow(livenessMs / 2).catch(() => seen);
         seenAt = now();
       }
       // The planned source, or (ring), when it has been silent for the liveness window, another old replica.
@@ -429,10 +478,12 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     const t = state.transition;
     if (t) {
       if (t.phase !== 'cleanup' || cleaned >= state.epoch) return;
-      const seen = await readSeen(store);
+      const seen = await seenNow(0);
       if (waitingFor(seen, state.epoch, now(), livenessMs).length > 0) return;
       const dropped = t.to.strategy === 'ring' ? await sweep(t.to, state) : await sweepRange(t.to.table, state);
       if (dropped > 0) logger.info(`${self}: cleanup of epoch ${state.epoch}: dropped ${dropped} buckets it no longer owns`);
+      lastSweep = now();
+      sweptLayout = JSON.stringify(t.to);
       cleaned = state.epoch;
       await beat(true);
       return;
@@ -440,8 +491,16 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     // Settled: sweep at once after a change (or a restart), then now and then (a hinted copy
     // handed back late can land on a former owner). Rarely: listing what a node holds reads
     // its whole store, and client calls wait behind that.
-    if (cleaned >= state.epoch && now() - lastSweep < SETTLED_SWEEP_HEARTBEATS * heartbeatMs) return;
+    const recently = now() - lastSweep < SETTLED_SWEEP_HEARTBEATS * heartbeatMs;
+    if (cleaned >= state.epoch && recently) return;
+    if (cleaned < state.epoch && recently && sweptLayout === JSON.stringify(state.layout)) {
+      // The change that just ended: its cleanup swept for this very layout moments ago.
+      cleaned = state.epoch;
+      await beat(true);
+      return;
+    }
     lastSweep = now();
+    sweptLayout = JSON.stringify(state.layout);
     const dropped = state.layout.strategy === 'ring' ? await sweep(state.layout, state) : await sweepRange(state.layout.table, state);
     if (dropped > 0) logger.info(`${self}: dropped ${dropped} buckets it does not own in epoch ${state.epoch}`);
     if (cleaned < state.epoch) {
@@ -526,12 +585,17 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   }
 
   async function drive(): Promise<void> {
+    // A transition starts with a commit, which every node installs (watch, poll, or a call
+    // carrying the epoch): with none installed here there is nothing to drive.
+    if (!installed?.transition) return;
+    // Whether this node is the claimant: the seen-entries of half a liveness window ago tell.
+    if (claimant(await seenNow(livenessMs / 2)) !== self) return;
     const found = await readState(store);
     if (!found) return;
     const state = found.doc;
     const t = state.transition;
     if (!t) return;
-    const seen = await readSeen(store);
+    const seen = await seenNow(0);
     if (waitingFor(seen, state.epoch, now(), livenessMs).length > 0) return;
     if (t.phase === 'write-both') {
       const doc = await planTransfers(state);
@@ -615,7 +679,12 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       });
       const poll = setInterval(
         () => {
-          void agent.refresh().catch(() => {});
+          // The watch installs new epochs at once; the poll, for a watch lost with the NATS
+          // connection, reads the state every second, not every tick.
+          if (now() - lastPoll >= POLL_MS) {
+            lastPoll = now();
+            void agent.refresh().catch(() => {});
+          }
           void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
         },
         Math.min(1000, heartbeatMs),

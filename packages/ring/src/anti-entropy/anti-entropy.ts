@@ -165,6 +165,22 @@ interface GroupTree {
  * loop for 100-260 ms on every node at that moment).
  */
 const SCAN_BATCH = 100;
+/**
+ * The share of the event loop a tree build may take. Every node rebuilds at the same moment
+ * (a membership change ends: each node's anti-entropy starts over on the new ring's groups),
+ * and on a machine whose cores those nodes share, builds at full speed left client writes
+ * waiting 200-450 ms. The trees are not needed in a hurry: anti-entropy paused for the whole
+ * change, and the transfers covered what it would have repaired.
+ */
+const BUILD_SHARE = 0.25;
+/** The longest pause between two pages of a build. */
+const BUILD_PAUSE_MAX_MS = 250;
+
+/** After a page that took `spentMs`, waits so the build keeps to {@link BUILD_SHARE} (calls that arrived meanwhile run first). */
+function pauseAfterPage(spentMs: number): Promise<void> {
+  const ms = Math.min(BUILD_PAUSE_MAX_MS, Math.round(spentMs * (1 / BUILD_SHARE - 1)));
+  return ms > 0 ? sleep(ms) : new Promise<void>((r) => setImmediate(r));
+}
 /** How long a peer's first request waits for this node's trees to be built before "not ready". */
 const BUILD_WAIT_MS = 2000;
 const CHANGES_BATCH = 1000;
@@ -290,12 +306,12 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       let after: Uint8Array | null = null;
       let count = 0;
       do {
+        const pageStart = performance.now();
         const batch = (await replicaFn(node, 'scan', [after, SCAN_BATCH])) as { objects: VersionedObject[]; next: Uint8Array | null };
         for (const o of batch.objects) apply(o);
         count += batch.objects.length;
         after = batch.next;
-        // Calls that arrived meanwhile run before the next page.
-        if (after !== null) await new Promise<void>((r) => setImmediate(r));
+        if (after !== null) await pauseAfterPage(performance.now() - pageStart);
       } while (after !== null && !stopped());
       if (stopped()) return;
       state = 'ready';
