@@ -9,7 +9,8 @@
  * - Watches the state (and polls it every second, in case a watch was lost with the NATS
  *   connection) and installs every new epoch; acknowledges an epoch in its seen-entry once the
  *   calls still running under the previous one finished. The seen-entry doubles as heartbeat.
- * - Drives the transition (every storage node tries; compare-and-set lets one win): a phase
+ * - Drives the transition when it is the claimant (the live storage node of the smallest
+ *   name; any node could, compare-and-set lets one win, but one trying is cheaper): a phase
  *   advances once every live node acknowledged it; entering `stream` plans the transfers from
  *   the buckets the old members really hold.
  * - As a new owner, pulls what it gains (`ring.transfer.pull`, bounded batches, merged by
