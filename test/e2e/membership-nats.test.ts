@@ -114,8 +114,8 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
 
   /**
    * Samples `cluster status` every 500 ms: the transfer limits never exceeded, progress only
-   * grows. (Each sample has every node list what it holds, a read of its whole store: sampling
-   * much faster would load the nodes whose latency is measured.)
+   * grows. (Each sample asks every node what it holds: sampling much faster would load the
+   * nodes whose latency is measured.)
    */
   function sampleStatus(): { stop(): Promise<{ samples: number; maxIn: number; maxOut: number; timeline: string[] }> } {
     let stopped = false;

@@ -490,8 +490,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       return;
     }
     // Settled: sweep at once after a change (or a restart), then now and then (a hinted copy
-    // handed back late can land on a former owner). Rarely: listing what a node holds reads
-    // its whole store, and client calls wait behind that.
+    // handed back late can land on a former owner). Rarely: a sweep lists every bucket the
+    // node holds and builds the ring, work client calls wait behind.
     const recently = now() - lastSweep < SETTLED_SWEEP_HEARTBEATS * heartbeatMs;
     if (cleaned >= state.epoch && recently) return;
     if (cleaned < state.epoch && recently && sweptLayout === JSON.stringify(state.layout)) {
