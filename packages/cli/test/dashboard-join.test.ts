@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { kvCall, readState, remoteRouter, type ClusterStateStore, type Transport } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { describeDistributed, startNatsServer, startNodeProcess, type NatsServer, type NodeProcess } from '@ringkv/test-utils';
-import { commitPlan, planStaged, stage } from '../src/cluster-admin.js';
+import { commitPlan, controlTransfers, planStaged, stage } from '../src/cluster-admin.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../../.test-results/', import.meta.url));
@@ -98,37 +98,61 @@ describeDistributed('the dashboard while a node joins (node processes over NATS)
 
     await start(JOINER, false);
     await stage(state, { action: 'join', node: JOINER });
+    // The transfers start paused (paused before the plan, which the commit checks the state
+    // against) and move in short resumed windows, each followed by a pause and a page refresh:
+    // the page is sampled while nothing moves, so a value strictly between 0 and 100 is seen
+    // however fast the data streams (a join of this size streams in about a second on a quiet
+    // machine, less than the page's refresh).
+    await controlTransfers(state, 'pause');
     await planStaged(state, transport);
     await commitPlan(state);
     const committedAt = Date.now();
 
-    // The page's progress bars, sampled while the data streams: a value strictly between 0 and
-    // 100 must be seen, and a later sample higher than an earlier one.
+    const updates = () => page.evaluate('Number(document.body.dataset.updates ?? 0)') as Promise<number>;
+    const refreshed = async () => {
+      const from = await updates();
+      await page.waitForFunction(`Number(document.body.dataset.updates ?? 0) >= ${from + 2}`, undefined, { timeout: 15_000 });
+    };
+    const bars = () => page.$$eval('#transfers [role=progressbar]', (bs) => bs.map((b) => Number(b.getAttribute('aria-valuenow'))));
     const seen: number[] = [];
     let shot = false;
+    let windowMs = 40;
     const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      const bars = await page.$$eval('#transfers [role=progressbar]', (bs) => bs.map((b) => Number(b.getAttribute('aria-valuenow'))));
-      if (bars.length) {
-        const mean = bars.reduce((x, y) => x + y, 0) / bars.length;
+    await vi.waitFor(async () => expect((await readState(state))!.doc.transition).toBeTruthy(), { timeout: 20_000, interval: 100 });
+    while (Date.now() < deadline && !shot) {
+      await refreshed();
+      const now = await bars();
+      if (now.length) {
+        const mean = now.reduce((x, y) => x + y, 0) / now.length;
         seen.push(mean);
-        if (!shot && mean > 0 && mean < 100) {
+        if (mean > 0 && mean < 100) {
           mkdirSync(ARTIFACTS, { recursive: true });
           await page.screenshot({ path: join(ARTIFACTS, 'http-dashboard-join.png'), fullPage: true });
           shot = true;
+          break;
         }
       }
       const s = (await readState(state))!.doc;
-      if (!s.transition && s.layout.members.includes(JOINER)) break;
-      await new Promise((r) => setTimeout(r, 200));
+      if (!s.transition) break;
+      await controlTransfers(state, 'resume');
+      await new Promise((r) => setTimeout(r, windowMs));
+      await controlTransfers(state, 'pause');
+      windowMs = Math.min(windowMs * 2, 1000);
     }
-    const report = `join settled ${Date.now() - committedAt} ms after commit; mean progress samples: ${seen.map((v) => v.toFixed(0)).join(', ')}`;
+    await controlTransfers(state, 'resume');
+    const report = `commit ${Date.now() - committedAt} ms ago; mean progress samples: ${seen.map((v) => v.toFixed(0)).join(', ')}`;
     console.log(report);
     expect(seen.filter((v) => v > 0 && v < 100).length, report).toBeGreaterThan(0);
-    // Moving: the bars did not stand still (a transfer that finishes leaves the page, and the
-    // next ones start from 0, so the mean need not grow between two refreshes).
+    // Moving: a later sample differs from an earlier one (the first one, paused, at 0).
     expect(new Set(seen).size, report).toBeGreaterThan(1);
     expect(shot).toBe(true);
+    await vi.waitFor(
+      async () => {
+        const s = (await readState(state))!.doc;
+        expect(!s.transition && s.layout.members.includes(JOINER)).toBe(true);
+      },
+      { timeout: 90_000, interval: 200 },
+    );
 
     // Settled: four members, a later epoch, no transfer left on the page.
     await page.waitForFunction(`document.querySelectorAll('#members tbody tr').length === 4`, undefined, { timeout: 20_000 });
