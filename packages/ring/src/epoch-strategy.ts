@@ -71,6 +71,12 @@ export interface EpochRingDeps {
   refresh(epoch: number): Promise<void>;
   /** Start pings, handoff and reaping on attach. @default true */
   background?: boolean;
+  /**
+   * This node's incarnation, the same for every epoch of one process: a new one tells peers
+   * the node restarted (they hand off to it and run anti-entropy with it at once), which an
+   * epoch install is not. @default new per epoch
+   */
+  incarnation?: string;
 }
 
 export interface EpochRingStrategy extends Strategy {
@@ -146,7 +152,12 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
       vnodes: layout.vnodes,
       ...(!transition && layout.weights ? { weights: layout.weights } : {}),
     },
-    { clock: deps.clock, ...(deps.logger ? { logger: deps.logger } : {}), ...(deps.background === false ? { background: false } : {}) },
+    {
+      clock: deps.clock,
+      ...(deps.logger ? { logger: deps.logger } : {}),
+      ...(deps.background === false ? { background: false } : {}),
+      ...(deps.incarnation ? { incarnation: deps.incarnation } : {}),
+    },
   );
   let host: StrategyHost | undefined;
   let inFlight = 0;

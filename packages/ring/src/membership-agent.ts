@@ -23,6 +23,7 @@
  * await agent.start(); // the node now routes with the cluster's epoch
  * await node.start();
  */
+import { randomBytes } from 'node:crypto';
 import {
   BadRequestError,
   BUCKETS_MESSAGE,
@@ -139,6 +140,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   const livenessMs = options.livenessMs ?? DEFAULT_CLUSTER_LIVENESS_MS;
   const batchSize = options.batchSize ?? DEFAULT_TRANSFER_BATCH;
   const tickLimitMs = Math.max(5000, 10 * heartbeatMs);
+  // One per process: every epoch's strategy pings with it, so peers see no restart at an install.
+  const incarnation = `${self}#${randomBytes(6).toString('hex')}`;
 
   let installed: ClusterState | undefined;
   let ackedEpoch = 0;
@@ -183,7 +186,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         ...(t && t.from.strategy === 'ring' && t.to.strategy === 'ring' ? { transition: { from: t.from, to: t.to, phase: t.phase } } : {}),
         ...(options.timing ? { timing: options.timing } : {}),
       },
-      { clock, logger, refresh: (e) => agent.refresh(e), ...(options.background === false ? { background: false } : {}) },
+      { clock, logger, incarnation, refresh: (e) => agent.refresh(e), ...(options.background === false ? { background: false } : {}) },
     );
   }
 

@@ -61,6 +61,12 @@ export interface RingStrategyDeps {
    */
   actor?: string;
   logger?: Logger;
+  /**
+   * What pings carry to tell a restart apart: peers hand off and exchange again when it
+   * changes. Default: new on every attach. A node that replaces its strategy without
+   * restarting (a new cluster epoch) passes the same one each time.
+   */
+  incarnation?: string;
   /** Start periodic pings, handoff and reaping on attach. @default true */
   background?: boolean;
 }
@@ -206,7 +212,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     antiEntropyNow: () => aae?.runRound() ?? Promise.resolve([]),
     attach(attached) {
       host = attached;
-      incarnation = `${attached.name}#${randomBytes(6).toString('hex')}`;
+      incarnation = deps.incarnation ?? `${attached.name}#${randomBytes(6).toString('hex')}`;
       if (!deps.actor) {
         actor = incarnation;
         if (hasReplicaModule(attached) && attached.modules.lookup('Replica', 'epoch', 1)) {

@@ -173,6 +173,8 @@ const SCAN_BATCH = 100;
  * change, and the transfers covered what it would have repaired.
  */
 const BUILD_SHARE = 0.25;
+/** The longest wait before a started node builds its trees unasked (see `start`). */
+const BUILD_SPREAD_MAX_MS = 5000;
 /** The longest pause between two pages of a build. */
 const BUILD_PAUSE_MAX_MS = 250;
 
@@ -223,6 +225,7 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
   let round: Promise<ExchangeReport[]> | undefined;
   let roundTimer: ReturnType<typeof setTimeout> | undefined;
   let soonTimer: ReturnType<typeof setTimeout> | undefined;
+  let buildTimer: ReturnType<typeof setTimeout> | undefined;
   let updateTimer: ReturnType<typeof setInterval> | undefined;
   let running = false;
   /**
@@ -741,7 +744,14 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     start() {
       if (running) return;
       running = true;
-      void ready().catch((err: unknown) => log().warn(`anti-entropy: building trees failed: ${(err as Error).message}`, { node: self }));
+      // Built within a random part of the first interval, not at once: when a membership change
+      // ends, every node starts anti-entropy at the same moment, and the builds would all run
+      // together. A round, a peer's exchange or a reap that needs the trees sooner builds them then.
+      buildTimer = setTimeout(
+        () => void ready().catch((err: unknown) => log().warn(`anti-entropy: building trees failed: ${(err as Error).message}`, { node: self })),
+        Math.round(Math.random() * Math.min(config.intervalMs / 2, BUILD_SPREAD_MAX_MS)),
+      );
+      buildTimer.unref?.();
       updateTimer = setInterval(() => void catchUp().catch(() => undefined), config.treeUpdateMs);
       updateTimer.unref?.();
       scheduleRound(jittered());
@@ -749,7 +759,7 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     stop() {
       running = false;
       state = 'stopped';
-      for (const t of [roundTimer, soonTimer]) if (t) clearTimeout(t);
+      for (const t of [roundTimer, soonTimer, buildTimer]) if (t) clearTimeout(t);
       if (updateTimer) clearInterval(updateTimer);
     },
     ready,
