@@ -8,7 +8,7 @@
  * "Before" is 3 s of the load before the change is staged; "during" runs from the moment the
  * cluster state holds the transition until the cluster is settled.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeState, readState, readTransfers, STATE_KEY, type ClusterStateStore, type Transport } from '@ringkv/core';
@@ -16,6 +16,7 @@ import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { clusterStatus } from 'ringkv';
 import {
   clusterCommand,
+  managedRingLmdbConfig,
   percentile,
   serverPortOf,
   startLoad,
@@ -55,19 +56,7 @@ export async function run(): Promise<BenchSection> {
   const rows: Row[] = [];
   try {
     const start = async (name: string, members: readonly string[] = []) => {
-      const path = join(dir, `${name.split('@')[0]}.json`);
-      writeFileSync(
-        path,
-        JSON.stringify({
-          node: name,
-          strategy: 'ring',
-          roles: ['server', 'storage'],
-          server: { port: 0 },
-          cluster: { managed: true, heartbeatMs: 200, livenessMs: 2000, transferBatch: 80 },
-          storage: { backend: 'lmdb', path: join(dir, name.split('@')[0]!), syncIntervalMs: 100 },
-          ring: { members, n: 3, r: 2, w: 2, vnodes: 64, pingIntervalMs: 200, pingTimeoutMs: 1000, handoffIntervalMs: 300 },
-        }),
-      );
+      const path = managedRingLmdbConfig(dir, name, members);
       nodes.set(name, await startNodeProcess({ config: path, env: { NATS_URL: nats.url, RINGKV_STORAGE_BACKEND: 'lmdb' } }));
     };
     await Promise.all(SEEDS.map((n) => start(n, SEEDS)));

@@ -18,7 +18,7 @@
  * logged, not asserted: on two shared cores its ratio moves from run to run (docs/operations.md,
  * limits; `npm run bench -- membership` measures it side by side).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeState, readSeen, readState, readTransfers, STATE_KEY, type ClusterStateStore, type RingLayout, type Transport } from '@ringkv/core';
@@ -39,6 +39,7 @@ import {
   type NatsServer,
   type NodeProcess,
   type TextLoadClient,
+  managedRingLmdbConfig,
 } from '@ringkv/test-utils';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 
@@ -60,28 +61,9 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
   const acked = new Map<string, { bucket: string; key: string; value: string }>();
   const report: Record<string, unknown>[] = [];
 
-  function writeConfig(name: string, members: readonly string[]): string {
-    const path = join(dir, `${name.split('@')[0]}.json`);
-    writeFileSync(
-      path,
-      JSON.stringify({
-        node: name,
-        strategy: 'ring',
-        roles: ['server', 'storage'],
-        server: { port: 0 },
-        cluster: { managed: true, heartbeatMs: 200, livenessMs: 2000, transferBatch: 80 },
-        // LMDB keeps a node's data when its process is SIGKILLed (memory would restart empty).
-        // Answered at commit, flushed every 100 ms: a SIGKILL loses nothing committed (the OS
-        // has it), and the loaded test machine is spared a flush per write.
-        storage: { backend: 'lmdb', path: join(dir, name.split('@')[0]!), syncIntervalMs: 100 },
-        ring: { members, n: 3, r: 2, w: 2, vnodes: 64, pingIntervalMs: 200, pingTimeoutMs: 1000, handoffIntervalMs: 300 },
-      }),
-    );
-    return path;
-  }
 
   async function start(name: string, members: readonly string[] = []): Promise<NodeProcess> {
-    const p = await startNodeProcess({ config: writeConfig(name, members), env: { NATS_URL: nats.url, RINGKV_STORAGE_BACKEND: 'lmdb' } });
+    const p = await startNodeProcess({ config: managedRingLmdbConfig(dir, name, members), env: { NATS_URL: nats.url, RINGKV_STORAGE_BACKEND: 'lmdb' } });
     nodes.set(name, p);
     readPort(name, p);
     return p;

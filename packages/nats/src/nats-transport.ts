@@ -322,7 +322,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
         // the reconnect (once), the others fail now, their outcome unknown.
         pending.each((id, out) => {
           if (out.state !== 'sent') return;
-          if (out.resent === 0 && out.idempotent()) {
+          if (out.resent === 0 && isIdempotent(out.msg)) {
             out.state = 'held';
             out.resent++;
           } else pending.fail(id, downError);
@@ -387,7 +387,7 @@ export async function connectNatsTransport(options: NatsTransportOptions): Promi
       );
     }
     // Held until sent: while the connection is down it waits for the reconnect.
-    const { id, promise } = pending.add(node, timeoutMs, { subject, data, idempotent: () => isIdempotent(msg), state: 'held', resent: 0 });
+    const { id, promise } = pending.add(node, timeoutMs, { subject, data, msg, state: 'held', resent: 0 });
     if (up) sendRequest(id);
     return promise;
   }

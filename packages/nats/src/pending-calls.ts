@@ -8,7 +8,7 @@
  * const { id, promise } = pending.add('bar@host', 5000);
  * pending.settle(id, { ok: true, value: 42 }); // promise resolves to 42
  */
-import { TimeoutError, TransportError } from '@ringkv/core';
+import { TimeoutError, TransportError, type TransportMessage } from '@ringkv/core';
 
 export interface PendingCallsOptions {
   /** How often expired calls are swept; a timeout fires up to this much late. @default 20 */
@@ -27,10 +27,10 @@ export interface Outgoing {
   readonly subject: string;
   readonly data: Uint8Array;
   /**
-   * Safe to run twice (docs/decisions.md, "riding through a NATS restart"). Asked only when a
-   * disconnect lost the reply, not for every call: the rule walks the message.
+   * The message, kept so that whether it is safe to run twice (docs/decisions.md, "riding
+   * through a NATS restart") is asked only when a disconnect lost the reply: the rule walks it.
    */
-  readonly idempotent: () => boolean;
+  readonly msg: TransportMessage;
   state: 'held' | 'sent';
   /** Times it was sent again after its reply was lost to a disconnect. */
   resent: number;

@@ -8,7 +8,8 @@
  * try { ... } finally { await nodes.stop(); }
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { track } from './child-processes.js';
 
@@ -216,6 +217,30 @@ export function runRingkv(args: readonly string[], options: { env?: Record<strin
 }
 
 /** The text-server port of the node's latest ready line (`node X ready (...; port N)`): a restart prints a new one. */
+/** Writes a node's config file as `<dir>/<short name>.json` (the name before `@`) and returns its path. */
+export function writeNodeConfig(dir: string, name: string, config: Record<string, unknown>): string {
+  const path = join(dir, `${name.split('@')[0]}.json`);
+  writeFileSync(path, JSON.stringify({ node: name, ...config }));
+  return path;
+}
+
+/**
+ * A managed ring node on LMDB (N3 R2 W2, 64 vnodes, fast heartbeats and pings) as the NATS
+ * membership test and bench run it: LMDB keeps a node's data when its process is SIGKILLed;
+ * answered at commit and flushed every 100 ms, so a SIGKILL loses nothing committed and a
+ * loaded machine is spared a flush per write.
+ */
+export function managedRingLmdbConfig(dir: string, name: string, members: readonly string[]): string {
+  return writeNodeConfig(dir, name, {
+    strategy: 'ring',
+    roles: ['server', 'storage'],
+    server: { port: 0 },
+    cluster: { managed: true, heartbeatMs: 200, livenessMs: 2000, transferBatch: 80 },
+    storage: { backend: 'lmdb', path: join(dir, name.split('@')[0]!), syncIntervalMs: 100 },
+    ring: { members, n: 3, r: 2, w: 2, vnodes: 64, pingIntervalMs: 200, pingTimeoutMs: 1000, handoffIntervalMs: 300 },
+  });
+}
+
 export function serverPortOf(p: NodeProcess): number {
   const m = [...p.output().matchAll(/node \S+ ready \(.*; port (\d+)\)/g)].at(-1);
   if (!m) throw new Error(`no port in the ready line:\n${p.output()}`);

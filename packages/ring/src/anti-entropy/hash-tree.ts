@@ -178,7 +178,12 @@ export function idHash32(id: string): number {
     h ^= id.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  // Final avalanche (murmur3 fmix32): FNV's low bits alone spread short, similar keys poorly.
+  // Final avalanche: FNV's low bits alone spread short, similar keys poorly.
+  return fmix32(h);
+}
+
+/** murmur3's 32-bit finalizer: every input bit reaches every output bit. */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { bucketBytes, type BucketName, type Sibling } from '@ringkv/core';
-import type { EntryHash } from './hash-tree.js';
+import { fmix32, type EntryHash } from './hash-tree.js';
 
 export interface ObjectRef {
   readonly bucket: Uint8Array;
@@ -116,15 +116,6 @@ function hashDigest(): EntryHash {
   const hi = fmix32(h1 ^ fed);
   const lo = fmix32((h2 + hi) | 0);
   return { hi, lo };
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 const KIND_DELETE = 1;
