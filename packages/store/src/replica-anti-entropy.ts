@@ -14,6 +14,7 @@ import {
   type VersionedObject,
 } from '@ringkv/core';
 import type { Backend } from './backend.js';
+import { keyString } from './bytes.js';
 import type { ChangeLog } from './change-log.js';
 import { checkObjects, decodeSiblings, decodeStored } from './versioned-record.js';
 import type { VersionedStore } from './versioned-store.js';
@@ -37,9 +38,12 @@ export interface AntiEntropyFunctions {
 }
 
 export function createAntiEntropyFunctions(backend: Backend, store: VersionedStore, log: ChangeLog): AntiEntropyFunctions {
-  async function primary(bucket: Uint8Array, key: Uint8Array): Promise<Sibling[]> {
-    const raw = await backend.get('versioned', bucket, key);
-    return raw === undefined ? [] : decodeStored(raw, 'anti-entropy read', backend.valuesImmutable === true);
+  const immutable = backend.valuesImmutable === true;
+  const decoded = (raw: Uint8Array | undefined) => (raw === undefined ? [] : decodeStored(raw, 'anti-entropy read', immutable));
+  /** A stored object's siblings; read through the synchronous face when there is one (the tree update reads every object written). */
+  function primary(bucket: Uint8Array, key: Uint8Array): Sibling[] | Promise<Sibling[]> {
+    if (backend.sync) return decoded(backend.sync.get('versioned', keyString(bucket), key));
+    return backend.get('versioned', bucket, key).then(decoded);
   }
 
   return {
@@ -61,7 +65,10 @@ export function createAntiEntropyFunctions(backend: Backend, store: VersionedSto
       }
       const batch = log.read(since, batchLimit(limit));
       const objects: VersionedObject[] = [];
-      for (const { bucket, key } of batch.refs) objects.push({ bucket, key, siblings: await primary(bucket, key) });
+      for (const { bucket, key } of batch.refs) {
+        const siblings = primary(bucket, key);
+        objects.push({ bucket, key, siblings: siblings instanceof Promise ? await siblings : siblings });
+      }
       return { reset: batch.reset, seq: batch.seq, objects, more: batch.more };
     },
 

@@ -28,16 +28,19 @@ import { bucketBytes, kvFunctionName } from '@ringkv/core';
 import { bytesEqual } from './bytes.js';
 import type { GetReply, ObjectReply, PutReply } from './plain-kv.js';
 import { checkObjects, checkStamp } from './versioned-record.js';
-import type { BucketObjects, VersionedStore } from './versioned-store.js';
+import { LATER, type BucketObjects, type VersionedStore } from './versioned-store.js';
 
+type Answer<T> = T | Promise<T>;
+
+/** Answers are plain values when the store ran the operation inline, promises otherwise. */
 export interface VersionedKv {
-  create(bucket: Uint8Array, meta: ReplicaMeta): Promise<'ok' | VersionedReply>;
-  lookup(bucket: Uint8Array, meta: ReplicaMeta): Promise<boolean | VersionedReply>;
-  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
-  get(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<GetReply | VersionedReply>;
-  delete(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<PutReply | VersionedReply>;
+  create(bucket: Uint8Array, meta: ReplicaMeta): Answer<'ok' | VersionedReply>;
+  lookup(bucket: Uint8Array, meta: ReplicaMeta): Answer<boolean | VersionedReply>;
+  put(bucket: Uint8Array, key: Uint8Array, value: Uint8Array, meta: ReplicaMeta): Answer<PutReply | VersionedReply>;
+  get(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Answer<GetReply | VersionedReply>;
+  delete(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Answer<PutReply | VersionedReply>;
   /** `KV.Bucket.object`: read like get; resolves to every sibling and the joined vector. */
-  object(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Promise<ObjectReply | VersionedReply>;
+  object(bucket: Uint8Array, key: Uint8Array, meta: ReplicaMeta): Answer<ObjectReply | VersionedReply>;
 }
 
 const BUCKET_KEY = new Uint8Array(0);
@@ -56,19 +59,38 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
     return { version, owner: meta.hintFor, gaining: meta.gaining === true };
   }
 
+  /** `answer` once the writes made inline are durable (at once on memory). */
+  function acked<T>(answer: T): Answer<T> {
+    const w = store.written();
+    return w ? w.then(() => answer) : answer;
+  }
+
+  // Each operation below runs inline when the store can (`store.now`), else in its key's
+  // queue; the two bodies are the same steps, the first synchronous, the second awaited.
+
   /** Writes a key sibling, unless this primary holds no live bucket object. */
-  async function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined, gaining = false): Promise<PutReply> {
+  function writeKey(bucket: Uint8Array, key: Uint8Array, sibling: Sibling, owner: string | undefined, gaining = false): Answer<PutReply> {
+    // A new owner the bucket is still streaming to stores the write: the bucket object comes with the stream.
+    const checked = owner === undefined && !gaining;
+    const now = store.now(bucket, key, (objects): PutReply => {
+      if (checked && !live(objects.visible(BUCKET_KEY))) return 'not_found';
+      objects.merge(key, [sibling], owner);
+      return 'ok';
+    });
+    if (now !== LATER) return now === 'ok' ? acked(now) : now;
     return store.withKey(bucket, key, async (objects) => {
-      // A new owner the bucket is still streaming to stores the write: the bucket object comes with the stream.
-      if (owner === undefined && !gaining && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
+      if (checked && !live(await objects.visible(BUCKET_KEY))) return 'not_found';
       await objects.merge(key, [sibling], owner);
       return 'ok';
     });
   }
 
   /** The objects read, in the queue of the last key (the one the call is about). */
-  async function readReply(bucket: Uint8Array, keys: readonly Uint8Array[]): Promise<VersionedReply> {
-    return store.withKey(bucket, keys[keys.length - 1] ?? BUCKET_KEY, async (objects: BucketObjects) => {
+  function readReply(bucket: Uint8Array, keys: readonly Uint8Array[]): Answer<VersionedReply> {
+    const last = keys[keys.length - 1] ?? BUCKET_KEY;
+    const now = store.now(bucket, last, (objects): VersionedReply => ({ objects: keys.map((key) => ({ bucket, key, siblings: objects.visible(key) })) }));
+    if (now !== LATER) return now;
+    return store.withKey(bucket, last, async (objects: BucketObjects) => {
       const out: VersionedObject[] = [];
       for (const key of keys) out.push({ bucket, key, siblings: await objects.visible(key) });
       return { objects: out };
@@ -76,21 +98,22 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
   }
 
   return {
-    async create(bucket, meta) {
+    create(bucket, meta) {
       const { version, owner } = writeMeta(meta, kvFunctionName('create'));
-      await store.withKey(bucket, BUCKET_KEY, (objects) => objects.merge(BUCKET_KEY, [{ value: BUCKET_EXISTS, version }], owner));
-      return 'ok';
+      const sibling: Sibling = { value: BUCKET_EXISTS, version };
+      if (store.now(bucket, BUCKET_KEY, (objects) => objects.merge(BUCKET_KEY, [sibling], owner)) !== LATER) return acked('ok' as const);
+      return store.withKey(bucket, BUCKET_KEY, (objects) => objects.merge(BUCKET_KEY, [sibling], owner)).then(() => 'ok' as const);
     },
-    async lookup(bucket, meta) {
+    lookup(bucket, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY]);
       if (meta.mode === 'resolve') return live(find(meta.objects, bucket, BUCKET_KEY));
       throw new ArgumentError(`${kvFunctionName('lookup')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
-    async put(bucket, key, value, meta) {
+    put(bucket, key, value, meta) {
       const { version, owner, gaining } = writeMeta(meta, kvFunctionName('put'));
       return writeKey(bucket, key, { value, version }, owner, gaining);
     },
-    async get(bucket, key, meta) {
+    get(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
       if (meta.mode === 'resolve') {
         if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
@@ -107,7 +130,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       }
       throw new ArgumentError(`${kvFunctionName('get')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
-    async object(bucket, key, meta) {
+    object(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
       if (meta.mode === 'resolve') {
         if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
@@ -121,7 +144,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
       }
       throw new ArgumentError("KV.Bucket.object is a read function: replica mode must be 'read' or 'resolve', got 'write'");
     },
-    async delete(bucket, key, meta) {
+    delete(bucket, key, meta) {
       const { version, owner, gaining } = writeMeta(meta, kvFunctionName('delete'));
       return writeKey(bucket, key, { value: null, tombstone: true, version }, owner, gaining);
     },

@@ -8,9 +8,14 @@
  * writes to other keys of the same bucket go on concurrently (with `serializeBy: 'bucket'`,
  * every key of a bucket shares one queue, as before). Operations on the bucket object (key
  * `''`) use the bucket's own queue, the one plain operations use too.
+ *
+ * On a backend with a synchronous face (memory, LMDB), {@link VersionedStore.now} runs a
+ * read-merge-write inline when nothing is queued for the key, as plain mode does: it cannot
+ * interleave with anything, so it needs no queue, no promise and no turn of the event loop.
+ * Queued operations (a key that is busy, a backend without the face) keep the async path.
  */
 import { mergeSiblings, renderBucket, type Sibling } from '@ringkv/core';
-import type { Backend } from './backend.js';
+import type { Backend, SyncBackend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
 import { keyString } from './bytes.js';
 import { hintedField } from './hinted-field.js';
@@ -34,6 +39,20 @@ export interface BucketObjects {
   replace(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Promise<void>;
 }
 
+/**
+ * {@link BucketObjects} answered synchronously, for {@link VersionedStore.now}; valid only
+ * inside the function given to it.
+ */
+export interface SyncBucketObjects {
+  area(key: Uint8Array, owner: Owner): Sibling[];
+  visible(key: Uint8Array): Sibling[];
+  merge(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Sibling[];
+  replace(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): void;
+}
+
+/** What {@link VersionedStore.now} answers when the operation cannot run inline: take {@link VersionedStore.withKey}. */
+export const LATER: unique symbol = Symbol('later');
+
 /** What one queue covers: one key (the default), or a whole bucket. */
 export type SerializeBy = 'key' | 'bucket';
 
@@ -42,6 +61,15 @@ export interface VersionedStore {
   withKey<T>(bucket: Uint8Array, key: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
   /** Runs `fn` in the bucket's own queue (the bucket object's; not a lock over the bucket's keys). */
   withBucket<T>(bucket: Uint8Array, fn: (objects: BucketObjects) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` now, synchronously, when the backend has a synchronous face, nothing is queued
+   * or running for `(bucket, key)` and the hinted owners are known; answers {@link LATER}
+   * without running it otherwise (the caller then takes {@link VersionedStore.withKey}). A
+   * caller that wrote must wait for {@link VersionedStore.written} before acknowledging.
+   */
+  now<T>(bucket: Uint8Array, key: Uint8Array, fn: (objects: SyncBucketObjects) => T): T | typeof LATER;
+  /** Durability of the writes {@link VersionedStore.now} made so far (LMDB), undefined when there is nothing to wait for. */
+  written(): Promise<void> | undefined;
   /** Owners that have a hinted area on this node. */
   owners(): Promise<string[]>;
   /** Forget the cached owner list (after a hinted area was dropped, or the backend cleared). */
@@ -128,17 +156,107 @@ export function createVersionedStore(
     return objects;
   }
 
-  function queueId(bucket: Uint8Array, key: Uint8Array): string {
-    const id = keyString(bucket);
-    if (serializeBy === 'bucket' || key.length === 0) return id;
+  function queueId(bucket: Uint8Array, key: Uint8Array, table = keyString(bucket)): string {
+    if (serializeBy === 'bucket' || key.length === 0) return table;
     // Length-prefixed and marked, so (bucket, key) pairs never share an id with each other.
-    return `\u0000${id.length}:${id}${keyString(key)}`;
+    return `\u0000${table.length}:${table}${keyString(key)}`;
   }
+
+  const sync = backend.sync;
+  const env: SyncEnv | undefined = sync && {
+    sync,
+    immutable,
+    owners: () => ownersCache,
+    primaryChanged: (bucket, key) => onPrimaryChange?.(bucket, key),
+    hintedWritten(owner) {
+      // A new owner's area appeared: the list must be read again. One already listed: it stays.
+      if (!ownersCache?.includes(owner)) forgetOwners();
+    },
+  };
 
   return {
     withKey: (bucket, key, fn) => queue.run(queueId(bucket, key), () => fn(objectsOf(bucket))),
     withBucket: (bucket, fn) => queue.run(keyString(bucket), () => fn(objectsOf(bucket))),
+    now(bucket, key, fn) {
+      if (!env) return LATER;
+      if (ownersCache === undefined) {
+        // Reads merge every hinted area in: without the list this one goes the queued way,
+        // and the next ones find it.
+        void owners().catch(() => undefined);
+        return LATER;
+      }
+      const table = keyString(bucket);
+      if (!queue.idle(queueId(bucket, key, table))) return LATER;
+      return fn(new SyncObjects(env, bucket, table));
+    },
+    written: () => sync?.written?.(),
     owners,
     forgetOwners,
   };
+}
+
+/** What {@link SyncObjects} needs of its store. */
+interface SyncEnv {
+  readonly sync: SyncBackend;
+  readonly immutable: boolean;
+  /** The hinted owners, known whenever a SyncObjects exists. */
+  owners(): readonly string[] | undefined;
+  primaryChanged(bucket: Uint8Array, key: Uint8Array): void;
+  hintedWritten(owner: string): void;
+}
+
+/**
+ * One bucket's objects over the synchronous face. A class rather than closures: one small
+ * allocation per operation on the hot path, with the bucket's table id computed once.
+ */
+class SyncObjects implements SyncBucketObjects {
+  constructor(
+    private readonly env: SyncEnv,
+    private readonly bucket: Uint8Array,
+    private readonly table: string,
+  ) {}
+
+  private where(key: Uint8Array): () => string {
+    return () => `${renderBucket(this.bucket)} key ${renderBucket(key)}`;
+  }
+
+  area(key: Uint8Array, owner: Owner): Sibling[] {
+    const raw =
+      owner === undefined
+        ? this.env.sync.get('versioned', this.table, key)
+        : this.env.sync.get('hinted', keyString(ownerBytes(owner)), hintedField(this.bucket, key));
+    return raw === undefined ? [] : decodeStored(raw, this.where(key), this.env.immutable);
+  }
+
+  visible(key: Uint8Array): Sibling[] {
+    let merged = this.area(key, undefined);
+    for (const owner of this.env.owners() ?? []) merged = mergeSiblings(merged, this.area(key, owner));
+    return merged;
+  }
+
+  merge(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): Sibling[] {
+    const held = this.area(key, owner);
+    const merged = mergeSiblings(held, siblings);
+    // Nothing new (a bucket object sent along with every write, a repeated repair): no write.
+    if (merged.length === held.length && merged.every((s) => held.includes(s))) return merged;
+    this.replace(key, merged, owner);
+    return merged;
+  }
+
+  replace(key: Uint8Array, siblings: readonly Sibling[], owner: Owner): void {
+    const { sync } = this.env;
+    const [space, table, name, field] =
+      owner === undefined
+        ? (['versioned', this.table, this.bucket, key] as const)
+        : (['hinted', keyString(ownerBytes(owner)), ownerBytes(owner), hintedField(this.bucket, key)] as const);
+    if (siblings.length > 0) {
+      sync.set(space, table, name, field, encodeSiblings(siblings));
+      if (this.env.immutable) {
+        const stored = sync.get(space, table, field);
+        if (stored) rememberStored(stored, siblings);
+      }
+    } else sync.delete(space, table, field);
+    if (owner === undefined) this.env.primaryChanged(this.bucket, key);
+    else this.env.hintedWritten(owner);
+  }
 }
