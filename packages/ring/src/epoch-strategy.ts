@@ -197,8 +197,10 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
     };
   }
 
-  // During a transition: writes on every owner, old and new, read before write (the one-round-
-  // trip path versions on one replica, which may be a new owner without the object yet).
+  // During a transition: writes on every owner, old and new, in one round trip. An old owner
+  // versions the write (a new one may not hold the object yet: it forwards), and the write is
+  // acknowledged at W stored in the old and in the new replica set each. The replica messages
+  // are merges of whole objects, which a transport may resend after a reconnect.
   const coordinator = transition
     ? createCoordinator({
         n,
@@ -213,7 +215,6 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
         send: (node, type, body, timeoutMs) =>
           host ? host.send(node, type, body, timeoutMs) : Promise.reject(new BadRequestError('not attached to a node')),
         placementOf: (bucket) => placementFor('write', bucket),
-        writePath: 'read-before-write',
       })
     : undefined;
 

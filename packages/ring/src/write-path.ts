@@ -20,6 +20,11 @@
  * Objects travel whole (the bucket object of `KV.Bucket.put` included, since its read reads
  * it), so a replica that missed a bucket's CREATE is repaired by the next write.
  *
+ * While ownership moves (the placement carries `quorumGroups`: the old and the new replica
+ * set), the objects go to the owners of both, and the write is acknowledged once W replicas of
+ * each stored it. Only an old owner versions: a new owner may not hold the object until
+ * streaming brought it, so it forwards the write like a node that is no replica.
+ *
  * The older path (`writePath: 'read-before-write'`) is kept for comparison and for functions
  * the one-round-trip path cannot take (no read function in the module, a coordinator that is
  * not a replica after a forward, or a replica that declined the write, e.g. a put on a bucket
@@ -83,6 +88,8 @@ interface Versioned {
 interface RoundResult {
   /** Replicas that stored the write, this one included. */
   stored: number;
+  /** W stored, in each replica set while ownership moves. */
+  met: boolean;
   /** Hinted copies stored that do not count toward W (known only when W was missed). */
   hinted?: number;
   failures: Failure[];
@@ -99,7 +106,9 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     if (pending) await pending;
     const host = deps.host();
     if (deps.kind === 'coordinator' && host && hasReplicaModule(host)) {
-      const mine = apl.replicas.find((r) => r.node === ctx.self);
+      // While ownership moves, a new owner may not hold the object yet (streaming brings it):
+      // it cannot version a write against it, so it hands the write on like a non-replica.
+      const mine = apl.replicas.find((r) => r.node === ctx.self && !r.gaining);
       const reader = readerFor(host, call);
       if (mine && reader) return coordinate(call, apl, ctx, w, r, mine, reader);
       // Not a replica of this bucket: the first live one coordinates (once; a forwarded call
@@ -136,7 +145,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       if (first.declined) return first.answer;
     }
     let answer = first.answer;
-    let round = await fanOut(apl, ctx, w, first, reader);
+    let round = await fanOut(apl, ctx, w, first, reader, mine);
     if (round.missed.length > 0) {
       // Behind an acknowledged (or racing) write: build on it too, once.
       const again = await locks.run(key, async () => {
@@ -148,10 +157,10 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       });
       if (again && !again.declined) {
         answer = again.answer;
-        round = await fanOut(apl, ctx, w, again, reader);
+        round = await fanOut(apl, ctx, w, again, reader, mine);
       }
     }
-    if (round.stored < w) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced, round.hinted);
+    if (!round.met) throw quorumFailure('write', call, w, round.stored, round.failures, apl.unplaced, round.hinted);
     return answer;
   }
 
@@ -209,8 +218,14 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     void ctx;
   }
 
-  /** Sends the objects to every other replica (and hinted copies for down primaries); settles at W stored. */
-  async function fanOut(apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, written: Versioned, reader: ReplicaCall): Promise<RoundResult> {
+  /**
+   * Sends the objects to every other replica (and hinted copies for down primaries); settles at
+   * W stored, and while ownership moves at W stored in the old and in the new replica set each.
+   */
+  async function fanOut(apl: AnnotatedPreferenceList, ctx: RouteContext, w: number, written: Versioned, reader: ReplicaCall, mine: Replica): Promise<RoundResult> {
+    const here: Answer<VersionedObject[]> = { replica: mine, value: [] };
+    const grouped = quorumGroupsOf(apl) !== undefined;
+    const met = (answers: readonly Answer<unknown>[]) => 1 + answers.length >= w && groupsMet(apl, [here, ...answers], w);
     const doubling: Doubling = { holders: apl.replicas, doubled: new Set<Replica>() };
     const replace = standIns(apl, deps.isUp, doubling);
     // Primaries already known down with nobody to stand in get a hinted copy on a live replica.
@@ -225,16 +240,18 @@ export function createWritePath(deps: WritePathDeps): WritePath {
       send: (replica) => replicateTo(replica, replica.hintFor ? written.changed : written.objects, reader, ctx),
       replace,
       replaceLate: true,
+      ...(grouped ? { enough: met } : {}),
       onUnreachable: deps.suspect,
     });
-    if (w <= 1) {
+    if (met([])) {
       void calling.catch(() => {});
-      return { stored: 1, failures: [], missed: [] };
+      return { stored: 1, met: true, failures: [], missed: [] };
     }
     const result = await calling;
+    const ok = met(result.answers);
     // Settled short of W means every request settled: `all` holds every acknowledgement.
-    const hinted = 1 + result.answers.length < w ? (await result.all).length - result.answers.length : 0;
-    return { stored: 1 + result.answers.length, hinted, failures: result.failures, missed: result.answers.flatMap((a: Answer<VersionedObject[]>) => a.value) };
+    const hinted = ok ? 0 : (await result.all).length - result.answers.length;
+    return { stored: 1 + result.answers.length, met: ok, hinted, failures: result.failures, missed: result.answers.flatMap((a: Answer<VersionedObject[]>) => a.value) };
   }
 
   async function replicateTo(replica: Replica, objects: VersionedObject[], reader: ReplicaCall, ctx: RouteContext): Promise<VersionedObject[]> {
@@ -305,9 +322,14 @@ export function createWritePath(deps: WritePathDeps): WritePath {
   return { write };
 }
 
-/** While ownership moves: `w` answers from the old AND from the new replica set (Placement.quorumGroups). */
+/** The old and the new replica set of a bucket while its ownership moves (Placement.quorumGroups). */
+function quorumGroupsOf(apl: AnnotatedPreferenceList): readonly (readonly string[])[] | undefined {
+  return (apl as { quorumGroups?: readonly (readonly string[])[] }).quorumGroups;
+}
+
+/** While ownership moves: `w` answers from the old AND from the new replica set. */
 function groupsMet(apl: AnnotatedPreferenceList, answers: readonly Answer<unknown>[], w: number): boolean {
-  const groups = (apl as { quorumGroups?: readonly (readonly string[])[] }).quorumGroups;
+  const groups = quorumGroupsOf(apl);
   if (!groups) return true;
   return groups.every((g) => answers.filter((a) => g.includes(a.replica.hintFor ?? a.replica.node)).length >= Math.min(w, g.length));
 }
