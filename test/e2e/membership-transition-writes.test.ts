@@ -3,7 +3,8 @@
  * in its write-both/stream phases): they take the one-round-trip path, an old owner versions
  * them, the replica traffic is merges of whole objects (which a transport may resend after a
  * reconnect, unlike a `ring.apply` write), and a write is acknowledged only once W replicas of
- * the old AND W of the new replica set stored it.
+ * the old AND W of the new replica set stored it. Resumed, the transfers stream in batches
+ * bounded by bytes, and the change settles with every acknowledged write in place.
  */
 import {
   beginTransition,
@@ -20,13 +21,18 @@ import {
   type RingkvNode,
   type RingLayout,
 } from '@ringkv/core';
-import { createRing, type EpochRingStrategy } from '@ringkv/ring';
-import { routeLoadClient as client, startManagedMember, stopManagedMembers, type ManagedMember } from '@ringkv/test-utils/managed-cluster';
+import { createRing, TRANSFER_PULL_MESSAGE, type EpochRingStrategy } from '@ringkv/ring';
+import { controlTransfers } from 'ringkv';
+import { routeLoadClient as client, settledState, startManagedMember, stopManagedMembers, type ManagedMember } from '@ringkv/test-utils/managed-cluster';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const SEED: RingLayout = { strategy: 'ring', members: ['a@w', 'b@w', 'c@w'], n: 3, r: 2, w: 2, vnodes: 64 };
 const AFTER = ['a@w', 'b@w', 'c@w', 'd@w'];
 const BUCKETS = Array.from({ length: 24 }, (_, i) => `wb-${i}`);
+// Each bucket holds 40 objects of about 530 bytes before the change; a transfer batch aims at
+// 2000 bytes, so after a first batch of a whole bucket the next ask for 3 objects.
+const PRELOAD = 40;
+const BATCH_BYTES = 2000;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -35,6 +41,7 @@ interface Sent {
   to: string;
   type: string;
   body: unknown;
+  reply?: unknown;
 }
 
 /** Every ring message `node` sends from now on (batches opened into their items); `block` makes chosen destinations unreachable. */
@@ -44,7 +51,11 @@ function tap(name: string, node: RingkvNode, sent: Sent[], block: Set<string>): 
     if (block.has(to)) return Promise.reject(new NodeUnreachableError(`node ${to} is not reachable (blocked by the test)`));
     if (type === 'ring.batch') for (const [k, b] of (body as { items: [string, unknown][] }).items) sent.push({ from: name, to, type: k, body: b });
     else sent.push({ from: name, to, type, body });
-    return send(to, type, body, t);
+    const entry = sent[sent.length - 1]!;
+    return send(to, type, body, t).then((reply) => {
+      entry.reply = reply;
+      return reply;
+    });
   };
 }
 
@@ -61,6 +72,8 @@ describe('ring writes while ownership moves', () => {
   const startMember = (name: string, seed?: RingLayout) =>
     startManagedMember(network, state, name, {
       ...(seed ? { seed } : {}),
+      batchSize: 50,
+      batchBytes: BATCH_BYTES,
       timing: { pingIntervalMs: 100, pingTimeoutMs: 500, handoffIntervalMs: 200 },
     });
 
@@ -68,6 +81,7 @@ describe('ring writes while ownership moves', () => {
     for (const name of SEED.members) members.set(name, await startMember(name, SEED));
     const a = members.get('a@w')!.node;
     for (const b of BUCKETS) expect(await a.route(b, 'KV.Registry', 'create', [b])).toBe('ok');
+    for (const b of BUCKETS) for (let i = 0; i < PRELOAD; i++) expect(await client(a).put(b, `pre-${i}`, 'p'.repeat(500))).toBe('OK');
     members.set('d@w', await startMember('d@w'));
     // d joins with transfers paused: the transition holds in its write-both and stream phases.
     const committed = await casDoc<ClusterState>(state, STATE_KEY, decodeState, (cur) => {
@@ -151,5 +165,29 @@ describe('ring writes while ownership moves', () => {
     }
     // Reachable again, the same write is acknowledged.
     await vi.waitFor(async () => expect(await c.put(bucket!, 'two-down', 'y')).toBe('OK'), { timeout: 10_000, interval: 100 });
+  }, 60_000);
+
+  it('resumed, the transfers stream in batches bounded by bytes, and the change settles with every write in place', async () => {
+    const pullsFrom = sent.length;
+    await controlTransfers(state, 'resume');
+    const done = await vi.waitFor(() => settledState(state, AFTER), { timeout: 30_000, interval: 100 });
+    expect(done.layout.strategy === 'ring' && done.layout.members).toEqual(AFTER);
+    const pulls = sent.slice(pullsFrom).filter((s) => s.type === TRANSFER_PULL_MESSAGE);
+    expect(pulls.length).toBeGreaterThan(0);
+    const limits = pulls.map((p) => (p.body as { limit: number }).limit);
+    const bytes = pulls.map((p) => (p.reply as { bytes: number }).bytes).sort((x, y) => x - y);
+    // A transfer's first batch asks for batchSize; once one came back, the next asks for what
+    // fits the byte aim by that batch's bytes per object (3 of the ~530-byte objects).
+    expect(Math.max(...limits)).toBe(50);
+    expect(limits.filter((l) => l < 50).length).toBeGreaterThan(limits.length / 2);
+    expect(bytes[Math.floor(bytes.length / 2)]).toBeLessThanOrEqual(BATCH_BYTES);
+    // Every preloaded object reached every owner (d streamed whole buckets in small batches).
+    for (const b of BUCKETS) {
+      for (const owner of owners(newRing, b)) {
+        const page = await members.get(owner)!.store.replica.scanBucket(enc.encode(b), null, 1000);
+        const keys = new Set(page.objects.map((o) => dec.decode(o.key)));
+        for (let i = 0; i < PRELOAD; i++) expect(keys.has(`pre-${i}`), `${b}/pre-${i} on ${owner}`).toBe(true);
+      }
+    }
   }, 60_000);
 });

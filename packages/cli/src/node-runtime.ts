@@ -143,6 +143,7 @@ export async function startNodeFromConfig(config: RingkvConfig, options: StartNo
         heartbeatMs: config.cluster.heartbeatMs,
         livenessMs: config.cluster.livenessMs,
         batchSize: config.cluster.transferBatch,
+        batchBytes: config.cluster.transferBatchBytes,
       });
       closers.push(() => started.stop());
       await started.start();

@@ -30,6 +30,7 @@ import {
   DEFAULT_CLUSTER_LIVENESS_MS,
   DEFAULT_CLUSTER_STATE_BUCKET,
   DEFAULT_TRANSFER_BATCH,
+  DEFAULT_TRANSFER_BATCH_BYTES,
 } from './defaults.js';
 import { ConfigError } from './errors.js';
 import { natsConfigSchema, natsEnvOverrides } from './nats-config.js';
@@ -220,8 +221,10 @@ export const configSchema = z
         heartbeatMs: positiveInt.max(60_000).default(DEFAULT_CLUSTER_HEARTBEAT_MS),
         /** A node silent this long is not waited for, ms. @default 5000 */
         livenessMs: positiveInt.max(600_000).default(DEFAULT_CLUSTER_LIVENESS_MS),
-        /** Objects per transfer batch. @default 200 */
+        /** Objects per transfer batch (at most). @default 200 */
         transferBatch: positiveInt.max(100_000).default(DEFAULT_TRANSFER_BATCH),
+        /** Bytes a transfer batch aims at: fewer objects per batch when they are large. @default 131072 */
+        transferBatchBytes: positiveInt.max(64 * 1024 * 1024).default(DEFAULT_TRANSFER_BATCH_BYTES),
       })
       .strict()
       .default({
@@ -230,6 +233,7 @@ export const configSchema = z
         heartbeatMs: DEFAULT_CLUSTER_HEARTBEAT_MS,
         livenessMs: DEFAULT_CLUSTER_LIVENESS_MS,
         transferBatch: DEFAULT_TRANSFER_BATCH,
+        transferBatchBytes: DEFAULT_TRANSFER_BATCH_BYTES,
       }),
     /** ES modules registering extra functions (`export function register(registry)`). @default [] */
     modules: z.array(z.string().min(1)).default([]),

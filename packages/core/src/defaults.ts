@@ -30,8 +30,14 @@ export const defaultQuorum = (n: number): number => Math.floor(n / 2) + 1;
 export const DEFAULT_CLUSTER_STATE_BUCKET = 'ringkv-cluster';
 /** Transfers a node runs at once, receiving and sending (each). */
 export const DEFAULT_TRANSFER_LIMIT = 2;
-/** Objects per streamed transfer batch. */
+/** Objects per streamed transfer batch (at most). */
 export const DEFAULT_TRANSFER_BATCH = 200;
+/**
+ * Bytes a streamed transfer batch aims at: the next batch asks for fewer objects when one came
+ * back larger. A batch is decoded and merged in one go on both nodes, so its size is how long
+ * their client calls wait behind it.
+ */
+export const DEFAULT_TRANSFER_BATCH_BYTES = 128 * 1024;
 /** How often a node rewrites its seen-entry (its heartbeat in the cluster state), ms. */
 export const DEFAULT_CLUSTER_HEARTBEAT_MS = 1000;
 /** A node whose seen-entry is older than this is not waited for, ms. */

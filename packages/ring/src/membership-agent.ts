@@ -35,6 +35,7 @@ import {
   DEFAULT_CLUSTER_HEARTBEAT_MS,
   DEFAULT_CLUSTER_LIVENESS_MS,
   DEFAULT_TRANSFER_BATCH,
+  DEFAULT_TRANSFER_BATCH_BYTES,
   decodeSeen,
   decodeState,
   decodeTransfers,
@@ -103,8 +104,10 @@ export interface MembershipAgentOptions {
   heartbeatMs?: number;
   /** @default DEFAULT_CLUSTER_LIVENESS_MS */
   livenessMs?: number;
-  /** Objects per transfer batch. @default DEFAULT_TRANSFER_BATCH */
+  /** Objects per transfer batch (at most). @default DEFAULT_TRANSFER_BATCH */
   batchSize?: number;
+  /** Bytes a transfer batch aims at. @default DEFAULT_TRANSFER_BATCH_BYTES */
+  batchBytes?: number;
   /** Ring background work (pings, handoff). @default true */
   background?: boolean;
 }
@@ -139,6 +142,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CLUSTER_HEARTBEAT_MS;
   const livenessMs = options.livenessMs ?? DEFAULT_CLUSTER_LIVENESS_MS;
   const batchSize = options.batchSize ?? DEFAULT_TRANSFER_BATCH;
+  const batchBytes = options.batchBytes ?? DEFAULT_TRANSFER_BATCH_BYTES;
   const tickLimitMs = Math.max(5000, 10 * heartbeatMs);
   // One per process: every epoch's strategy pings with it, so peers see no restart at an install.
   const incarnation = `${self}#${randomBytes(6).toString('hex')}`;
@@ -350,6 +354,8 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     let seenAt = now();
     const fromRing = from.strategy === 'ring' ? ringOfLayout(from) : undefined;
     let failures = 0;
+    // Objects to ask for next: as many as fit the byte aim by the last batch's size per object.
+    let limit = batchSize;
     while (!stopped) {
       const doc = await readTransfers(store).catch(() => undefined);
       const item = doc?.doc.transition === transition ? doc.doc.items.find((x) => x.id === id) : undefined;
@@ -377,17 +383,20 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       try {
         if (fromRing) {
           const objects = checkPage(
-            await node.send(source, TRANSFER_PULL_MESSAGE, { bucket, after, limit: batchSize } satisfies PullBody),
+            await node.send(source, TRANSFER_PULL_MESSAGE, { bucket, after, limit } satisfies PullBody),
             source,
           );
           if (objects.objects.length > 0) await replicaFn(node, 'merge', [objects.objects, null]);
           page = objects;
+          limit = nextLimit(objects.objects.length, objects.bytes);
         } else {
           // The range table: the old owner stores the page here itself, inside its bucket queue.
-          page = checkRangeReply(
-            await node.send(source, RANGE_PULL_MESSAGE, { bucket, after, limit: batchSize, to: self, epoch: installed?.epoch ?? 0 }),
+          const reply = checkRangeReply(
+            await node.send(source, RANGE_PULL_MESSAGE, { bucket, after, limit, to: self, epoch: installed?.epoch ?? 0 }),
             source,
           );
+          page = reply;
+          limit = nextLimit(reply.entries, reply.bytes);
         }
         failures = 0;
       } catch (err) {
@@ -415,6 +424,12 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         });
       });
     }
+  }
+
+  /** The next batch's object count: the byte aim over the last batch's bytes per object, within 1..batchSize. */
+  function nextLimit(count: number, bytes: number): number {
+    if (count === 0 || bytes <= 0) return batchSize;
+    return Math.max(1, Math.min(batchSize, Math.floor((batchBytes * count) / bytes)));
   }
 
   async function touch(transition: string, id: string): Promise<void> {

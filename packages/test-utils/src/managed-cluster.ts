@@ -30,6 +30,7 @@ export interface ManagedMemberOptions {
   heartbeatMs?: number;
   livenessMs?: number;
   batchSize?: number;
+  batchBytes?: number;
   timing?: EpochRingView['timing'];
 }
 
@@ -52,6 +53,7 @@ export async function startManagedMember(
     livenessMs: options.livenessMs ?? 1500,
     ...(options.seed ? { seed: options.seed } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.batchBytes ? { batchBytes: options.batchBytes } : {}),
     ...(options.timing ? { timing: options.timing } : {}),
   });
   await agent.start();
