@@ -89,7 +89,7 @@ describe('ring writes while ownership moves', () => {
       return { ...beginTransition(staged, ringAfter(SEED, staged.staged), 'join-d'), paused: true };
     });
     expect(committed.changed).toBe(true);
-    const epoch = committed.doc.epoch;
+    const epoch = committed.doc!.epoch;
     await vi.waitFor(
       async () => {
         for (const m of members.values()) expect(m.agent.epoch()).toBeGreaterThanOrEqual(epoch);
