@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeState, readState, readTransfers, STATE_KEY, type ClusterStateStore, type Transport } from '@ringkv/core';
+import { decodeState, readTransfers, STATE_KEY, type ClusterStateStore, type Transport } from '@ringkv/core';
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { clusterStatus } from 'ringkv';
 import {
@@ -29,6 +29,7 @@ import {
   type NodeProcess,
   type TextLoadClient,
 } from '@ringkv/test-utils';
+import { settledState } from '@ringkv/test-utils/managed-cluster';
 import type { BenchSection } from './run.js';
 
 const SEEDS = ['a@mbench', 'b@mbench', 'c@mbench'];
@@ -80,7 +81,7 @@ export async function run(): Promise<BenchSection> {
     for (const w of writers) w.close();
     const cli = clusterCommand(nats.url);
 
-    const change = async (label: string, stageArgs: string[], members: number): Promise<void> => {
+    const change = async (label: string, stageArgs: string[], after: readonly string[]): Promise<void> => {
       // Keys are one word of the text protocol: the row number, not the label.
       const load = startLoad({ clients, buckets: BUCKETS, workers: 3, prefix: `c${rows.length}-`, pauseMs: 70 });
       await new Promise((r) => setTimeout(r, 3000));
@@ -92,15 +93,24 @@ export async function run(): Promise<BenchSection> {
         if (committedAt === 0 && c.key === STATE_KEY && !c.deleted && decodeState(c.value).transition) committedAt = Date.now();
       });
       await cli('commit');
+      // Settled: found from the cluster state alone (the state and the members' heartbeats, a
+      // read each), 10 times a second; \`cluster status\` asks every node for what it holds and
+      // the cluster state for a key listing, so it runs once, to confirm. Polling it at that
+      // rate loaded the nodes and nats-server whose latency this measures.
       const deadline = Date.now() + 120_000;
+      let settleMs = 0;
       for (;;) {
         if (Date.now() > deadline) throw new Error(`${label} did not settle`);
-        const s = committedAt > 0 && !(await readState(state!))?.doc.transition ? await clusterStatus(state!, transport!, { livenessMs: 2000 }) : undefined;
-        if (s?.settled && s.members.filter((m) => m.state === 'valid').length === members) break;
+        const done = committedAt > 0 && (await settledState(state!, after).then(() => true, () => false));
+        if (done) {
+          settleMs = Date.now() - committedAt;
+          const s = await clusterStatus(state!, transport!, { livenessMs: 2000 });
+          const valid = s.members.filter((m) => m.state === 'valid').map((m) => m.node).sort();
+          if (s.settled && valid.join() === [...after].sort().join()) break;
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
       await watch.close();
-      const settleMs = Date.now() - committedAt;
       const stats = await load.stop();
       const lat = stats.writeLatencies;
       const before = lat.slice(0, baseline).map((l) => l.ms);
@@ -118,8 +128,8 @@ export async function run(): Promise<BenchSection> {
       });
     };
     for (let round = 1; round <= ROUNDS; round++) {
-      await change(`3 -> 4 (join d), run ${round}`, ['join', JOINER], 4);
-      await change(`4 -> 3 (d leaves), run ${round}`, ['leave', JOINER], 3);
+      await change(`3 -> 4 (join d), run ${round}`, ['join', JOINER], [...SEEDS, JOINER]);
+      await change(`4 -> 3 (d leaves), run ${round}`, ['leave', JOINER], SEEDS);
     }
   } finally {
     for (const c of clients) c.close();
@@ -152,7 +162,7 @@ export async function run(): Promise<BenchSection> {
   const leaves = rows.filter((r) => r.change.includes('leaves'));
   const totals = [pooled(`all ${joins.length} joins, pooled`, joins), pooled(`all ${leaves.length} leaves, pooled`, leaves), pooled(`all ${rows.length} changes, pooled`, rows)];
   const lines = [
-    `Node processes over NATS (JetStream KV cluster state), LMDB storage (flushed every 100 ms), N=3 R=2 W=2, 64 vnodes, heartbeats every 200 ms; ${BUCKETS.length} buckets of ${PRELOAD_KEYS} keys of ${VALUE.length} bytes before the first change, ${((BUCKETS.length * PRELOAD_KEYS * VALUE.length) / 2 ** 20).toFixed(1)} MiB in all. Load through the text servers of a and c: 3 workers, each pausing 70 ms between commands (unique keys, a read every 3 writes). Before = 3 s of that load before the change is staged; during = from the moment the cluster state holds the transition until \`cluster status\` says settled. Same load, same run, side by side.`,
+    `Node processes over NATS (JetStream KV cluster state), LMDB storage (flushed every 100 ms), N=3 R=2 W=2, 64 vnodes, heartbeats every 200 ms; ${BUCKETS.length} buckets of ${PRELOAD_KEYS} keys of ${VALUE.length} bytes before the first change, ${((BUCKETS.length * PRELOAD_KEYS * VALUE.length) / 2 ** 20).toFixed(1)} MiB in all. Load through the text servers of a and c: 3 workers, each pausing 70 ms between commands (unique keys, a read every 3 writes). Before = 3 s of that load before the change is staged; during = from the moment the cluster state holds the transition until it is settled (no transition, every member acknowledged the last epoch and cleaned up; \`cluster status\` confirms). Same load, same run, side by side.`,
     '',
     '| change | writes before / during | p50 before -> during | p90 before -> during | p99 before -> during | p99 ratio | succeeded | moved | time to settle |',
     '|---|---|---|---|---|---|---|---|---|',
