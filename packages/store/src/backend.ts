@@ -101,7 +101,7 @@ export interface Backend {
   deleteIfTable(space: Space, name: Uint8Array, field: Uint8Array): Promise<boolean | undefined>;
   /** Every field and value of a table, in field byte order. */
   entries(space: Space, name: Uint8Array): Promise<Array<[field: Uint8Array, value: Uint8Array]>>;
-  /** Fields and bytes (field + value) of a table: kept as it changes on memory, one pass over the table on LMDB and Redis. */
+  /** Fields and bytes (field + value) of a table: kept as it changes on memory, one pass over the table on LMDB (keys, and each value's size read in place: no value is copied) and Redis. */
   stats(space: Space, name: Uint8Array): Promise<TableStats>;
   /**
    * One bounded batch of a space (or of one table) in order: table bytes, then field bytes.
