@@ -211,6 +211,8 @@ function validateCall(c: Partial<RouteCall> | undefined, remote = false): RouteC
 }
 
 function bucketBytesOr(bucket: unknown, Err: typeof ArgumentError | typeof BadRequestError): void {
+  // Every string is a bucket name (its UTF-8 bytes): nothing to check, nothing to encode.
+  if (typeof bucket === 'string') return;
   try {
     bucketBytes(bucket as BucketName);
   } catch (err) {

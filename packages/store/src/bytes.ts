@@ -3,9 +3,7 @@
  * (strings are UTF-8 encoded) and bytes into Map keys without ever decoding them as UTF-8,
  * which would silently replace invalid sequences such as 0xff or 0xc3 0x28.
  */
-import { ArgumentError, describeType } from '@ringkv/core';
-
-const encoder = new TextEncoder();
+import { ArgumentError, describeType, utf8Bytes } from '@ringkv/core';
 
 /**
  * The bytes of a bucket name, key or value argument. `what` names the argument in the error.
@@ -13,7 +11,7 @@ const encoder = new TextEncoder();
  */
 export function argBytes(v: unknown, what: string): Uint8Array {
   if (v instanceof Uint8Array) return v;
-  if (typeof v === 'string') return encoder.encode(v);
+  if (typeof v === 'string') return utf8Bytes(v);
   throw new ArgumentError(`${what} must be a string or a Uint8Array, got ${describeType(v)}`);
 }
 

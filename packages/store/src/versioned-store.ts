@@ -14,14 +14,13 @@
  * interleave with anything, so it needs no queue, no promise and no turn of the event loop.
  * Queued operations (a key that is busy, a backend without the face) keep the async path.
  */
-import { mergeSiblings, renderBucket, type Sibling } from '@ringkv/core';
+import { mergeSiblings, renderBucket, utf8Bytes, type Sibling } from '@ringkv/core';
 import type { Backend, SyncBackend } from './backend.js';
 import type { BucketQueue } from './bucket-queue.js';
 import { keyString } from './bytes.js';
 import { hintedField } from './hinted-field.js';
 import { decodeStored, encodeSiblings, rememberStored } from './versioned-record.js';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Where an object lives on this node: the primary area, or the area held for a down owner. */
@@ -76,7 +75,7 @@ export interface VersionedStore {
   forgetOwners(): void;
 }
 
-export const ownerBytes = (owner: string): Uint8Array => encoder.encode(owner);
+export const ownerBytes = (owner: string): Uint8Array => utf8Bytes(owner);
 
 /**
  * The node's own records (its epoch), in the `hinted` space under a table name no node can have
