@@ -55,7 +55,12 @@ export interface SyncBackend {
   hasTable(space: Space, id: string): boolean;
   createTable(space: Space, id: string, name: Uint8Array): boolean;
   get(space: Space, id: string, field: Uint8Array): Uint8Array | undefined;
-  set(space: Space, id: string, name: Uint8Array, field: Uint8Array, value: Uint8Array): void;
+  /**
+   * `handOver`: the caller gives `value` away (it will never read or change it again), so the
+   * backend may keep the array itself rather than a copy. Answers the array now stored when
+   * the backend hands stored arrays out as they are ({@link Backend.valuesImmutable}).
+   */
+  set(space: Space, id: string, name: Uint8Array, field: Uint8Array, value: Uint8Array, handOver?: boolean): Uint8Array | void;
   delete(space: Space, id: string, field: Uint8Array): boolean;
   /**
    * For a backend whose writes take effect at once but become durable later (LMDB: visible to

@@ -41,13 +41,15 @@ export function createMemoryBackend(): Backend {
       return true;
     },
     get: (space, id, field) => spaces[space].get(id)?.fields.get(keyString(field)),
-    set(space, id, name, field, value) {
+    set(space, id, name, field, value, handOver) {
       const table = spaces[space].get(id) ?? newTable(space, id, name);
       const f = keyString(field);
       const old = table.fields.get(f);
-      table.fields.set(f, ownBytes(value));
+      const stored = handOver === true && value.constructor === Uint8Array ? value : ownBytes(value);
+      table.fields.set(f, stored);
       table.bytes += value.length - (old === undefined ? -field.length : old.length);
       if (old === undefined) table.sorted = undefined;
+      return stored;
     },
     delete(space, id, field) {
       const table = spaces[space].get(id);

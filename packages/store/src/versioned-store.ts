@@ -249,11 +249,9 @@ class SyncObjects implements SyncBucketObjects {
         ? (['versioned', this.table, this.bucket, key] as const)
         : (['hinted', keyString(ownerBytes(owner)), ownerBytes(owner), hintedField(this.bucket, key)] as const);
     if (siblings.length > 0) {
-      sync.set(space, table, name, field, encodeSiblings(siblings));
-      if (this.env.immutable) {
-        const stored = sync.get(space, table, field);
-        if (stored) rememberStored(stored, siblings);
-      }
+      // The record is a fresh array nobody else holds: the backend may keep it as it is.
+      const stored = sync.set(space, table, name, field, encodeSiblings(siblings), true);
+      if (stored && this.env.immutable) rememberStored(stored, siblings);
     } else sync.delete(space, table, field);
     if (owner === undefined) this.env.primaryChanged(this.bucket, key);
     else this.env.hintedWritten(owner);

@@ -37,6 +37,21 @@ describe('versioned operations inline on a synchronous backend', () => {
     expect(store.written()).toBeUndefined();
   });
 
+  it('memory keeps a handed-over array as it is, and copies anything else', () => {
+    const sync = createMemoryBackend().sync!;
+    const given = new Uint8Array([1, 2, 3]);
+    expect(sync.set('versioned', 't', utf8('t'), utf8('handed'), given, true)).toBe(given);
+    expect(sync.get('versioned', 't', utf8('handed'))).toBe(given);
+    const kept = new Uint8Array([4, 5]);
+    const stored = sync.set('versioned', 't', utf8('t'), utf8('copied'), kept);
+    expect(stored).not.toBe(kept);
+    kept[0] = 9;
+    expect([...sync.get('versioned', 't', utf8('copied'))!]).toEqual([4, 5]);
+    // A Buffer may be a slice of a shared pool: copied even when handed over.
+    const pooled = Buffer.from([7, 8]);
+    expect(sync.set('versioned', 't', utf8('t'), utf8('pooled'), pooled, true)).not.toBe(pooled);
+  });
+
   it('never overtake an operation queued for the same key; other keys still run inline', async () => {
     const store = createStoreOn(createMemoryBackend());
     const { call } = directCaller(store);
