@@ -35,6 +35,22 @@ describe('version vectors (property tests)', () => {
     );
   });
 
+  it('compareVectors is the pointwise order over every actor of either vector (absent counts as 0)', () => {
+    const reference = (a: VersionVector, b: VersionVector) => {
+      const actors = new Set([...Object.keys(a), ...Object.keys(b)]);
+      const ge = [...actors].every((k) => (a[k] ?? 0) >= (b[k] ?? 0));
+      const le = [...actors].every((k) => (a[k] ?? 0) <= (b[k] ?? 0));
+      return ge && le ? 'equal' : ge ? 'after' : le ? 'before' : 'concurrent';
+    };
+    const withZeros = fc.dictionary(actor, fc.integer({ min: 0, max: 3 }), { maxKeys: 5 });
+    fc.assert(
+      fc.property(fc.oneof(vector, withZeros), fc.oneof(vector, withZeros), (a, b) => {
+        expect(compareVectors(a, b)).toBe(reference(a, b));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('compareVectors is antisymmetric', () => {
     const flip = { before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent' } as const;
     fc.assert(
