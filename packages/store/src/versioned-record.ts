@@ -171,12 +171,20 @@ function writeRecord(siblings: readonly Sibling[]): Uint8Array | undefined {
 
 /**
  * Decoded records of backends whose stored arrays never change ({@link Backend.valuesImmutable}),
- * keyed by the array itself: a hot object (the bucket object every put reads, a key written
- * again and again) is decoded once per write instead of on every read, merge and fold. Weak,
- * so a record the backend no longer holds is forgotten with it. The sibling lists are frozen:
- * every reader shares them.
+ * kept on the array itself: a hot object (the bucket object every put reads, a key written
+ * again and again) is decoded once per write instead of on every read, merge and fold, and a
+ * record the backend no longer holds is forgotten with it. A symbol-keyed property rather than
+ * a WeakMap: a WeakMap entry per stored record (one per write on every replica) cost about 5%
+ * of a replicated write's CPU in the in-process ring bench, in the map and in the collector's
+ * ephemeron work. The property is invisible to everything but this module (not enumerable by
+ * key, not copied by a transport or an encoder, which read the bytes). The sibling lists are
+ * frozen: every reader shares them.
  */
-const decodedRecords = new WeakMap<Uint8Array, Sibling[]>();
+const DECODED: unique symbol = Symbol('ringkv.decodedRecord');
+
+interface DecodedCarrier extends Uint8Array {
+  [DECODED]?: Sibling[];
+}
 
 function frozen(siblings: Sibling[]): Sibling[] {
   for (const s of siblings) {
@@ -195,17 +203,18 @@ function frozen(siblings: Sibling[]): Sibling[] {
  */
 export function decodeStored(bytes: Uint8Array, where: string | (() => string), immutable: boolean): Sibling[] {
   if (!immutable) return decodeSiblings(bytes, where);
-  let siblings = decodedRecords.get(bytes);
+  const carrier = bytes as DecodedCarrier;
+  let siblings = carrier[DECODED];
   if (siblings === undefined) {
     siblings = frozen(decodeSiblings(bytes, where));
-    decodedRecords.set(bytes, siblings);
+    carrier[DECODED] = siblings;
   }
   return siblings;
 }
 
 /** Records that `bytes`, just stored by an immutable-values backend, decode to `siblings` (a copy is kept). */
 export function rememberStored(bytes: Uint8Array, siblings: readonly Sibling[]): void {
-  decodedRecords.set(bytes, frozen(siblings.slice()));
+  (bytes as DecodedCarrier)[DECODED] = frozen(siblings.slice());
 }
 
 /** `where` names the record in errors; a function is only called when one is raised (it is on every read's path). */
