@@ -42,7 +42,7 @@ import {
   wireSize,
   type ExchangeOutcome,
 } from './messages.js';
-import { decodeRef, encodeRef, entryHash, refFromId, refId, tombstoneTs } from './object-digest.js';
+import { decodeRef, encodeRef, entryHash, entryHashOf, latin1, refFromId, refId, refIdOf, tombstoneTs } from './object-digest.js';
 
 export interface AntiEntropyDeps {
   node: StrategyHost;
@@ -256,7 +256,7 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
       groupCache.clear();
       cachedRing = ring;
     }
-    const id = Buffer.from(bucket.buffer, bucket.byteOffset, bucket.byteLength).toString('latin1');
+    const id = latin1(bucket);
     let g = groupCache.get(id);
     if (g === undefined) {
       g = ring
@@ -292,9 +292,8 @@ export function createAntiEntropy(deps: AntiEntropyDeps): AntiEntropy {
     const g = treeFor(groupOf(bucket));
     // An object of a group this node is not in (left from an earlier ring): not ours to compare.
     if (!g) return;
-    const ref = encodeRef(bucket, o.key);
-    const id = refId(ref);
-    g.tree.set(id, entryHash(ref, o.siblings));
+    const id = refIdOf(bucket, o.key);
+    g.tree.set(id, entryHashOf(bucket, o.key, o.siblings));
     const ts = tombstoneTs(o.siblings);
     if (ts === undefined) g.tombstones.delete(id);
     else g.tombstones.set(id, ts);

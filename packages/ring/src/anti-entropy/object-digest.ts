@@ -21,11 +21,30 @@ export interface ObjectRef {
 
 export function encodeRef(bucket: BucketName, key: Uint8Array): Uint8Array {
   const b = bucketBytes(bucket);
-  const out = new Uint8Array(4 + b.length + key.length);
-  new DataView(out.buffer).setUint32(0, b.length);
+  const n = b.length;
+  const out = new Uint8Array(4 + n + key.length);
+  // Byte by byte, not a DataView: `out.buffer` would make V8 move a small array off the heap.
+  out[0] = n >>> 24;
+  out[1] = (n >>> 16) & 0xff;
+  out[2] = (n >>> 8) & 0xff;
+  out[3] = n & 0xff;
   out.set(b, 4);
-  out.set(key, 4 + b.length);
+  out.set(key, 4 + n);
   return out;
+}
+
+/** Bytes as latin1, one char per byte; short runs by a loop (cheaper than wrapping them in a Buffer). */
+export function latin1(bytes: Uint8Array): string {
+  if (bytes.length > 32) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+/** `refId(encodeRef(bucket, key))`, without building the ref (the tree update names every object written). */
+export function refIdOf(bucket: Uint8Array, key: Uint8Array): string {
+  const n = bucket.length;
+  return String.fromCharCode(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff) + latin1(bucket) + latin1(key);
 }
 
 /** The ref's parts, or undefined when the bytes are not a ref (hostile or corrupt input). */
@@ -128,6 +147,33 @@ export function entryHash(ref: Uint8Array, siblings: readonly Sibling[]): EntryH
   if (siblings.length === 0) return undefined;
   hashStart();
   hashBytes(ref);
+  return hashSiblings(siblings);
+}
+
+/** `entryHash(encodeRef(bucket, key), siblings)`: the same bytes fed, without building the ref. */
+export function entryHashOf(bucket: Uint8Array, key: Uint8Array, siblings: readonly Sibling[]): EntryHash | undefined {
+  if (siblings.length === 0) return undefined;
+  const n = bucket.length;
+  const total = 4 + n + key.length;
+  hashStart();
+  hashNumber(total);
+  if (total > NATIVE_HASH_BYTES) {
+    // Long refs are hashed natively, as hashBytes does: same digest, from the same bytes.
+    const d = createHash('sha1').update(encodeRef(bucket, key)).digest();
+    for (let i = 0; i < d.length; i++) hashByte(d[i]!);
+  } else {
+    hashByte(n >>> 24);
+    hashByte((n >>> 16) & 0xff);
+    hashByte((n >>> 8) & 0xff);
+    hashByte(n & 0xff);
+    for (let i = 0; i < n; i++) hashByte(bucket[i]!);
+    for (let i = 0; i < key.length; i++) hashByte(key[i]!);
+  }
+  return hashSiblings(siblings);
+}
+
+/** The sibling half of an entry hash (after the ref was fed), and the digest. */
+function hashSiblings(siblings: readonly Sibling[]): EntryHash {
   hashNumber(siblings.length);
   const ordered = siblings.length === 1 ? siblings : [...siblings].sort(canonicalOrder);
   for (const s of ordered) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Sibling } from '@ringkv/core';
-import { bucketIdOf, decodeRef, encodeRef, entryHash, refFromId, refId, tombstoneTs } from '../../src/anti-entropy/object-digest.js';
+import { bucketIdOf, decodeRef, encodeRef, entryHash, entryHashOf, latin1, refFromId, refId, refIdOf, tombstoneTs } from '../../src/anti-entropy/object-digest.js';
 
 const bytes = fc.uint8Array({ maxLength: 12 });
 const sibling: fc.Arbitrary<Sibling> = fc.record({
@@ -22,6 +22,19 @@ describe('object refs and entry hashes', () => {
         expect(refFromId(refId(ref))).toEqual(ref);
         expect(bucketIdOf(refId(ref))).toBe(Buffer.from(bucket).toString('latin1'));
       }),
+    );
+  });
+
+  it('refIdOf and entryHashOf give what building the ref gives, for any bytes (long refs too)', () => {
+    const long = fc.uint8Array({ minLength: 500, maxLength: 700 });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 40 }), long), fc.oneof(bytes, fc.uint8Array({ maxLength: 40 }), long), fc.array(sibling, { maxLength: 3 }), (bucket, key, siblings) => {
+        const ref = encodeRef(bucket, key);
+        expect(refIdOf(bucket, key)).toBe(refId(ref));
+        expect(entryHashOf(bucket, key, siblings)).toEqual(entryHash(ref, siblings));
+        expect(latin1(bucket)).toBe(Buffer.from(bucket).toString('latin1'));
+      }),
+      { numRuns: 300 },
     );
   });
 
