@@ -57,22 +57,26 @@ export function createPreferenceLists(ring: Ring, n: number, options: Preference
   const total = ring.members.length;
   // String buckets are cached under the string itself (no byte conversion on a hit); byte
   // buckets under their latin1 key. Both caches give the same answer for the same bytes.
-  const byString = new Map<string, readonly string[]>();
-  const byBytes = new Map<string, readonly string[]>();
+  const byString = new Map<string, Placed>();
+  const byBytes = new Map<string, Placed>();
+
+  function placed(bucket: BucketName, want: number): Placed {
+    const str = typeof bucket === 'string';
+    const cache = str ? byString : byBytes;
+    const id = str ? bucket : ringKey(bucket);
+    let entry = cache.get(id);
+    if (entry === undefined || entry.order.length < want) {
+      entry = { order: ring.walk(bucket, want), allUp: entry?.allUp };
+      if (cache.size >= cacheSize) cache.clear();
+      cache.set(id, entry);
+    }
+    return entry;
+  }
 
   function walk(bucket: BucketName, atLeast = n): readonly string[] {
     const want = Math.min(total, Math.max(atLeast, n));
     if (cacheSize === 0) return ring.walk(bucket, want);
-    const str = typeof bucket === 'string';
-    const cache = str ? byString : byBytes;
-    const id = str ? bucket : ringKey(bucket);
-    let order = cache.get(id);
-    if (order === undefined || order.length < want) {
-      order = ring.walk(bucket, want);
-      if (cache.size >= cacheSize) cache.clear();
-      cache.set(id, order);
-    }
-    return order;
+    return placed(bucket, want).order;
   }
 
   return {
@@ -80,9 +84,35 @@ export function createPreferenceLists(ring: Ring, n: number, options: Preference
     n,
     walk,
     annotated(bucket, isUp) {
-      return annotate((size) => walk(bucket, size), n, total, isUp);
+      if (cacheSize === 0) return annotate((size) => walk(bucket, size), n, total, isUp);
+      const entry = placed(bucket, n);
+      // Every primary up (the common case): the same list as last time, built once. Only the
+      // spares depend on the others' liveness, and they are worked out when read.
+      for (let i = 0; i < n; i++) if (isUp && !isUp(entry.order[i]!)) return annotate((size) => walk(bucket, size), n, total, isUp);
+      if (entry.allUp === undefined || entry.allUp.isUp !== isUp) entry.allUp = { isUp, list: allUpList(entry.order.slice(0, n), (size) => walk(bucket, size), total, isUp) };
+      return entry.allUp.list;
     },
   };
+}
+
+/** A bucket's walk, and its annotated list for when every primary is up (for one liveness view). */
+interface Placed {
+  readonly order: readonly string[];
+  allUp: { readonly isUp: ((node: string) => boolean) | undefined; readonly list: AnnotatedPreferenceList } | undefined;
+}
+
+/** The annotated list of a bucket whose primaries are all up: frozen, shared by every call; the spares read liveness when asked. */
+function allUpList(primaries: readonly string[], walkTo: (size: number) => readonly string[], total: number, isUp: ((node: string) => boolean) | undefined): AnnotatedPreferenceList {
+  const n = primaries.length;
+  const up = isUp ?? (() => true);
+  return Object.freeze({
+    replicas: Object.freeze(primaries.map((node): Replica => Object.freeze({ node, role: 'primary' }))),
+    primaries: Object.freeze([...primaries]),
+    unplaced: Object.freeze([] as string[]),
+    get spares() {
+      return walkTo(total).slice(n).filter((m) => up(m));
+    },
+  });
 }
 
 /**

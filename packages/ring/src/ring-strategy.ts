@@ -27,7 +27,7 @@ import { createCoordinator, type RingPlacement } from './coordinator.js';
 import { createFailureDetector, type FailureDetector } from './failure-detector.js';
 import { createHintedHandoff } from './hinted-handoff.js';
 import { createHybridClock, type HybridClock } from './hybrid-clock.js';
-import { createPreferenceLists, type PreferenceLists } from './preference-list.js';
+import { createPreferenceLists, type AnnotatedPreferenceList, type PreferenceLists } from './preference-list.js';
 import { BATCH_MESSAGE, createReplicaBatcher, serveBatch } from './replica-batch.js';
 import { createReplicaLimits, replyObjects } from './replica-io.js';
 import {
@@ -127,8 +127,21 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
   };
   const batcher = createReplicaBatcher({ send: direct });
 
+  // The lists hand out one shared, frozen list per bucket while its primaries are up: its
+  // placement is built once too.
+  const placements = new WeakMap<AnnotatedPreferenceList, RingPlacement>();
+
   function placement(bucket: BucketName): RingPlacement {
     const apl = lists.annotated(bucket, detector ? isUp : undefined);
+    if (Object.isFrozen(apl)) {
+      let shared = placements.get(apl);
+      if (shared === undefined) placements.set(apl, (shared = Object.freeze(placementOf(apl))));
+      return shared;
+    }
+    return placementOf(apl);
+  }
+
+  function placementOf(apl: AnnotatedPreferenceList): RingPlacement {
     return {
       replicas: apl.replicas,
       primaries: apl.primaries,
