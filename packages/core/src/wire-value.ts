@@ -27,12 +27,66 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 /** Throws {@link TransportError} if `value` is outside the payload domain. */
 export function checkWireValue(value: unknown, where: string): void {
+  if (quick(value, 0, false) !== REFUSED) return;
   walk(value, { root: where, keys: [], parents: [] }, false);
 }
 
 /** A deep copy of `value` as a receiver would see it; throws like {@link checkWireValue}. */
 export function copyWireValue<T>(value: T, where: string): T {
+  const copy = quick(value, 0, true);
+  if (copy !== REFUSED) return copy as T;
   return walk(value, { root: where, keys: [], parents: [] }, true) as T;
+}
+
+/** What {@link quick} answers for a value outside the domain. */
+const REFUSED: object = Object.freeze({});
+
+/**
+ * The walk every message takes (the in-process transport copies each one, NATS checks each
+ * one): no path kept, no cycle search. It only says whether the value is in the domain; on
+ * anything it refuses, the careful {@link walk} runs to say where and why, with the same
+ * answer for everything in the domain. A cycle needs no search here: it runs into the depth
+ * limit (which {@link walk} then reports as the cycle it is).
+ */
+function quick(value: unknown, depth: number, copy: boolean): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return value;
+    case 'number':
+      // -0 === 0: negative zero arrives as 0.
+      return value === 0 ? 0 : value;
+    case 'bigint':
+      return value < INT64_MIN || value > UINT64_MAX ? REFUSED : value;
+    case 'object':
+      break;
+    default:
+      return REFUSED;
+  }
+  if (value === null) return null;
+  if (value instanceof Uint8Array) return copy ? new Uint8Array(value) : value;
+  if (depth >= MAX_WIRE_DEPTH) return REFUSED;
+  if (Array.isArray(value)) {
+    const n = value.length;
+    const out: unknown[] | undefined = copy ? new Array<unknown>(n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const v = quick(value[i], depth + 1, copy);
+      if (v === REFUSED) return REFUSED;
+      if (out) out[i] = v;
+    }
+    return out ?? value;
+  }
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return REFUSED;
+  const out: Record<string, unknown> | undefined = copy ? {} : undefined;
+  for (const key of Object.keys(value)) {
+    const v = quick((value as Record<string, unknown>)[key], depth + 1, copy);
+    if (v === REFUSED) return REFUSED;
+    if (out) out[key] = v;
+  }
+  if (Object.getOwnPropertySymbols(value).length > 0) return REFUSED;
+  return out ?? value;
 }
 
 /**
