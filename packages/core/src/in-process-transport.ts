@@ -70,22 +70,25 @@ export function createInProcessNetwork(): InProcessNetwork {
             () => settle(() => reject(new TimeoutError(`node ${node} did not answer within ${timeoutMs} ms`))),
             timeoutMs,
           );
+          const failed = (err: unknown) => settle(() => reject(errorFromWire(errorToWire(err, node))));
           // Run on a later tick, as a real transport would.
           queueMicrotask(() => {
-            Promise.resolve()
-              .then(() => handler(copy))
-              .then(
-                (reply) => {
-                  settle(() => {
-                    try {
-                      resolve(copyWireValue(reply, 'reply'));
-                    } catch (err) {
-                      reject(new TransportError(`reply from ${node} cannot be sent: ${(err as Error).message}`));
-                    }
-                  });
-                },
-                (err: unknown) => settle(() => reject(errorFromWire(errorToWire(err, node)))),
-              );
+            let answer: unknown;
+            try {
+              answer = handler(copy);
+            } catch (err) {
+              failed(err);
+              return;
+            }
+            Promise.resolve(answer).then((reply) => {
+              settle(() => {
+                try {
+                  resolve(copyWireValue(reply, 'reply'));
+                } catch (err) {
+                  reject(new TransportError(`reply from ${node} cannot be sent: ${(err as Error).message}`));
+                }
+              });
+            }, failed);
           });
         });
       },

@@ -181,16 +181,23 @@ export function createNode(options: NodeOptions): RingkvNode {
     return transport.request(to, { type: ROUTE_MESSAGE, body }, { timeoutMs: timeoutFor(call) });
   }
 
+  /** A message's answer, always as a promise: a handler that throws answers a rejection. */
   function onMessage(msg: TransportMessage): Promise<unknown> {
-    return Promise.resolve().then(() => {
-      if (msg === null || typeof msg !== 'object' || typeof msg.type !== 'string') {
-        throw new BadRequestError(`malformed message on node ${self}: expected {type, body}`);
-      }
-      if (msg.type === ROUTE_MESSAGE) return dispatch(validateCall(msg.body as Partial<RouteCall>, true));
-      const handler = handlers.get(msg.type);
-      if (!handler) throw new BadRequestError(`node ${self} does not handle messages of type ${JSON.stringify(msg.type)}`);
-      return handler(msg.body);
-    });
+    try {
+      return Promise.resolve(answerMessage(msg));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  function answerMessage(msg: TransportMessage): unknown {
+    if (msg === null || typeof msg !== 'object' || typeof msg.type !== 'string') {
+      throw new BadRequestError(`malformed message on node ${self}: expected {type, body}`);
+    }
+    if (msg.type === ROUTE_MESSAGE) return dispatch(validateCall(msg.body as Partial<RouteCall>, true));
+    const handler = handlers.get(msg.type);
+    if (!handler) throw new BadRequestError(`node ${self} does not handle messages of type ${JSON.stringify(msg.type)}`);
+    return handler(msg.body);
   }
 
   return node;
