@@ -51,6 +51,32 @@ describe('version vectors (property tests)', () => {
     );
   });
 
+  it('merging one sibling into one gives what the general merge gives, element for element', () => {
+    fc.assert(
+      fc.property(sibling, sibling, fc.boolean(), (x, y, same) => {
+        const other = same ? x : y;
+        const pair = mergeSiblings([x], [other]);
+        const general = mergeSiblings([], [x, other]);
+        expect(pair.length).toBe(general.length);
+        pair.forEach((s, i) => expect(s).toBe(general[i]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('vectors built by increment and mergeVectors list their actors in order', () => {
+    const anyActor = fc.string({ minLength: 1, maxLength: 6 });
+    fc.assert(
+      fc.property(fc.dictionary(anyActor, fc.nat(5), { maxKeys: 5 }), fc.dictionary(anyActor, fc.nat(5), { maxKeys: 5 }), anyActor, (a, b, x) => {
+        const inOrder = (v: VersionVector) => expect(Object.keys(v)).toEqual(Object.keys(Object.fromEntries(Object.entries(v).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))));
+        inOrder(increment(a, x));
+        inOrder(mergeVectors(a, b));
+        expect(increment(a, x)[x]).toBe((a[x] ?? 0) + 1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('compareVectors is antisymmetric', () => {
     const flip = { before: 'after', after: 'before', equal: 'equal', concurrent: 'concurrent' } as const;
     fc.assert(
