@@ -185,7 +185,8 @@ export function createVersionedStore(
         return LATER;
       }
       const table = keyString(bucket);
-      if (!queue.idle(queueId(bucket, key, table))) return LATER;
+      // Nothing queued anywhere (the usual case: inline operations never queue): no id to build.
+      if (queue.pending() > 0 && !queue.idle(queueId(bucket, key, table))) return LATER;
       return fn(new SyncObjects(env, bucket, table));
     },
     written: () => sync?.written?.(),
