@@ -16,16 +16,23 @@ export function createKeyLocks(): KeyLocks {
   return {
     run<T>(key: string, op: () => Promise<T>): Promise<T> {
       const prev = tails.get(key);
+      let result: Promise<T>;
       // A failed operation must not block or fail the ones behind it.
-      const result: Promise<T> = prev === undefined ? Promise.resolve().then(op) : prev.then(op, op);
-      const tail = result.then(
-        () => undefined,
-        () => undefined,
-      );
-      tails.set(key, tail);
-      void tail.then(() => {
+      if (prev !== undefined) result = prev.then(op, op);
+      else {
+        // Nothing pending: start now, not a turn later.
+        try {
+          result = Promise.resolve(op());
+        } catch (err) {
+          result = Promise.reject(err);
+        }
+      }
+      // Forgotten as soon as it settles, in the one reaction it takes.
+      const done = () => {
         if (tails.get(key) === tail) tails.delete(key);
-      });
+      };
+      const tail: Promise<void> = result.then(done, done);
+      tails.set(key, tail);
       return result;
     },
     pending: () => tails.size,

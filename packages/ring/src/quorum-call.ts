@@ -68,31 +68,36 @@ export function quorumCall<T>(options: QuorumCallOptions<T>): Promise<QuorumCall
     };
     const start = (replica: Replica) => {
       pending++;
-      Promise.resolve()
-        .then(() => options.send(replica))
-        .then(
-          (value) => {
-            answers.push({ replica, value });
-          },
-          (error: unknown) => {
-            failures.push({ replica, error });
-            if (isTransportFailure(error)) {
-              try {
-                options.onUnreachable?.(replica.node, error);
-                // Writes keep replacing after they answered, so the failed primary still gets a
-                // hinted copy; reads stop, nobody waits for the stand-in's answer.
-                const stand = settled && !options.replaceLate ? undefined : options.replace?.(replica);
-                if (stand) start(stand);
-              } catch (err) {
-                failures.push({ replica, error: err });
-              }
-            }
-          },
-        )
-        .finally(() => {
+      let sent: Promise<T>;
+      try {
+        sent = options.send(replica);
+      } catch (err) {
+        sent = Promise.reject(err);
+      }
+      // One reaction per request: the answer or the failure is recorded, then counted.
+      sent.then(
+        (value) => {
+          answers.push({ replica, value });
           pending--;
           check();
-        });
+        },
+        (error: unknown) => {
+          failures.push({ replica, error });
+          if (isTransportFailure(error)) {
+            try {
+              options.onUnreachable?.(replica.node, error);
+              // Writes keep replacing after they answered, so the failed primary still gets a
+              // hinted copy; reads stop, nobody waits for the stand-in's answer.
+              const stand = settled && !options.replaceLate ? undefined : options.replace?.(replica);
+              if (stand) start(stand);
+            } catch (err) {
+              failures.push({ replica, error: err });
+            }
+          }
+          pending--;
+          check();
+        },
+      );
     };
     for (const t of options.targets) start(t);
     if (options.targets.length === 0) check();
