@@ -96,10 +96,9 @@ function number(v: number): void {
   }
 }
 
-/** An ASCII string; false (nothing written) for any other. */
+/** An ASCII string; false for any other (what was written then does not matter: the record is abandoned). */
 function ascii(s: string): boolean {
   const n = s.length;
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false;
   room(5 + n);
   if (n < 32) put(0xa0 | n);
   else if (n < 0x100) {
@@ -114,7 +113,11 @@ function ascii(s: string): boolean {
     scratchView.setUint32(at, n);
     at += 4;
   }
-  for (let i = 0; i < n; i++) scratch[at++] = s.charCodeAt(i);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return false;
+    scratch[at++] = c;
+  }
   return true;
 }
 
