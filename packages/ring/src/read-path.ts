@@ -17,6 +17,7 @@ import {
   type Sibling,
   type VersionedObject,
 } from '@ringkv/core';
+import { refIdOf } from './anti-entropy/object-digest.js';
 import type { AnnotatedPreferenceList } from './preference-list.js';
 import { quorumCall, type Answer } from './quorum-call.js';
 import { applyOn, quorumFailure, replyObjects, standIns, withoutFutureStamps, type ReplicaPathDeps } from './replica-io.js';
@@ -78,11 +79,9 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
   return { read };
 }
 
-/** (bucket, key) as one string: latin1 of the bytes, length-prefixed so pairs never collide. */
+/** (bucket, key) as one string: the object's ref id (length-prefixed latin1, so pairs never collide). */
 function objectKey(o: VersionedObject): string {
-  const b = typeof o.bucket === 'string' ? Buffer.from(o.bucket, 'utf8') : Buffer.from(bucketBytes(o.bucket));
-  const bucket = b.toString('latin1');
-  return `${bucket.length}:${bucket}${Buffer.from(o.key.buffer, o.key.byteOffset, o.key.byteLength).toString('latin1')}`;
+  return refIdOf(bucketBytes(o.bucket), o.key);
 }
 
 /** Every object any replica returned, its siblings merged across replicas (dominated ones dropped). */

@@ -106,7 +106,7 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
     },
     lookup(bucket, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY]);
-      if (meta.mode === 'resolve') return live(find(meta.objects, bucket, BUCKET_KEY));
+      if (meta.mode === 'resolve') return live(find(resolved(meta.objects), bucket, BUCKET_KEY));
       throw new ArgumentError(`${kvFunctionName('lookup')} is a read function: replica mode must be 'read' or 'resolve', got 'write'`);
     },
     put(bucket, key, value, meta) {
@@ -116,8 +116,9 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
     get(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
       if (meta.mode === 'resolve') {
-        if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
-        const siblings = find(meta.objects, bucket, key);
+        const objects = resolved(meta.objects);
+        if (!live(find(objects, bucket, BUCKET_KEY))) return 'not_found';
+        const siblings = find(objects, bucket, key);
         const winner = lastWriterWins(siblings);
         const value = winner && !winner.tombstone ? (winner.value as Uint8Array) : null;
         // The coordinator leaves several siblings only when the caller asked for them
@@ -133,8 +134,9 @@ export function createVersionedKv(store: VersionedStore): VersionedKv {
     object(bucket, key, meta) {
       if (meta.mode === 'read') return readReply(bucket, [BUCKET_KEY, key]);
       if (meta.mode === 'resolve') {
-        if (!live(find(meta.objects, bucket, BUCKET_KEY))) return 'not_found';
-        const siblings = find(meta.objects, bucket, key).sort((x, y) => stampOrder(x.version, y.version));
+        const objects = resolved(meta.objects);
+        if (!live(find(objects, bucket, BUCKET_KEY))) return 'not_found';
+        const siblings = find(objects, bucket, key).sort((x, y) => stampOrder(x.version, y.version));
         const winner = lastWriterWins(siblings);
         return {
           value: winner && !winner.tombstone ? (winner.value as Uint8Array) : null,
@@ -157,9 +159,13 @@ function live(siblings: readonly Sibling[]): boolean {
   return winner !== undefined && !winner.tombstone;
 }
 
-/** The siblings of `(bucket, key)` among objects the coordinator merged ([] when absent). */
-function find(objects: unknown, bucket: Uint8Array, key: Uint8Array): Sibling[] {
-  const checked = checkObjects(objects, 'replica.objects');
+/** The objects the coordinator merged, checked (once per call: they may come from a stranger). */
+function resolved(objects: unknown): VersionedObject[] {
+  return checkObjects(objects, 'replica.objects');
+}
+
+/** The siblings of `(bucket, key)` among checked objects ([] when absent). */
+function find(checked: readonly VersionedObject[], bucket: Uint8Array, key: Uint8Array): Sibling[] {
   const found = checked.find((o) => bytesEqual(key, o.key) && bytesEqual(bucket, bucketBytes(o.bucket as BucketName)));
   return found ? [...found.siblings] : [];
 }
