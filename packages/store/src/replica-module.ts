@@ -67,11 +67,18 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
   // Awaiting a plain value still costs a turn of the microtask queue: the loops below await
   // only what is a promise.
 
-  /** Merges one object, inline when the store can, else in its key's queue. */
-  function mergeOne(o: VersionedObject, owner: string | undefined): Sibling[] | Promise<Sibling[]> {
+  /**
+   * Merges one object, inline when the store can, else in its key's queue. What an inline merge
+   * wrote becomes durable (LMDB) by the promise it adds to `durable`, taken at once: a later
+   * write of someone else's, while this call awaits a queued merge, would take it otherwise.
+   */
+  function mergeOne(o: VersionedObject, owner: string | undefined, durable: Promise<void>[]): Sibling[] | Promise<Sibling[]> {
     const bucket = bucketBytes(o.bucket);
     const now = store.now(bucket, o.key, (objs) => objs.merge(o.key, o.siblings, owner));
-    return now !== LATER ? now : store.withKey(bucket, o.key, (objs) => objs.merge(o.key, o.siblings, owner));
+    if (now === LATER) return store.withKey(bucket, o.key, (objs) => objs.merge(o.key, o.siblings, owner));
+    const written = store.written();
+    if (written) durable.push(written);
+    return now;
   }
 
 
@@ -79,13 +86,13 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
     async merge(objects, hintFor) {
       const checked = checkObjects(objects, 'objects');
       const owner = optionalOwner(hintFor);
+      const durable: Promise<void>[] = [];
       for (const o of checked) {
-        const merged = mergeOne(o, owner);
+        const merged = mergeOne(o, owner, durable);
         if (merged instanceof Promise) await merged;
       }
       // What was merged inline is durable (LMDB) before it is acknowledged.
-      const written = store.written();
-      if (written) await written;
+      if (durable.length > 0) await Promise.all(durable);
       return 'ok';
     },
 
@@ -93,14 +100,14 @@ export function createReplicaFunctions(backend: Backend, store: VersionedStore, 
       const checked = checkObjects(objects, 'objects');
       const owner = optionalOwner(hintFor);
       const missed: VersionedObject[] = [];
+      const durable: Promise<void>[] = [];
       for (const o of checked) {
-        let merged = mergeOne(o, owner);
+        let merged = mergeOne(o, owner, durable);
         if (merged instanceof Promise) merged = await merged;
         const extra = merged.filter((s) => !o.siblings.some((t) => descends(t.version.vv, s.version.vv)));
         if (extra.length > 0) missed.push({ bucket: o.bucket, key: o.key, siblings: extra });
       }
-      const written = store.written();
-      if (written) await written;
+      if (durable.length > 0) await Promise.all(durable);
       return missed;
     },
 

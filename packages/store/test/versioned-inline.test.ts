@@ -100,6 +100,31 @@ describe('versioned operations inline on a synchronous backend', () => {
     expect(await absorbed).toEqual([]);
   });
 
+  it('a merge waits for what it wrote inline even when another write took the disk’s promise meanwhile', async () => {
+    const { backend, flush } = slowDiskBackend();
+    const store = createStoreOn(backend);
+    const { call } = directCaller(store);
+    const created = Promise.resolve(call('KV.Registry', 'create', ['b'], write(1)));
+    flush();
+    await created;
+    await call('KV.Bucket', 'get', ['b', 'k1'], read);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const blocker = blockKey(store, 'b', 'k2', gate);
+    let acked = false;
+    // k1 merges inline; k2 is busy, so the merge waits in k2's queue...
+    const merged = store.replica.merge([{ bucket: 'b', key: utf8('k1'), siblings: [sib('x', 5)] }, { bucket: 'b', key: utf8('k2'), siblings: [sib('y', 6)] }], null).then(() => (acked = true));
+    // ... while a put writes inline and takes the disk's promise (which covers k1's write too).
+    const put = Promise.resolve(call('KV.Bucket', 'put', ['b', 'k3', 'z'], write(7)));
+    open();
+    await blocker;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(acked).toBe(false);
+    flush();
+    await Promise.all([merged, put]);
+    expect(acked).toBe(true);
+  });
+
   it('a write that stores nothing is answered at once, even while other writes wait for the disk', async () => {
     const { backend } = slowDiskBackend();
     const store = createStoreOn(backend);
@@ -132,21 +157,25 @@ function blockKey(store: ReturnType<typeof createStoreOn>, bucket: string, key: 
   return store.replica.dropHinted('x@h', [{ bucket, key: utf8(key), siblings: [] }]);
 }
 
-/** A memory backend whose synchronous writes become durable only when `flush()` is called (a disk, as LMDB's face). */
+/**
+ * A memory backend whose synchronous writes become durable only when `flush()` is called, and
+ * whose `written()` hands the durability of the writes so far to one caller, as LMDB's does.
+ */
 function slowDiskBackend(): { backend: Backend; flush(): void } {
   const inner = createMemoryBackend();
-  let pending: { promise: Promise<void>; resolve(): void } | undefined;
+  let pending: Promise<void> | undefined;
+  let unflushed: Array<() => void> = [];
   const sync: SyncBackend = {
     ...inner.sync!,
     set(space, id, name, field, value) {
       inner.sync!.set(space, id, name, field, value);
-      if (!pending) {
-        let resolve!: () => void;
-        const promise = new Promise<void>((r) => (resolve = r));
-        pending = { promise, resolve };
-      }
+      pending ??= new Promise<void>((r) => unflushed.push(r));
     },
-    written: () => pending?.promise,
+    written() {
+      const taken = pending;
+      pending = undefined;
+      return taken;
+    },
   };
   const backend: Backend = {
     ...inner,
@@ -159,9 +188,8 @@ function slowDiskBackend(): { backend: Backend; flush(): void } {
   return {
     backend,
     flush() {
-      const p = pending;
-      pending = undefined;
-      p?.resolve();
+      for (const done of unflushed) done();
+      unflushed = [];
     },
   };
 }
