@@ -38,7 +38,7 @@ const BUCKETS = Array.from({ length: 12 }, (_, i) => `b${i}`);
 const PRELOAD_KEYS = 40;
 const VALUE = 'x'.repeat(8000);
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 interface Row {
   change: string;
