@@ -2,7 +2,7 @@
  * Membership changes under load over NATS: node processes (`ringkv node start`, LMDB storage,
  * cluster state in JetStream KV) driven by the `ringkv cluster` commands, as
  * test/e2e/membership-nats.test.ts runs them, without its fault injection: 3 -> 4 (join d)
- * and 4 -> 3 (d leaves), three times. Reports the write latency before and during each change
+ * and 4 -> 3 (d leaves), five times. Reports the write latency before and during each change
  * side by side (p50, p90, p99 and their ratios), availability and time to settle, and the same
  * over the writes of all joins, all leaves and all changes pooled: one change holds some 50
  * writes, so its own p99 is about its slowest write, and the pooled p99 is the steadier measure.
