@@ -44,6 +44,7 @@ import {
   type VersionStamp,
   type VersionVector,
   compareVectors,
+  descends,
 } from '@ringkv/core';
 import { createKeyLocks } from './key-locks.js';
 import type { WritePathKind } from './ring-config.js';
@@ -83,6 +84,24 @@ interface Versioned {
   changed: VersionedObject[];
   /** The write stored nothing here (e.g. `'not_found'`). */
   declined: boolean;
+  /**
+   * The object the write is about held, once written, a version the write's vector does not
+   * descend from: one merged here (a read repair, a replica message) between the read the
+   * version was built on and the write. The write must be versioned again on top of it.
+   */
+  behind: boolean;
+  /** The version this write was stamped with, and the object it wrote (undefined when declined). */
+  version: VersionStamp;
+  written: VersionedObject | undefined;
+}
+
+const ours = (s: Sibling, version: VersionStamp) => s.version.actor === version.actor && s.version.ts === version.ts;
+
+/** `objects` hold, in the object the write wrote, a version its vector does not descend from. */
+function overtaken(objects: readonly VersionedObject[], w: Versioned): boolean {
+  if (!w.written) return false;
+  const o = objects.find((x) => sameObject(x, w.written!));
+  return o !== undefined && o.siblings.some((s) => !ours(s, w.version) && !descends(w.version.vv, s.version.vv));
 }
 
 interface RoundResult {
@@ -146,13 +165,18 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     }
     let answer = first.answer;
     let round = await fanOut(apl, ctx, w, first, reader, mine);
-    if (round.missed.length > 0) {
-      // Behind an acknowledged (or racing) write: build on it too, once.
+    if (round.missed.length > 0 || first.behind) {
+      // Behind an acknowledged (or racing) write: build on it too, once. Whether a replica
+      // answered it, or it reached this replica (a read repair, say) after the version was
+      // built: the key lock orders only the writes coordinated here, not merges.
       const again = await locks.run(key, async () => {
         const held = await readLocal(reader, ctx);
         const unseen = uncovered(round.missed, held);
-        if (unseen.length === 0) return undefined;
-        await mergeLocal(unseen, mine, ctx);
+        if (unseen.length > 0) await mergeLocal(unseen, mine, ctx);
+        // What this replica holds now (a repair may have brought what a replica answered
+        // before this looked): nothing the sent version does not descend from, nothing to do.
+        const now = unseen.length > 0 ? await readLocal(reader, ctx) : held;
+        if (!overtaken(now, first)) return undefined;
         return versionLocally(call, reader, mine, ctx);
       });
       if (again && !again.declined) {
@@ -182,8 +206,11 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     const version: VersionStamp = { vv: increment(vv, actor), ts: deps.clock.now(), actor };
     const answer = await ctx.applyLocal(replicaCall(call), { replica: { mode: 'write', version, ...(mine.hintFor ? { hintFor: mine.hintFor } : {}) } });
     const objects = await readLocal(reader, ctx);
-    const changed = objects.filter((o) => o.siblings.some((s) => s.version.actor === actor && s.version.ts === version.ts));
-    return { answer, objects, changed, declined: changed.length === 0 };
+    const changed = objects.filter((o) => o.siblings.some((s) => ours(s, version)));
+    const written = changed[changed.length - 1];
+    const result: Versioned = { answer, objects, changed, declined: changed.length === 0, behind: false, version, written };
+    result.behind = overtaken(objects, result);
+    return result;
   }
 
   /**

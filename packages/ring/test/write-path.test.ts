@@ -78,6 +78,21 @@ describe('write path: one round trip', () => {
     }, WAIT);
   });
 
+  it('a write versioned before a read repair brought the coordinator an acknowledged delete still writes over it', async () => {
+    // All clocks frozen: the delete and the put get the same timestamp, so only the vector can
+    // order them. b misses c's delete; a read through a starts a repair towards b, which lands
+    // on b while b coordinates a put of the same key (after the version was read, or before
+    // the replicas' answers are looked at). The put must still descend from the delete.
+    ring = await startTestRing([A, B, C], { n: 3, r: 2, w: 2 }, { clockFor: () => createHybridClock(() => 1000) });
+    await ring.node(B).stop();
+    expect(await ring.node(C).route('m', 'T', 'del', ['m', 'k0'])).toBe('ok');
+    await ring.node(B).start();
+    for (const n of [A, B, C]) ring.down.get(n)!.delete(B);
+    expect(await ring.node(A).route('m', 'T', 'get', ['m', 'k0'])).toEqual({ value: null });
+    expect(await ring.node(B).route('m', 'T', 'put', ['m', 'k0', ''])).toBe('ok');
+    for (const n of [A, B, C]) expect(await ring.node(n).route('m', 'T', 'get', ['m', 'k0']), `read via ${n}`).toEqual({ value: '' });
+  });
+
   it('keeps writes racing through two coordinators as siblings, resolved the same way everywhere', async () => {
     ring = await startTestRing([A, B, C]);
     await Promise.all([
