@@ -204,9 +204,13 @@ export async function readTransfers(store: ClusterStateStore): Promise<Revisione
   return e && { doc: decodeTransfers(e.value), revision: e.revision };
 }
 
-export async function readSeen(store: ClusterStateStore): Promise<NodeSeen[]> {
+/**
+ * The nodes' heartbeats: of `nodes` when given (a read each), else of every node that wrote
+ * one (a key listing first, which over NATS runs a JetStream consumer per call).
+ */
+export async function readSeen(store: ClusterStateStore, nodes?: readonly string[]): Promise<NodeSeen[]> {
   const out: NodeSeen[] = [];
-  for (const key of await store.keys(SEEN_PREFIX)) {
+  for (const key of nodes ? nodes.map(seenKey) : await store.keys(SEEN_PREFIX)) {
     const e = await store.get(key);
     if (!e) continue;
     try {

@@ -84,12 +84,6 @@ interface Versioned {
   changed: VersionedObject[];
   /** The write stored nothing here (e.g. `'not_found'`). */
   declined: boolean;
-  /**
-   * The object the write is about held, once written, a version the write's vector does not
-   * descend from: one merged here (a read repair, a replica message) between the read the
-   * version was built on and the write. The write must be versioned again on top of it.
-   */
-  behind: boolean;
   /** The version this write was stamped with, and the object it wrote (undefined when declined). */
   version: VersionStamp;
   written: VersionedObject | undefined;
@@ -165,10 +159,11 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     }
     let answer = first.answer;
     let round = await fanOut(apl, ctx, w, first, reader, mine);
-    if (round.missed.length > 0 || first.behind) {
+    if (round.missed.length > 0 || overtaken(first.objects, first)) {
       // Behind an acknowledged (or racing) write: build on it too, once. Whether a replica
-      // answered it, or it reached this replica (a read repair, say) after the version was
-      // built: the key lock orders only the writes coordinated here, not merges.
+      // answered it, or it reached this replica (a read repair, a replica message) between the
+      // read the version was built on and the write: the key lock orders only the writes
+      // coordinated here, not merges.
       const again = await locks.run(key, async () => {
         const held = await readLocal(reader, ctx);
         const unseen = uncovered(round.missed, held);
@@ -208,9 +203,7 @@ export function createWritePath(deps: WritePathDeps): WritePath {
     const objects = await readLocal(reader, ctx);
     const changed = objects.filter((o) => o.siblings.some((s) => ours(s, version)));
     const written = changed[changed.length - 1];
-    const result: Versioned = { answer, objects, changed, declined: changed.length === 0, behind: false, version, written };
-    result.behind = overtaken(objects, result);
-    return result;
+    return { answer, objects, changed, declined: changed.length === 0, version, written };
   }
 
   /**

@@ -6,15 +6,12 @@
 import {
   createModuleRegistry,
   createNode,
-  decodeSeen,
   readSeen,
   readState,
-  seenKey,
   type ClusterLayout,
   type ClusterState,
   type ClusterStateStore,
   type InProcessNetwork,
-  type NodeSeen,
   type RingkvNode,
 } from '@ringkv/core';
 import { createMembershipAgent, type EpochRingView, type MembershipAgent } from '@ringkv/ring';
@@ -96,20 +93,9 @@ export function routeLoadClient(node: RingkvNode): LoadClient {
 export async function settledState(state: ClusterStateStore, members?: readonly string[]): Promise<ClusterState> {
   const s = (await readState(state))!.doc;
   if (s.transition) throw new Error(`transition ${s.transition.id} in phase ${s.transition.phase} (epoch ${s.epoch})`);
-  // Named members: their entries by key (a read each); a listing (over NATS, a JetStream
-  // consumer per call) only to find every node that reports.
-  const seen = members ? await readSeenOf(state, members) : await readSeen(state);
+  const seen = await readSeen(state, members);
   const names = members ?? seen.map((x) => x.node);
   const behind = names.filter((m) => !seen.some((x) => x.node === m && x.epoch === s.epoch && (x.cleaned ?? 0) >= s.epoch));
   if (behind.length > 0) throw new Error(`not settled on ${behind.join(', ')}`);
   return s;
-}
-
-async function readSeenOf(state: ClusterStateStore, members: readonly string[]): Promise<NodeSeen[]> {
-  const out: NodeSeen[] = [];
-  for (const m of members) {
-    const e = await state.get(seenKey(m));
-    if (e) out.push(decodeSeen(e.value));
-  }
-  return out;
 }
