@@ -344,7 +344,50 @@ function runRedisBenchmark(port: number): RedisBenchmark {
 interface NatsHop {
   /** The text server's port on the server-only node. */
   readonly port: number;
+  /** Its processes outside this one: the storage node and the nats-server (when found). */
+  readonly pids: Readonly<Record<string, number>>;
   stop(): Promise<void>;
+}
+
+/**
+ * Freezes (SIGSTOP) or thaws (SIGCONT) a cluster's processes. Every cluster but the one being
+ * measured is kept frozen: six idle 3-node clusters (failure-detector pings, anti-entropy tree
+ * updates, JetStream heartbeats) took a measurable share of the two cores from whichever cluster
+ * ran, and more from the ring (four processes sharing both cores) than from the single node
+ * (one core). A process already gone is skipped.
+ */
+function setFrozen(pids: Iterable<number>, frozen: boolean): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+    } catch {
+      // exited: nothing to freeze or thaw
+    }
+  }
+}
+
+/**
+ * Thaws a cluster and waits until timers that came due while it was frozen have run and its
+ * failure detectors have seen every peer answer again (pings every 1 s).
+ */
+async function thaw(pids: Iterable<number>): Promise<void> {
+  setFrozen(pids, false);
+  await new Promise((r) => setTimeout(r, THAW_MS));
+}
+const THAW_MS = 1500;
+const WARM_UP_MS = 2000;
+
+/**
+ * Untimed load before a measurement: WARM_UP_MS of PUT, then of GET. Every setup sits idle
+ * while the others are measured, and a process that idled pays for it in its first seconds of
+ * load: a 3-node ring measured right after 20 s idle cost its replicas about 1.5x the CPU per
+ * PUT of the run after it (with or without a freeze in between), and with 1 s of warm-up the
+ * ring's CPU per PUT read 260 us against 194 us with 3 s, in back-to-back runs. This puts every
+ * setup in the same, loaded, state for both commands when its clock starts.
+ */
+async function warmUp(port: number, dialect: ClientConfig['dialect'] = 'ringkv'): Promise<void> {
+  await runClient({ port, op: 'put', durationMs: WARM_UP_MS, dialect });
+  await runClient({ port, op: 'get', durationMs: WARM_UP_MS, dialect });
 }
 
 /** nats-server + storage node (child process) + server-only node with its text server here. */
@@ -381,9 +424,15 @@ async function startNatsHop(): Promise<NatsHop | string> {
     await node.start();
     await node.route(BUCKET, 'KV.Registry', 'create', [BUCKET]);
     const server = await startServer({ node, port: 0, host: '127.0.0.1' });
+    const pids: Record<string, number> = {};
+    if (storage.pid !== undefined) pids['storage node'] = storage.pid;
+    const natsPid = pidListeningOn(nats.port);
+    if (natsPid !== undefined) pids['nats-server'] = natsPid;
     return {
       port: server.port,
+      pids,
       async stop() {
+        setFrozen(Object.values(pids), false);
         await server.close();
         await stop();
       },
@@ -482,7 +531,14 @@ async function startRingCluster(variant: (typeof RING_VARIANTS)[number]): Promis
     }
     const natsPid = pidListeningOn(nats.port);
     if (natsPid !== undefined) pids['nats-server'] = natsPid;
-    return { port, pids, stop };
+    return {
+      port,
+      pids,
+      stop: async () => {
+        setFrozen(Object.values(pids), false);
+        await stop();
+      },
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -583,19 +639,32 @@ export async function run(): Promise<BenchSection> {
   try {
     hop = await startNatsHop();
     for (const v of RING_VARIANTS) ringClusters.push(await startRingCluster(v));
-    // Warm-up (not reported): lets the JIT compile the hot paths before the first round.
-    await withServer(solo, (port) => runClient({ port, op: 'put', durationMs: 1000 }));
-    if (typeof hop !== 'string') await runClient({ port: hop.port, op: 'put', durationMs: 1000 });
-    for (const ring of ringClusters) if (typeof ring !== 'string') await runClient({ port: ring.port, op: 'put', durationMs: 1000 });
+    // Only the cluster being measured runs; the others wait frozen (setFrozen says why).
+    const clusterPids = (c: RingCluster | NatsHop | string | undefined): number[] =>
+      c === undefined || typeof c === 'string' ? [] : Object.values(c.pids);
+    for (const c of [hop, ...ringClusters]) setFrozen(clusterPids(c), true);
+    const measureThawed = async <T>(c: RingCluster | NatsHop, fn: () => Promise<T>): Promise<T> => {
+      await thaw(clusterPids(c));
+      try {
+        return await fn();
+      } finally {
+        setFrozen(clusterPids(c), true);
+      }
+    };
     for (let round = 1; round <= rounds(); round++) {
       process.stderr.write(`bench server: round ${round}/${rounds()}\n`);
-      single.push(await withServer(solo, (port) => measurePort(port, 'ringkv', ownCpu)));
+      single.push(await withServer(solo, async (port) => (await warmUp(port), measurePort(port, 'ringkv', ownCpu))));
       const ceiling = await startBareServer();
       bare.push(await runClient({ port: ceiling.port, op: 'put', durationMs: durationMs() }).finally(() => ceiling.close()));
-      if (typeof hop !== 'string') hops.push(await measurePort(hop.port, 'ringkv'));
-      for (const [i, ring] of ringClusters.entries()) if (typeof ring !== 'string') rings[i]!.push(await measurePort(ring.port, 'ringkv', ring.pids));
+      if (hop && typeof hop !== 'string') {
+        const h = hop;
+        hops.push(await measureThawed(h, async () => (await warmUp(h.port), measurePort(h.port, 'ringkv'))));
+      }
+      for (const [i, ring] of ringClusters.entries()) {
+        if (typeof ring !== 'string') rings[i]!.push(await measureThawed(ring, async () => (await warmUp(ring.port), measurePort(ring.port, 'ringkv', ring.pids))));
+      }
       if (redis) {
-        sameClient.push(await measurePort(redis.port, 'redis-inline'));
+        sameClient.push(await (await warmUp(redis.port, 'redis-inline'), measurePort(redis.port, 'redis-inline')));
         official.push(runRedisBenchmark(redis.port));
       }
     }
@@ -619,7 +688,7 @@ export async function run(): Promise<BenchSection> {
     `| ${name} | ${fmt(r.opsPerSec)} | ${r.min !== undefined ? range(r as { min: number; max: number }) : ''} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.errors} | ${ratio(r.opsPerSec, vsRb)} | ${ratio(r.opsPerSec, vsSc)} |`;
   const generator = cLoad ? 'server-load.c (C, epoll)' : 'a Node.js client in a child process (no C compiler found)';
   const lines = [
-    `${CONNECTIONS} connections, pipelining off (each connection waits for its reply before sending the next command), ${KEYS} keys, 3-byte values (redis-benchmark's default). Load generator: ${generator}. ${rounds()} interleaved rounds of ${durationMs() / 1000} s per measurement; the median round is shown with the range of throughput over the rounds. Single node: one process with the TCP server and the memory store. NATS hop: a server-only node routing every bucket through a local nats-server to a storage node in another process.`,
+    `${CONNECTIONS} connections, pipelining off (each connection waits for its reply before sending the next command), ${KEYS} keys, 3-byte values (redis-benchmark's default). Load generator: ${generator}. ${rounds()} interleaved rounds of ${durationMs() / 1000} s per measurement; the median round is shown with the range of throughput over the rounds. Every measurement follows ${WARM_UP_MS / 1000} s of untimed PUT and ${WARM_UP_MS / 1000} s of untimed GET load on the same setup, and only the setup being measured runs: the other clusters' processes wait stopped (SIGSTOP) meanwhile. Single node: one process with the TCP server and the memory store. NATS hop: a server-only node routing every bucket through a local nats-server to a storage node in another process.`,
     '',
     '| setup and command | ops/s (median) | ops/s range | p50 ms | p99 ms | errors | vs redis-benchmark | vs Redis, same client |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
