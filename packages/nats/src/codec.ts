@@ -10,6 +10,7 @@
  */
 import { BadRequestError, checkWireValue, errorFromWire, type TransportMessage, type WireError } from '@ringkv/core';
 import { Packr } from 'msgpackr';
+import { encodeEnvelope } from './wire-encoder.js';
 
 // Plain MessagePack (no msgpackr records): every message is self-contained, so peers never
 // depend on shared structure state.
@@ -18,8 +19,14 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true, copyBuffers: t
 export const REPLY_OK = 0;
 export const REPLY_ERROR = 1;
 
-/** Throws TransportError when the body is outside the payload domain (`checkWireValue`). */
+/**
+ * Throws TransportError when the body is outside the payload domain (`checkWireValue`). The
+ * one-pass encoder (wire-encoder.ts) writes what msgpackr would, byte for byte; what it leaves
+ * (bigints, refused values) takes the careful path.
+ */
 export function encodeRequest(msg: TransportMessage): Uint8Array {
+  const fast = encodeEnvelope(msg.type, msg.body);
+  if (fast) return fast;
   checkWireValue(msg.body, 'body');
   return packr.pack([msg.type, msg.body]);
 }
@@ -40,12 +47,14 @@ export function decodeRequest(data: Uint8Array): TransportMessage {
 
 /** Throws TransportError when the result is outside the payload domain (`checkWireValue`). */
 export function encodeResult(result: unknown): Uint8Array {
+  const fast = encodeEnvelope(REPLY_OK, result);
+  if (fast) return fast;
   checkWireValue(result, 'reply');
   return packr.pack([REPLY_OK, result]);
 }
 
 export function encodeError(err: WireError): Uint8Array {
-  return packr.pack([REPLY_ERROR, err]);
+  return encodeEnvelope(REPLY_ERROR, err) ?? packr.pack([REPLY_ERROR, err]);
 }
 
 export type DecodedReply = { ok: true; value: unknown } | { ok: false; error: Error };
