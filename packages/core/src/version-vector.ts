@@ -76,6 +76,8 @@ export interface Sibling<T = unknown> {
 export function mergeSiblings<T>(a: readonly Sibling<T>[], b: readonly Sibling<T>[]): Sibling<T>[] {
   // One stored sibling and one arriving: what nearly every write merges, on every replica.
   if (a.length === 1 && b.length === 1) return mergePair(a[0]!, b[0]!);
+  // One sibling and nothing: what every read merges first (a reply's object into an empty slot).
+  if (a.length + b.length === 1) return [a[0] ?? b[0]!];
   const all = [...a, ...b];
   const kept: Sibling<T>[] = [];
   for (const s of all) {

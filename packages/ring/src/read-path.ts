@@ -44,17 +44,28 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     if (result.answers.length < r) throw quorumFailure('read', call, r, result.answers.length, result.failures, apl.unplaced);
     const merged = mergeReplies(result.answers);
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
-    // Repair everyone who answered, late answers included, without holding up the caller.
-    void result.all.then((all) => repair(mergeReplies(all), all, ctx)).catch((err: unknown) => {
-      deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
-    });
+    // Repair everyone who answered, late answers included, without holding up the caller: only
+    // the late answers are merged into what the first ones gave.
+    const early = result.answers;
+    void result.all
+      .then((all) => {
+        const late = all.filter((a) => !early.includes(a));
+        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged)), all, ctx);
+      })
+      .catch((err: unknown) => {
+        deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
+      });
     const objects = [...merged.values()].map((o) =>
       call.options?.siblings ? o : { ...o, siblings: [lastWriterWins(o.siblings)!].filter(Boolean) },
     );
     return ctx.applyLocal(call, { replica: { mode: 'resolve', objects } });
   }
 
-  async function repair(merged: Map<string, VersionedObject>, answers: readonly Answer<VersionedObject[]>[], ctx: RouteContext): Promise<void> {
+  async function repair(
+    merged: Map<string, VersionedObject>,
+    answers: readonly Answer<VersionedObject[]>[],
+    ctx: RouteContext,
+  ): Promise<void> {
     const host = deps.host();
     if (!host) return;
     await Promise.all(
@@ -84,14 +95,22 @@ function objectKey(o: VersionedObject): string {
   return refIdOf(bucketBytes(o.bucket), o.key);
 }
 
-/** Every object any replica returned, its siblings merged across replicas (dominated ones dropped). */
-export function mergeReplies(answers: readonly Answer<readonly VersionedObject[]>[]): Map<string, VersionedObject> {
-  const merged = new Map<string, VersionedObject>();
+/**
+ * Every object any replica returned, its siblings merged across replicas (dominated ones
+ * dropped), folded into `merged` (a fresh map by default; the caller's otherwise).
+ */
+export function mergeReplies(
+  answers: readonly Answer<readonly VersionedObject[]>[],
+  merged = new Map<string, VersionedObject>(),
+): Map<string, VersionedObject> {
   for (const { value } of answers) {
     for (const o of value) {
       const k = objectKey(o);
       const prev = merged.get(k);
-      merged.set(k, prev ? { ...prev, siblings: mergeSiblings(prev.siblings, o.siblings) } : { ...o, siblings: mergeSiblings([], o.siblings) });
+      merged.set(
+        k,
+        prev ? { ...prev, siblings: mergeSiblings(prev.siblings, o.siblings) } : { ...o, siblings: mergeSiblings([], o.siblings) },
+      );
     }
   }
   return merged;
