@@ -14,7 +14,9 @@ import {
   renderBucket,
   type RouteCall,
   type RouteContext,
+  type Replica,
   type Sibling,
+  type StrategyHost,
   type VersionedObject,
 } from '@ringkv/core';
 import { refIdOf } from './anti-entropy/object-digest.js';
@@ -42,7 +44,14 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
       onUnreachable: deps.suspect,
     });
     if (result.answers.length < r) throw quorumFailure('read', call, r, result.answers.length, result.failures, apl.unplaced);
-    const merged = mergeReplies(result.answers);
+    // Each reply's objects are named once (bucket and key as one string), for the merge and the repair.
+    const keys = new Map<readonly VersionedObject[], string[]>();
+    const keysOf = (objects: readonly VersionedObject[]): string[] => {
+      let k = keys.get(objects);
+      if (k === undefined) keys.set(objects, (k = objects.map(objectKey)));
+      return k;
+    };
+    const merged = mergeReplies(result.answers, new Map(), keysOf);
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
     // Repair everyone who answered, late answers included, without holding up the caller: only
     // the late answers are merged into what the first ones gave.
@@ -50,7 +59,7 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     void result.all
       .then((all) => {
         const late = all.filter((a) => !early.includes(a));
-        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged)), all, ctx);
+        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged), keysOf), all, keysOf, ctx);
       })
       .catch((err: unknown) => {
         deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
@@ -61,30 +70,34 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     return ctx.applyLocal(call, { replica: { mode: 'resolve', objects } });
   }
 
+  /** Sends every replica that answered what it lacks of the merged objects (nothing, usually). */
   async function repair(
     merged: Map<string, VersionedObject>,
     answers: readonly Answer<VersionedObject[]>[],
+    keysOf: (objects: readonly VersionedObject[]) => string[],
     ctx: RouteContext,
   ): Promise<void> {
     const host = deps.host();
     if (!host) return;
-    await Promise.all(
-      answers.map(async ({ replica, value }) => {
-        const held = new Map(value.map((o) => [objectKey(o), o]));
-        const stale = [...merged.entries()].filter(([k, o]) => !sameSiblings(held.get(k)?.siblings ?? [], o.siblings)).map(([, o]) => o);
-        if (stale.length === 0) return;
-        const hintFor = replica.hintFor ?? null;
-        try {
-          if (replica.node === host.name) {
-            if (hasReplicaModule(host)) await replicaFn(host, 'merge', [stale, hintFor]);
-          } else {
-            await deps.send(replica.node, MERGE_MESSAGE, { objects: stale, hintFor }, ctx.timeoutMs);
-          }
-        } catch (err) {
-          deps.logger().debug(`read repair of ${replica.node} failed: ${(err as Error).message}`);
-        }
-      }),
-    );
+    const sends: Promise<void>[] = [];
+    for (const { replica, value } of answers) {
+      const stale = staleIn(value, keysOf(value), merged);
+      if (stale.length > 0) sends.push(repairOne(host, replica, stale, ctx));
+    }
+    await Promise.all(sends);
+  }
+
+  async function repairOne(host: StrategyHost, replica: Replica, stale: VersionedObject[], ctx: RouteContext): Promise<void> {
+    const hintFor = replica.hintFor ?? null;
+    try {
+      if (replica.node === host.name) {
+        if (hasReplicaModule(host)) await replicaFn(host, 'merge', [stale, hintFor]);
+      } else {
+        await deps.send(replica.node, MERGE_MESSAGE, { objects: stale, hintFor }, ctx.timeoutMs);
+      }
+    } catch (err) {
+      deps.logger().debug(`read repair of ${replica.node} failed: ${(err as Error).message}`);
+    }
   }
 
   return { read };
@@ -97,23 +110,42 @@ function objectKey(o: VersionedObject): string {
 
 /**
  * Every object any replica returned, its siblings merged across replicas (dominated ones
- * dropped), folded into `merged` (a fresh map by default; the caller's otherwise).
+ * dropped), folded into `merged` (a fresh map by default; the caller's otherwise). `keysOf`
+ * names a reply's objects (by default computed here).
  */
 export function mergeReplies(
   answers: readonly Answer<readonly VersionedObject[]>[],
   merged = new Map<string, VersionedObject>(),
+  keysOf: (objects: readonly VersionedObject[]) => string[] = (objects) => objects.map(objectKey),
 ): Map<string, VersionedObject> {
   for (const { value } of answers) {
-    for (const o of value) {
-      const k = objectKey(o);
+    const keys = keysOf(value);
+    for (let i = 0; i < value.length; i++) {
+      const o = value[i]!;
+      const k = keys[i]!;
       const prev = merged.get(k);
-      merged.set(
-        k,
-        prev ? { ...prev, siblings: mergeSiblings(prev.siblings, o.siblings) } : { ...o, siblings: mergeSiblings([], o.siblings) },
-      );
+      // A reply's object with at most one sibling is already in merged form: kept as it is.
+      if (prev) merged.set(k, { ...prev, siblings: mergeSiblings(prev.siblings, o.siblings) });
+      else merged.set(k, o.siblings.length <= 1 ? o : { ...o, siblings: mergeSiblings([], o.siblings) });
     }
   }
   return merged;
+}
+
+/** The merged objects a replica's reply (`held`, named by `keys`) does not hold exactly. */
+function staleIn(
+  held: readonly VersionedObject[],
+  keys: readonly string[],
+  merged: ReadonlyMap<string, VersionedObject>,
+): VersionedObject[] {
+  // A reply names one or two objects (a key and its bucket) almost always: a scan, not a map.
+  const index = keys.length > 8 ? new Map(keys.map((k, i) => [k, i])) : undefined;
+  const stale: VersionedObject[] = [];
+  for (const [k, o] of merged) {
+    const i = index ? (index.get(k) ?? -1) : keys.lastIndexOf(k);
+    if (!sameSiblings(i < 0 ? [] : held[i]!.siblings, o.siblings)) stale.push(o);
+  }
+  return stale;
 }
 
 function sameVersion(x: Sibling, y: Sibling): boolean {
