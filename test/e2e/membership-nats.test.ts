@@ -77,7 +77,14 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
     // The transition's end first, from the cluster state alone: `cluster status` asks every
     // node for everything it holds, and asking that four times a second through the whole
     // change would load the nodes whose latency the test measures.
-    await vi.waitFor(async () => expect((await readState(state))?.doc.transition).toBeUndefined(), { timeout: 90_000, interval: 100 });
+    try {
+      await vi.waitFor(async () => expect((await readState(state))?.doc.transition).toBeUndefined(), { timeout: 90_000, interval: 100 });
+    } catch (err) {
+      // Stuck: say where each transfer is and what the nodes last said, not only the phase.
+      const transfers = await readTransfers(state).catch((e: unknown) => String(e));
+      const logs = [...nodes.entries()].map(([n, p]) => `--- ${n} (${p.running() ? 'running' : 'stopped'})\n${p.output().split('\n').slice(-15).join('\n')}`);
+      throw new Error(`${(err as Error).message}\ntransfers: ${JSON.stringify(transfers)}\n${logs.join('\n')}`);
+    }
     return vi.waitFor(
       async () => {
         const s = await clusterStatus(state, transport, { livenessMs: 2000 });
@@ -96,11 +103,6 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
     );
   }
 
-  /**
-   * Samples `cluster status` every 500 ms: the transfer limits never exceeded, progress only
-   * grows. (Each sample asks every node what it holds: sampling much faster would load the
-   * nodes whose latency is measured.)
-   */
   /**
    * Samples `cluster status` every 200 ms until stopped, checking the transfer limits and that
    * progress never goes back. It counts the samples taken while a transition was in the state

@@ -340,7 +340,11 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       });
       if (!claimed.changed) continue;
       seen ??= await seenNow(heartbeatMs);
-      const job = runTransfer(t.id, item.id, t.from, seen).finally(() => running.delete(item.id));
+      // A store call that fails mid-transfer (a nats-server restarting) ends this run, not the
+      // process: the item stays claimed by this node, and the next tick resumes it from its cursor.
+      const job = runTransfer(t.id, item.id, t.from, seen)
+        .catch((err: unknown) => logger.warn(`${self}: transfer ${item.id} stopped (${(err as Error).message}); resuming from its cursor`))
+        .finally(() => running.delete(item.id));
       running.set(item.id, job);
     }
   }
