@@ -203,42 +203,37 @@ function writeString(s: string, pos: number): number {
   // Long: Node's UTF-8 writer, as msgpackr uses for these (a lone surrogate becomes U+FFFD).
   const length = Buffer.byteLength(s, 'utf8');
   room(pos, 5 + length);
-  if (length < 0x100) {
-    buf[pos] = 0xd9;
-    buf[pos + 1] = length;
-    pos += 2;
-  } else if (length < 0x10000) {
-    buf[pos] = 0xda;
-    buf[pos + 1] = length >> 8;
-    buf[pos + 2] = length & 0xff;
-    pos += 3;
-  } else {
-    buf[pos] = 0xdb;
-    view.setUint32(pos + 1, length);
-    pos += 5;
-  }
+  pos = lengthHeader(pos, length, 0xd9);
   return pos + buf.write(s, pos, length, 'utf8');
 }
 
 function writeBytes(b: Uint8Array, pos: number): number {
   const n = b.length;
   room(pos, 5 + n);
-  if (n < 0x100) {
-    buf[pos] = 0xc4;
-    buf[pos + 1] = n;
-    pos += 2;
-  } else if (n < 0x10000) {
-    buf[pos] = 0xc5;
-    buf[pos + 1] = n >> 8;
-    buf[pos + 2] = n & 0xff;
-    pos += 3;
-  } else {
-    buf[pos] = 0xc6;
-    view.setUint32(pos + 1, n);
-    pos += 5;
-  }
+  pos = lengthHeader(pos, n, 0xc4);
   // Short ones by a loop: `set` is a call into the runtime, dearer than a few byte copies.
   if (n <= 32) for (let i = 0; i < n; i++) buf[pos + i] = b[i]!;
   else buf.set(b, pos);
   return pos + n;
+}
+
+/**
+ * The 8/16/32-bit length header of a str (`code8` 0xd9) or bin (0xc4): the three codes follow
+ * each other. The position after it; room for 5 bytes is the caller's.
+ */
+function lengthHeader(pos: number, n: number, code8: number): number {
+  if (n < 0x100) {
+    buf[pos] = code8;
+    buf[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n < 0x10000) {
+    buf[pos] = code8 + 1;
+    buf[pos + 1] = n >> 8;
+    buf[pos + 2] = n & 0xff;
+    return pos + 3;
+  }
+  buf[pos] = code8 + 2;
+  view.setUint32(pos + 1, n);
+  return pos + 5;
 }
