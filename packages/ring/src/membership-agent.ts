@@ -324,10 +324,15 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     const doc = await readTransfers(store);
     if (!doc || doc.doc.transition !== t.id) return;
     let seen: NodeSeen[] | undefined;
+    // Transfers into this node: those it runs, and those it claimed whose run stopped (a store
+    // call failed) and which it resumes below. A new one starts only below the limit.
+    const limit = transferLimit(state, self, 'in');
+    const busy = new Set(running.keys());
+    for (const x of doc.doc.items) if (x.to === self && x.status === 'running' && x.claimedBy === self) busy.add(x.id);
     for (const item of doc.doc.items) {
       if (item.to !== self || running.has(item.id)) continue;
       if (item.status !== 'waiting' && !(item.status === 'running' && (item.claimedBy === self || staleClaim(item)))) continue;
-      if (running.size >= transferLimit(state, self, 'in')) break;
+      if (!busy.has(item.id) && busy.size >= limit) continue;
       const claimed = await casDoc<TransfersDoc>(store, TRANSFERS_KEY, decodeTransfers, (cur) => {
         if (!cur || cur.transition !== t.id) return undefined;
         const it = cur.items.find((x) => x.id === item.id);
@@ -339,6 +344,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
         return update(cur, it.id, { status: 'running', claimedBy: self, claimedAt: now(), startedAt: it.startedAt ?? now() });
       });
       if (!claimed.changed) continue;
+      busy.add(item.id);
       seen ??= await seenNow(heartbeatMs);
       // A store call that fails mid-transfer (a nats-server restarting) ends this run, not the
       // process: the item stays claimed by this node, and the next tick resumes it from its cursor.
