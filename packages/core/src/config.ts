@@ -186,6 +186,8 @@ export const configSchema = z
         batchReplicaMessages: z.boolean().optional(),
         /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
         placementCacheSize: z.number().int().min(0).max(10_000_000).optional(),
+        /** A coordinator holding a replica asks the others for a digest, reading in full only those that differ. @default true */
+        digestReads: z.boolean().optional(),
         /** Active anti-entropy (hash-tree exchanges between replicas); defaults in @ringkv/ring. */
         antiEntropy: z
           .object({

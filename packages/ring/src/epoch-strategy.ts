@@ -42,13 +42,13 @@ import { createReplicaLimits } from './replica-io.js';
 import type { HybridClock } from './hybrid-clock.js';
 import {
   APPLY_MESSAGE,
-  applyOnReplica,
   HANDOFF_MESSAGE,
   hasReplicaModule,
   MERGE_MESSAGE,
   parseApply,
   parseObjects,
   replicaFn,
+  serveApply,
 } from './replica-messages.js';
 import type { RingStrategyConfig } from './ring-config.js';
 import { createRingStrategy, type RingStrategy } from './ring-strategy.js';
@@ -334,8 +334,8 @@ export function createEpochRingStrategy(view: EpochRingView, deps: EpochRingDeps
       attached.handle(APPLY_MESSAGE, async (body) => {
         const e = (body as { epoch?: unknown } | null)?.epoch;
         if (typeof e === 'number' && e > epoch) await deps.refresh(e);
-        const { call, meta } = parseApply(body);
-        return applyOnReplica(attached, call, meta);
+        const { call, meta, digest } = parseApply(body);
+        return serveApply(attached, call, meta, digest);
       });
       // Hinted data handed back to this node after ownership moved away from it goes to the
       // nodes that own it now: merging it here would leave an orphan copy.

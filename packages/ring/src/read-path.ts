@@ -3,7 +3,9 @@
  * merge them per object (dominated versions dropped), resolve concurrent siblings by last
  * writer wins unless the caller asked for siblings, and let the read function compute its
  * plain answer from the merged state (`{ mode: 'resolve' }`). Every replica that answered, late
- * ones included, is then repaired in the background with what it lacked.
+ * ones included, is then repaired in the background with what it lacked. A coordinator that is
+ * itself a replica asks the others for a digest of their copy first, and reads in full only
+ * those whose digest differs from its own (read-digest.ts).
  */
 import {
   ArgumentError,
@@ -20,6 +22,7 @@ import {
   type VersionedObject,
 } from '@ringkv/core';
 import { refIdOf } from './anti-entropy/object-digest.js';
+import { digestOf, sameDigest, versionDigest, type VersionDigest } from './read-digest.js';
 import type { AnnotatedPreferenceList } from './preference-list.js';
 import { quorumCall, type Answer } from './quorum-call.js';
 import { applyOn, quorumFailure, replyObjects, standIns, withoutFutureStamps, type ReplicaPathDeps } from './replica-io.js';
@@ -30,15 +33,42 @@ export interface ReadPath {
 }
 
 export function createReadPath(deps: ReplicaPathDeps): ReadPath {
+  /** A replica's versioned reply, checked, without versions stamped implausibly far ahead. */
+  function objectsOf(call: RouteCall, replica: Replica, reply: unknown): VersionedObject[] {
+    const objects = replyObjects(reply);
+    if (!objects) throw new ArgumentError(`${call.mod}.${call.fun} on ${replica.node} did not answer a versioned reply under the ring`);
+    return withoutFutureStamps(objects, deps.clock, deps.limits, replica.node);
+  }
+
   async function read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown> {
+    // Digest reads (read-digest.ts): this node's own copy first, then only a digest from the
+    // others; a replica whose digest matches answers with this node's objects, the same array.
+    const local = deps.digestReads ? apl.replicas.find((x) => x.node === ctx.self) : undefined;
+    let mine: VersionedObject[] | undefined;
+    let digest: VersionDigest | undefined;
+    if (local) {
+      try {
+        mine = objectsOf(call, local, await applyOn(deps, local, call, { mode: 'read' }, ctx));
+        digest = versionDigest(mine);
+      } catch {
+        // The quorum call below asks again, and records the failure as its own.
+        mine = undefined;
+      }
+    }
     const result = await quorumCall<VersionedObject[]>({
       targets: apl.replicas,
       need: r,
       send: async (replica) => {
-        const reply = await applyOn(deps, replica, call, { mode: 'read' }, ctx);
-        const objects = replyObjects(reply);
-        if (!objects) throw new ArgumentError(`${call.mod}.${call.fun} on ${replica.node} did not answer a versioned reply under the ring`);
-        return withoutFutureStamps(objects, deps.clock, deps.limits, replica.node);
+        if (replica === local && mine) return mine;
+        if (digest && mine && replica.node !== ctx.self) {
+          const reply = await applyOn(deps, replica, call, { mode: 'read' }, ctx, true);
+          const theirs = digestOf(reply);
+          if (theirs && sameDigest(theirs, digest)) return mine;
+          // A node that does not know digests answered in full. One whose digest differs, or
+          // that answered neither a digest nor objects, is read in full.
+          if (!theirs && replyObjects(reply)) return objectsOf(call, replica, reply);
+        }
+        return objectsOf(call, replica, await applyOn(deps, replica, call, { mode: 'read' }, ctx));
       },
       replace: standIns(apl, deps.isUp),
       onUnreachable: deps.suspect,
@@ -54,12 +84,14 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     const merged = mergeReplies(result.answers, new Map(), keysOf);
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
     // Repair everyone who answered, late answers included, without holding up the caller: only
-    // the late answers are merged into what the first ones gave.
+    // the late answers are merged into what the first ones gave. Nothing to do when every
+    // replica's digest matched this node's copy.
     const early = result.answers;
     void result.all
       .then((all) => {
+        if (mine && all.every((a) => a.value === mine)) return;
         const late = all.filter((a) => !early.includes(a));
-        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged), keysOf), all, keysOf, ctx);
+        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged), keysOf, early), all, keysOf, ctx);
       })
       .catch((err: unknown) => {
         deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
@@ -80,8 +112,11 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     const host = deps.host();
     if (!host) return;
     const sends: Promise<void>[] = [];
+    // Replicas whose digest matched share one reply array: what it lacks is worked out once.
+    const lacks = new Map<readonly VersionedObject[], VersionedObject[]>();
     for (const { replica, value } of answers) {
-      const stale = staleIn(value, keysOf(value), merged);
+      let stale = lacks.get(value);
+      if (stale === undefined) lacks.set(value, (stale = staleIn(value, keysOf(value), merged)));
       if (stale.length > 0) sends.push(repairOne(host, replica, stale, ctx));
     }
     await Promise.all(sends);
@@ -111,14 +146,19 @@ function objectKey(o: VersionedObject): string {
 /**
  * Every object any replica returned, its siblings merged across replicas (dominated ones
  * dropped), folded into `merged` (a fresh map by default; the caller's otherwise). `keysOf`
- * names a reply's objects (by default computed here).
+ * names a reply's objects (by default computed here). A reply array met before (in `answers`
+ * or in `done`, the answers already folded into `merged`) is folded in once: replicas whose
+ * digest matched answer with the same array.
  */
 export function mergeReplies(
   answers: readonly Answer<readonly VersionedObject[]>[],
   merged = new Map<string, VersionedObject>(),
   keysOf: (objects: readonly VersionedObject[]) => string[] = (objects) => objects.map(objectKey),
+  done: readonly Answer<readonly VersionedObject[]>[] = [],
 ): Map<string, VersionedObject> {
-  for (const { value } of answers) {
+  for (let a = 0; a < answers.length; a++) {
+    const value = answers[a]!.value;
+    if (done.some((d) => d.value === value) || metBefore(answers, a)) continue;
     const keys = keysOf(value);
     for (let i = 0; i < value.length; i++) {
       const o = value[i]!;
@@ -130,6 +170,12 @@ export function mergeReplies(
     }
   }
   return merged;
+}
+
+/** Whether the value of `answers[a]` is the value of an earlier answer (the same array). */
+function metBefore(answers: readonly Answer<readonly VersionedObject[]>[], a: number): boolean {
+  for (let i = 0; i < a; i++) if (answers[i]!.value === answers[a]!.value) return true;
+  return false;
 }
 
 /** The merged objects a replica's reply (`held`, named by `keys`) does not hold exactly. */

@@ -41,6 +41,8 @@ export interface ReplicaPathDeps {
   limits: LogLimiter;
   /** Sends a replica message (batched per destination when batching is on). */
   send(node: string, type: string, body: unknown, timeoutMs: number): Promise<unknown>;
+  /** A coordinator that is a replica asks the others for a digest first (read-digest.ts). @default false */
+  digestReads?: boolean;
 }
 
 /**
@@ -62,10 +64,17 @@ export function replicaCall(call: ReplicaCall): RouteCall {
   return { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, path: [] };
 }
 
-/** Runs `call` with replica `meta` on `replica`: here through the router, elsewhere by `ring.apply`. */
-export function applyOn(deps: ReplicaPathDeps, replica: Replica, call: ReplicaCall, meta: ReplicaMeta, ctx: RouteContext): Promise<unknown> {
+/**
+ * Runs `call` with replica `meta` on `replica`: here through the router, elsewhere by
+ * `ring.apply` (asking for the reply's digest only, with `digest`).
+ */
+export function applyOn(deps: ReplicaPathDeps, replica: Replica, call: ReplicaCall, meta: ReplicaMeta, ctx: RouteContext, digest = false): Promise<unknown> {
   if (replica.node === ctx.self) return ctx.applyLocal(replicaCall(call), { replica: meta });
-  return deps.send(replica.node, APPLY_MESSAGE, { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, meta }, ctx.timeoutMs);
+  // Two literals, not a spread: the wire encoder walks a literal's own shape fastest.
+  const body = digest
+    ? { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, meta, digest: true }
+    : { bucket: call.bucket, mod: call.mod, fun: call.fun, args: call.args, meta };
+  return deps.send(replica.node, APPLY_MESSAGE, body, ctx.timeoutMs);
 }
 
 export interface Doubling {

@@ -12,9 +12,15 @@ import {
   type ReplicaMeta,
   type StrategyHost,
   type VersionedObject,
+  type VersionedReply,
 } from '@ringkv/core';
+import { versionDigest } from './read-digest.js';
 
-/** Apply a read or write on this replica: `{ bucket, mod, fun, args, meta: { replica } }`. */
+/**
+ * Apply a read or write on this replica: `{ bucket, mod, fun, args, meta: { replica }, digest? }`.
+ * A read with `digest: true` is answered `{ digest: [hi, lo] }` of its versioned reply instead of
+ * the objects (read-digest.ts).
+ */
 export const APPLY_MESSAGE = 'ring.apply';
 /**
  * The write path's fan-out: `{ objects, hintFor, read? }` -> the objects are merged here
@@ -38,7 +44,7 @@ export interface ReplicaCall {
   readonly args: readonly unknown[];
 }
 
-export function parseApply(body: unknown): { call: ReplicaCall; meta: ReplicaMeta } {
+export function parseApply(body: unknown): { call: ReplicaCall; meta: ReplicaMeta; digest: boolean } {
   const b = objectBody(body, APPLY_MESSAGE);
   let bytes: Uint8Array;
   try {
@@ -61,7 +67,9 @@ export function parseApply(body: unknown): { call: ReplicaCall; meta: ReplicaMet
     }
     if (meta.hintFor !== undefined && typeof meta.hintFor !== 'string') throw new BadRequestError(`${APPLY_MESSAGE}: meta.hintFor must be a string`);
   }
-  return { call: { bucket: b.bucket as BucketName, mod: b.mod, fun: b.fun, args: b.args }, meta };
+  if (b.digest !== undefined && typeof b.digest !== 'boolean') throw new BadRequestError(`${APPLY_MESSAGE}: digest must be true or false, got ${describeType(b.digest)}`);
+  if (b.digest === true && meta.mode !== 'read') throw new BadRequestError(`${APPLY_MESSAGE}: only a read can be answered with a digest`);
+  return { call: { bucket: b.bucket as BucketName, mod: b.mod, fun: b.fun, args: b.args }, meta, digest: b.digest === true };
 }
 
 export function parseObjects(body: unknown, type: string): { objects: VersionedObject[]; hintFor: string | null } {
@@ -100,6 +108,18 @@ export async function applyOnReplica(node: StrategyHost, call: ReplicaCall, meta
     throw new BadRequestError(`${call.mod}.${call.fun}/${call.args.length} is a ${def.kind} function, not a ${meta.mode} on node ${node.name}`);
   }
   return def.fn({ node: node.name, bucket: call.bucket, meta: { replica: meta } }, ...call.args);
+}
+
+/**
+ * Serves a parsed `ring.apply`: the function's answer, or for a digest read the digest of the
+ * objects it answered (a function that does not answer a versioned reply is answered as it is,
+ * and the coordinator, finding no digest, reads it in full).
+ */
+export async function serveApply(node: StrategyHost, call: ReplicaCall, meta: ReplicaMeta, digest: boolean): Promise<unknown> {
+  const reply = await applyOnReplica(node, call, meta);
+  if (!digest) return reply;
+  const objects = (reply as VersionedReply | null | undefined)?.objects;
+  return Array.isArray(objects) && objects.every(isVersionedObject) ? { digest: versionDigest(objects) } : reply;
 }
 
 /** Runs `Replica.<fun>` on this node (storage's side of read repair and handoff). */

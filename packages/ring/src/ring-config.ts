@@ -68,6 +68,11 @@ export interface RingStrategyConfig {
   batchReplicaMessages?: boolean;
   /** Buckets whose ring walk is cached per ring version; 0 turns the cache off. @default 10000 */
   placementCacheSize?: number;
+  /**
+   * A coordinator that holds a replica reads its own copy and asks the other replicas for a
+   * digest of theirs, reading in full only those that differ. @default true
+   */
+  digestReads?: boolean;
   /** Active anti-entropy (anti-entropy/anti-entropy-config.ts has the defaults). */
   antiEntropy?: AntiEntropyConfig;
 }
@@ -134,6 +139,7 @@ export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfi
     writePath: config.writePath ?? 'coordinator',
     batchReplicaMessages: config.batchReplicaMessages ?? true,
     placementCacheSize: int('placementCacheSize', config.placementCacheSize, DEFAULT_PLACEMENT_CACHE_SIZE, 0, 10_000_000),
+    digestReads: config.digestReads ?? true,
     antiEntropy: resolveAntiEntropyConfig(config.antiEntropy, problems),
   };
   if (resolved.writePath !== 'coordinator' && resolved.writePath !== 'read-before-write') {
@@ -141,6 +147,9 @@ export function resolveRingConfig(config: RingStrategyConfig): ResolvedRingConfi
   }
   if (typeof resolved.batchReplicaMessages !== 'boolean') {
     problems.push(`ring.batchReplicaMessages: must be true or false, got ${JSON.stringify(config.batchReplicaMessages)}`);
+  }
+  if (typeof resolved.digestReads !== 'boolean') {
+    problems.push(`ring.digestReads: must be true or false, got ${JSON.stringify(config.digestReads)}`);
   }
   if (problems.length) throw new ConfigError(`invalid ring configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return resolved;

@@ -33,6 +33,7 @@ import { createReplicaLimits, replyObjects } from './replica-io.js';
 import {
   APPLY_MESSAGE,
   applyOnReplica,
+  serveApply,
   HANDOFF_MESSAGE,
   hasReplicaModule,
   HINTS_MESSAGE,
@@ -169,6 +170,7 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
     send: config.batchReplicaMessages ? batcher.send : direct,
     placementOf: placement,
     writePath: config.writePath,
+    digestReads: config.digestReads,
   });
 
   /** Refuses versions stamped beyond the maximum clock offset (forged or broken peers), and observes the rest. */
@@ -271,9 +273,9 @@ export function createRingStrategy(input: RingStrategyConfig, deps: RingStrategy
       // The ring's messages, also reachable inside a `ring.batch`.
       const handlers = new Map<string, (body: unknown) => unknown>();
       handlers.set(APPLY_MESSAGE, (body) => {
-        const { call, meta } = parseApply(body);
+        const { call, meta, digest } = parseApply(body);
         if (meta.mode === 'write') admit([{ bucket: call.bucket, key: new Uint8Array(0), siblings: [{ value: null, version: meta.version }] }], APPLY_MESSAGE);
-        return applyOnReplica(attached, call, meta);
+        return serveApply(attached, call, meta, digest);
       });
       handlers.set(PING_MESSAGE, (body) => {
         const b = body as { from?: unknown; actor?: unknown } | null;
