@@ -91,17 +91,19 @@ const KV_VARIANTS: ReadonlyArray<{ label: string; strategy: (node: string) => St
   { label: 'range table (one owner, no replication)', strategy: () => createRangeStrategy(THIRDS) },
   {
     label: 'ring before: version read then write, per-bucket queues, no batching, no placement cache',
-    strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 }),
+    strategy: () =>
+      createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0, digestReads: false }),
     store: { serializeBy: 'bucket' },
   },
   {
     label: '+ one round trip per write',
-    strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0 }),
+    strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0, digestReads: false }),
     store: { serializeBy: 'bucket' },
   },
-  { label: '+ per-key queues', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0 }) },
-  { label: '+ replica messages batched per node', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, placementCacheSize: 0 }) },
-  { label: '+ placement cached per ring (the default)', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2 }) },
+  { label: '+ per-key queues', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, batchReplicaMessages: false, placementCacheSize: 0, digestReads: false }) },
+  { label: '+ replica messages batched per node', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, placementCacheSize: 0, digestReads: false }) },
+  { label: '+ placement cached per ring', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2, digestReads: false }) },
+  { label: '+ digest reads (the default)', strategy: () => createRingStrategy({ members: RING_MEMBERS, n: 3, r: 2, w: 2 }) },
 ];
 
 const ROUNDS = 3;
@@ -123,7 +125,7 @@ async function kvLevers(): Promise<string[]> {
   return med.map((m, i) => {
     const prev = i > 1 ? med[i - 1]! : undefined;
     const step = (a: number, b: number | undefined) => (b ? `${fmt(a / b, 2)}x` : '');
-    return `| ${KV_VARIANTS[i]!.label} | ${fmt(m.put.opsPerSec)} | ${fmt(m.put.p99Ms, 2)} | ${fmt(m.putCpu)} | ${fmt(m.get.opsPerSec)} | ${fmt(m.get.p99Ms, 2)} | ${fmt(m.getCpu)} | ${step(m.put.opsPerSec, prev?.put.opsPerSec)} | ${fmt(m.put.opsPerSec / range.put.opsPerSec, 3)}x | ${fmt(m.get.opsPerSec / range.get.opsPerSec, 3)}x | ${fmt(range.putCpu / m.putCpu, 3)}x | ${m.put.errors + m.get.errors} |`;
+    return `| ${KV_VARIANTS[i]!.label} | ${fmt(m.put.opsPerSec)} | ${fmt(m.put.p99Ms, 2)} | ${fmt(m.putCpu)} | ${fmt(m.get.opsPerSec)} | ${fmt(m.get.p99Ms, 2)} | ${fmt(m.getCpu)} | ${step(m.put.opsPerSec, prev?.put.opsPerSec)} | ${step(m.get.opsPerSec, prev?.get.opsPerSec)} | ${fmt(m.put.opsPerSec / range.put.opsPerSec, 3)}x | ${fmt(m.get.opsPerSec / range.get.opsPerSec, 3)}x | ${fmt(range.putCpu / m.putCpu, 3)}x | ${m.put.errors + m.get.errors} |`;
   });
 }
 
@@ -226,10 +228,10 @@ export async function run(): Promise<BenchSection> {
       '',
       '### KV calls through 3 in-process nodes: range table vs ring (N = 3, R = 2, W = 2), lever by lever',
       '',
-      `Real memory store on every node, 30 buckets, 16 calls in flight for 1.5 s, all entering at one node; ${ROUNDS} interleaved rounds, the median shown. Each ring row adds one lever of issue 11 to the row above ("PUT step" compares them); the last row is the default configuration. CPU is this process's user + system time per call (all three nodes live in it), which the machine's other load disturbs far less than throughput.`,
+      `Real memory store on every node, 30 buckets, 16 calls in flight for 1.5 s, all entering at one node; ${ROUNDS} interleaved rounds, the median shown. Each ring row adds one lever of issue 11 to the row above ("PUT step" and "GET step" compare them); the last row is the default configuration. CPU is this process's user + system time per call (all three nodes live in it), which the machine's other load disturbs far less than throughput.`,
       '',
-      '| configuration | PUT ops/s | PUT p99 ms | PUT CPU us/call | GET ops/s | GET p99 ms | GET CPU us/call | PUT step | PUT vs range | GET vs range | range CPU / this CPU (PUT) | errors |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| configuration | PUT ops/s | PUT p99 ms | PUT CPU us/call | GET ops/s | GET p99 ms | GET CPU us/call | PUT step | GET step | PUT vs range | GET vs range | range CPU / this CPU (PUT) | errors |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...levers,
     ].join('\n'),
   };

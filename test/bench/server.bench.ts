@@ -474,13 +474,14 @@ export const RING_VARIANTS: ReadonlyArray<{
 }> = [
   {
     label: 'before: version read then write, per-bucket queues, no batching, no placement cache',
-    ring: { writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0 },
+    ring: { writePath: 'read-before-write', batchReplicaMessages: false, placementCacheSize: 0, digestReads: false },
     storage: { serializeBy: 'bucket' },
   },
-  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: { serializeBy: 'bucket' } },
-  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0 }, storage: {} },
-  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0 }, storage: {} },
-  { label: '+ placement cached per ring (the default configuration)', ring: {}, storage: {}, isDefault: true },
+  { label: '+ one round trip per write', ring: { batchReplicaMessages: false, placementCacheSize: 0, digestReads: false }, storage: { serializeBy: 'bucket' } },
+  { label: '+ per-key queues', ring: { batchReplicaMessages: false, placementCacheSize: 0, digestReads: false }, storage: {} },
+  { label: '+ replica messages batched per node', ring: { placementCacheSize: 0, digestReads: false }, storage: {} },
+  { label: '+ placement cached per ring', ring: { digestReads: false }, storage: {} },
+  { label: '+ digest reads (the default configuration)', ring: {}, storage: {}, isDefault: true },
   { label: "+ the transport's writes coalesced per event-loop turn (`nats.coalesceWrites`, not the default)", ring: {}, storage: {}, nats: { coalesceWrites: true } },
 ];
 
