@@ -25,6 +25,7 @@ import { decodeState, readSeen, readState, readTransfers, STATE_KEY, type Cluste
 import { connectClusterStateKv, connectNatsTransport } from '@ringkv/nats';
 import { createRing, TRANSFER_PULL_MESSAGE } from '@ringkv/ring';
 import { askHoldings, clusterStatus, type ClusterPlan, type ClusterStatus } from 'ringkv';
+import { settledState } from '@ringkv/test-utils/managed-cluster';
 import {
   describeDistributed,
   percentile,
@@ -97,6 +98,12 @@ describeDistributed('membership over NATS: join, join, leave, replace under load
             .sort(),
         ).toEqual([...members].sort());
         expect(s.members.every((m) => !members.includes(m.node) || m.epoch === s.epoch)).toBe(true);
+        // Every member, not only those whose heartbeat is fresh, acknowledged the epoch and swept
+        // what it no longer owns: a transition's cleanup does not wait for a node it cannot hear,
+        // and a node back from a SIGKILL sweeps on its own next tick (in one CI rehearsal the
+        // restarted node's heartbeat was 4.5 s old when the others had finished, and it still
+        // held a bucket it had given away). The holdings are checked after this.
+        await settledState(state, members);
         return s;
       },
       { timeout: 90_000, interval: 250 },
