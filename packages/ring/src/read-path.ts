@@ -28,6 +28,13 @@ import { quorumCall, type Answer } from './quorum-call.js';
 import { applyOn, quorumFailure, replyObjects, standIns, withoutFutureStamps, type ReplicaPathDeps } from './replica-io.js';
 import { hasReplicaModule, MERGE_MESSAGE, replicaFn } from './replica-messages.js';
 
+/** This node's copy of what a read asks, when it is one of the replicas (digest reads). */
+interface OwnCopy {
+  readonly replica: Replica;
+  readonly objects: VersionedObject[];
+  readonly digest: VersionDigest;
+}
+
 export interface ReadPath {
   read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown>;
 }
@@ -40,30 +47,34 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
     return withoutFutureStamps(objects, deps.clock, deps.limits, replica.node);
   }
 
-  async function read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown> {
-    // Digest reads (read-digest.ts): this node's own copy first, then only a digest from the
-    // others; a replica whose digest matches answers with this node's objects, the same array.
-    const local = deps.digestReads ? apl.replicas.find((x) => x.node === ctx.self) : undefined;
-    let mine: VersionedObject[] | undefined;
-    let digest: VersionDigest | undefined;
-    if (local) {
-      try {
-        mine = objectsOf(call, local, await applyOn(deps, local, call, { mode: 'read' }, ctx));
-        digest = versionDigest(mine);
-      } catch {
-        // The quorum call below asks again, and records the failure as its own.
-        mine = undefined;
-      }
+  /**
+   * Digest reads (read-digest.ts): this node's own copy and its digest, when this node is a
+   * replica of the call and could read it. Undefined otherwise: the quorum call then asks
+   * everyone in full, this node included, and records a local failure as its own.
+   */
+  async function ownCopy(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext): Promise<OwnCopy | undefined> {
+    const replica = apl.replicas.find((x) => x.node === ctx.self);
+    if (!replica) return undefined;
+    try {
+      const objects = objectsOf(call, replica, await applyOn(deps, replica, call, { mode: 'read' }, ctx));
+      return { replica, objects, digest: versionDigest(objects) };
+    } catch {
+      return undefined;
     }
+  }
+
+  async function read(call: RouteCall, apl: AnnotatedPreferenceList, ctx: RouteContext, r: number): Promise<unknown> {
+    const own = deps.digestReads ? await ownCopy(call, apl, ctx) : undefined;
     const result = await quorumCall<VersionedObject[]>({
       targets: apl.replicas,
       need: r,
       send: async (replica) => {
-        if (replica === local && mine) return mine;
-        if (digest && mine && replica.node !== ctx.self) {
+        if (own) {
+          // A replica whose digest matches answers with this node's objects, the same array.
+          if (replica === own.replica) return own.objects;
           const reply = await applyOn(deps, replica, call, { mode: 'read' }, ctx, true);
           const theirs = digestOf(reply);
-          if (theirs && sameDigest(theirs, digest)) return mine;
+          if (theirs && sameDigest(theirs, own.digest)) return own.objects;
           // A node that does not know digests answered in full. One whose digest differs, or
           // that answered neither a digest nor objects, is read in full.
           if (!theirs && replyObjects(reply)) return objectsOf(call, replica, reply);
@@ -81,17 +92,18 @@ export function createReadPath(deps: ReplicaPathDeps): ReadPath {
       if (k === undefined) keys.set(objects, (k = objects.map(objectKey)));
       return k;
     };
-    const merged = mergeReplies(result.answers, new Map(), keysOf);
+    // Replicas whose digest matched share one reply array: each array is merged once.
+    const merging: (readonly VersionedObject[])[] = [];
+    const merged = mergeReplies(firstOfEach(result.answers, merging), new Map(), keysOf);
     for (const o of merged.values()) for (const s of o.siblings) deps.clock.observe(s.version.ts);
     // Repair everyone who answered, late answers included, without holding up the caller: only
     // the late answers are merged into what the first ones gave. Nothing to do when every
     // replica's digest matched this node's copy.
-    const early = result.answers;
     void result.all
       .then((all) => {
-        if (mine && all.every((a) => a.value === mine)) return;
-        const late = all.filter((a) => !early.includes(a));
-        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged), keysOf, early), all, keysOf, ctx);
+        if (own && all.every((a) => a.value === own.objects)) return;
+        const late = firstOfEach(all, merging);
+        return repair(late.length === 0 ? merged : mergeReplies(late, new Map(merged), keysOf), all, keysOf, ctx);
       })
       .catch((err: unknown) => {
         deps.limits.warn('read-repair', `read repair for ${renderBucket(call.bucket)} failed: ${(err as Error).message}`);
@@ -146,19 +158,14 @@ function objectKey(o: VersionedObject): string {
 /**
  * Every object any replica returned, its siblings merged across replicas (dominated ones
  * dropped), folded into `merged` (a fresh map by default; the caller's otherwise). `keysOf`
- * names a reply's objects (by default computed here). A reply array met before (in `answers`
- * or in `done`, the answers already folded into `merged`) is folded in once: replicas whose
- * digest matched answer with the same array.
+ * names a reply's objects (by default computed here).
  */
 export function mergeReplies(
   answers: readonly Answer<readonly VersionedObject[]>[],
   merged = new Map<string, VersionedObject>(),
   keysOf: (objects: readonly VersionedObject[]) => string[] = (objects) => objects.map(objectKey),
-  done: readonly Answer<readonly VersionedObject[]>[] = [],
 ): Map<string, VersionedObject> {
-  for (let a = 0; a < answers.length; a++) {
-    const value = answers[a]!.value;
-    if (done.some((d) => d.value === value) || metBefore(answers, a)) continue;
+  for (const { value } of answers) {
     const keys = keysOf(value);
     for (let i = 0; i < value.length; i++) {
       const o = value[i]!;
@@ -172,10 +179,18 @@ export function mergeReplies(
   return merged;
 }
 
-/** Whether the value of `answers[a]` is the value of an earlier answer (the same array). */
-function metBefore(answers: readonly Answer<readonly VersionedObject[]>[], a: number): boolean {
-  for (let i = 0; i < a; i++) if (answers[i]!.value === answers[a]!.value) return true;
-  return false;
+/**
+ * The answers whose reply array is not in `seen` (nor an earlier answer's), each array added to
+ * `seen`: replicas whose digest matched answer with the same array, merged once.
+ */
+function firstOfEach(answers: readonly Answer<VersionedObject[]>[], seen: (readonly VersionedObject[])[]): Answer<VersionedObject[]>[] {
+  const out: Answer<VersionedObject[]>[] = [];
+  for (const a of answers) {
+    if (seen.includes(a.value)) continue;
+    seen.push(a.value);
+    out.push(a);
+  }
+  return out;
 }
 
 /** The merged objects a replica's reply (`held`, named by `keys`) does not hold exactly. */

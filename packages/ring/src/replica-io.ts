@@ -17,13 +17,12 @@ import {
   type Sibling,
   type StrategyHost,
   type VersionedObject,
-  type VersionedReply,
 } from '@ringkv/core';
 import { QuorumError } from './errors.js';
 import type { HybridClock } from './hybrid-clock.js';
 import type { AnnotatedPreferenceList } from './preference-list.js';
 import { isTransportFailure, type Failure } from './quorum-call.js';
-import { APPLY_MESSAGE, isVersionedObject, type ReplicaCall } from './replica-messages.js';
+import { APPLY_MESSAGE, versionedObjects, type ReplicaCall } from './replica-messages.js';
 
 export interface ReplicaPathDeps {
   /** The node the strategy is attached to (undefined before attach). */
@@ -112,8 +111,8 @@ export function standIns(apl: Pick<AnnotatedPreferenceList, 'replicas' | 'spares
 
 /** The objects of a versioned reply, or undefined when the reply is not one. */
 export function replyObjects(reply: unknown): VersionedObject[] | undefined {
-  const objects = (reply as VersionedReply | undefined)?.objects;
-  return Array.isArray(objects) && objects.every(isVersionedObject) ? [...objects] : undefined;
+  const objects = versionedObjects(reply);
+  return objects ? [...objects] : undefined;
 }
 
 /**

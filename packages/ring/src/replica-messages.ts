@@ -118,8 +118,14 @@ export async function applyOnReplica(node: StrategyHost, call: ReplicaCall, meta
 export async function serveApply(node: StrategyHost, call: ReplicaCall, meta: ReplicaMeta, digest: boolean): Promise<unknown> {
   const reply = await applyOnReplica(node, call, meta);
   if (!digest) return reply;
+  const objects = versionedObjects(reply);
+  return objects ? { digest: versionDigest(objects) } : reply;
+}
+
+/** The objects of a versioned reply (`{ objects }`, every one a versioned object), or undefined. */
+export function versionedObjects(reply: unknown): readonly VersionedObject[] | undefined {
   const objects = (reply as VersionedReply | null | undefined)?.objects;
-  return Array.isArray(objects) && objects.every(isVersionedObject) ? { digest: versionDigest(objects) } : reply;
+  return Array.isArray(objects) && objects.every(isVersionedObject) ? objects : undefined;
 }
 
 /** Runs `Replica.<fun>` on this node (storage's side of read repair and handoff). */

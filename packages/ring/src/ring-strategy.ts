@@ -33,7 +33,6 @@ import { createReplicaLimits, replyObjects } from './replica-io.js';
 import {
   APPLY_MESSAGE,
   applyOnReplica,
-  serveApply,
   HANDOFF_MESSAGE,
   hasReplicaModule,
   HINTS_MESSAGE,
@@ -44,6 +43,7 @@ import {
   PING_MESSAGE,
   replicaFn,
   REPLICATE_MESSAGE,
+  serveApply,
 } from './replica-messages.js';
 import { resolveRingConfig, type ResolvedRingConfig, type RingStrategyConfig } from './ring-config.js';
 import { createRing, type Ring } from './ring.js';
