@@ -226,21 +226,27 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
     await beat(true);
   }
 
+  /** This node's seen-entry as of now: what it acknowledged and swept, and when. */
+  function seenEntry(): NodeSeen & { warning?: string } {
+    return { node: self, epoch: ackedEpoch, at: now(), cleaned, storage: options.storage, ...(warning ? { warning } : {}) };
+  }
+
+  /**
+   * Writes the seen-entry (the heartbeat). It runs on its own timer as well as after an
+   * acknowledgement or a sweep, so writes can overlap; none can put an older entry over a newer
+   * one: each is a compare-and-set on the entry's revision, so of two writes started from the
+   * same revision one fails, and the retry writes the values of the moment it runs (epoch and
+   * cleaned only grow), never the ones it started with.
+   */
   async function beat(force = false): Promise<void> {
     if (!installed || stopped || ackedEpoch === 0) return;
     if (!force && now() - lastBeat < heartbeatMs) return;
-    const entry: NodeSeen & { warning?: string } = {
-      node: self,
-      epoch: ackedEpoch,
-      at: now(),
-      cleaned,
-      storage: options.storage,
-      ...(warning ? { warning } : {}),
-    };
+    const entry = seenEntry();
     lastBeat = entry.at;
     try {
       // One write, not a read and a write: only this node writes its entry. Someone else did
-      // (a cleared state, a restart of this node): read it and compare-and-set as usual.
+      // (a cleared state, a restart of this node, an overlapping beat): read it and
+      // compare-and-set as usual.
       if (seenRevision !== undefined) {
         try {
           seenRevision = await store.update(seenKey(self), encodeDoc(entry), seenRevision);
@@ -249,7 +255,7 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
           if (!(err instanceof RevisionMismatchError) && (err as Error).name !== 'RevisionMismatchError') throw err;
         }
       }
-      seenRevision = (await casDoc(store, seenKey(self), decodeSeen, () => entry, 5)).revision;
+      seenRevision = (await casDoc(store, seenKey(self), decodeSeen, () => seenEntry(), 5)).revision;
     } catch (err) {
       seenRevision = undefined;
       logger.debug(`${self}: heartbeat not written: ${(err as Error).message}`);
@@ -714,6 +720,9 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
             lastPoll = now();
             void agent.refresh().catch(() => {});
           }
+          // The heartbeat does not wait for the round of work: a long one (a first sweep after a
+          // restart, dropping buckets under load) must not make this node look down.
+          void beat();
           void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
         },
         Math.min(1000, heartbeatMs),
