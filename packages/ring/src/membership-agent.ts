@@ -121,7 +121,7 @@ export interface MembershipAgent {
   state(): ClusterState | undefined;
   /** Reads the state and installs it if newer; resolves once done (or after a second when the store does not answer). */
   refresh(minEpoch?: number): Promise<void>;
-  /** One round of work now: heartbeat, transfers, cleanup, driving the transition. */
+  /** A heartbeat now (if one is due), and one round of work unless one is running: transfers, cleanup, driving the transition. */
   tick(): Promise<void>;
   /** What this node found wrong at start (its config disagreeing with the cluster), if anything. */
   warning(): string | undefined;
@@ -660,7 +660,6 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
 
   async function doTick(): Promise<void> {
     if (stopped || !installed) return;
-    await beat();
     const state = installed;
     if (options.storage) {
       await runTransfers(state);
@@ -720,9 +719,6 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
             lastPoll = now();
             void agent.refresh().catch(() => {});
           }
-          // The heartbeat does not wait for the round of work: a long one (a first sweep after a
-          // restart, dropping buckets under load) must not make this node look down.
-          void beat();
           void agent.tick().catch((err: unknown) => logger.warn(`${self}: cluster work failed: ${(err as Error).message}`));
         },
         Math.min(1000, heartbeatMs),
@@ -745,8 +741,11 @@ export function createMembershipAgent(options: MembershipAgentOptions): Membersh
       return refreshing;
     },
     tick() {
+      // The heartbeat does not wait for the round of work: a long one (a first sweep after a
+      // restart, dropping buckets under load) must not make this node look down.
+      void beat();
       // Bounded: a store call that never answers (a connection caught mid-restart) must not
-      // stop this node's heartbeats, transfers and cleanup for good. Work still running goes on.
+      // stop this node's transfers and cleanup for good. Work still running goes on.
       ticking ??= Promise.race([doTick(), sleep(tickLimitMs)]).finally(() => (ticking = undefined));
       return ticking;
     },
